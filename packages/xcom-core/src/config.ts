@@ -1,0 +1,159 @@
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { isAbsolute, join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { CONNECTION_ENV_PREFIXES } from './connections.js'
+import { XComError } from './errors.js'
+
+/** The environment as a plain record (process.env or a test's own). */
+export type Env = Record<string, string | undefined>
+
+/** A setting read from the environment, with the variable it came from (for messages). */
+export interface EnvSetting {
+  value: string
+  variable: string
+}
+
+/** The variables xcom reads, xcom's own name first, then Airflow's spelling. */
+export const ENV_VARIABLES = {
+  backend: ['XCOM_BACKEND', 'AIRFLOW__CORE__XCOM_BACKEND'],
+  metadataUrl: ['XCOM_METADATA_URL'],
+  objectStoragePath: ['XCOM_OBJECTSTORAGE_PATH', 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH'],
+  objectStorageThreshold: ['XCOM_OBJECTSTORAGE_THRESHOLD', 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD'],
+  objectStorageCompression: ['XCOM_OBJECTSTORAGE_COMPRESSION', 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION'],
+} as const
+
+/** The embedded default metadata database, used when XCOM_METADATA_URL is unset. */
+export const DEFAULT_METADATA_URL = 'sqlite://.xcom/xcom.db'
+
+/** The backend loaded when XCOM_OBJECTSTORAGE_PATH is set and no backend is named. */
+export const OBJECT_STORAGE_BACKEND = '@xcom/objectstore#ObjectStoreXComBackend'
+
+/** Reads the first non-empty variable of `names`. */
+export function readSetting(env: Env, names: readonly string[]): EnvSetting | undefined {
+  for (const variable of names) {
+    const value = env[variable]?.trim()
+    if (value) return { value, variable }
+  }
+  return undefined
+}
+
+/** The effective xcom configuration read from an environment. */
+export interface XComConfig {
+  /** The backend to load (`module#Export`), and where that choice came from. */
+  backend: EnvSetting | undefined
+  metadataUrl: EnvSetting
+  objectStoragePath: EnvSetting | undefined
+  objectStorageThreshold: EnvSetting | undefined
+  objectStorageCompression: EnvSetting | undefined
+  /** Variables that define connections (`XCOM_CONN_*`, `AIRFLOW_CONN_*`). */
+  connectionVariables: string[]
+}
+
+/** Reads the configuration from `env` without loading anything. */
+export function readXComConfig(env: Env = process.env): XComConfig {
+  const objectStoragePath = readSetting(env, ENV_VARIABLES.objectStoragePath)
+  const backend =
+    readSetting(env, ENV_VARIABLES.backend) ??
+    (objectStoragePath ? { value: OBJECT_STORAGE_BACKEND, variable: objectStoragePath.variable } : undefined)
+  return {
+    backend,
+    metadataUrl: readSetting(env, ENV_VARIABLES.metadataUrl) ?? { value: DEFAULT_METADATA_URL, variable: '(default)' },
+    objectStoragePath,
+    objectStorageThreshold: readSetting(env, ENV_VARIABLES.objectStorageThreshold),
+    objectStorageCompression: readSetting(env, ENV_VARIABLES.objectStorageCompression),
+    connectionVariables: Object.keys(env)
+      .filter((name) => CONNECTION_ENV_PREFIXES.some((prefix) => name.startsWith(prefix)) && env[name]?.trim())
+      .sort(),
+  }
+}
+
+/** Replaces the password of a URL-like string with `***`. */
+export function maskUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]*:)[^@]*@/i, '$1***@')
+}
+
+/** The configuration as `variable -> value` lines for printing: passwords and connection values masked. */
+export function printableConfig(config: XComConfig): Record<string, string> {
+  const show = (setting: EnvSetting | undefined, fallback: string) =>
+    setting ? `${maskUrl(setting.value)}  (from ${setting.variable})` : fallback
+  return {
+    backend: show(config.backend, 'BaseXComBackend (everything inline; default)'),
+    metadataUrl: show(config.metadataUrl, DEFAULT_METADATA_URL),
+    objectStoragePath: show(config.objectStoragePath, '(unset)'),
+    objectStorageThreshold: show(config.objectStorageThreshold, '(unset: -1, everything in the database)'),
+    objectStorageCompression: show(config.objectStorageCompression, '(unset: none)'),
+    connections: config.connectionVariables.map((name) => `${name}=***`).join(', ') || '(none)',
+  }
+}
+
+/**
+ * Imports a package name, an absolute or relative file path, or a `file:` URL. Packages are resolved from xcom's own
+ * location first, then from `cwd` (the application), so an adapter installed beside the app is found.
+ * @throws XComError `E_CONFIG` naming `variable` and, for a missing package, the package to install.
+ */
+export async function importModule(specifier: string, variable: string, cwd = process.cwd()): Promise<Record<string, unknown>> {
+  const isPath = specifier.startsWith('.') || isAbsolute(specifier) || specifier.startsWith('file:')
+  const target = isPath
+    ? specifier.startsWith('file:')
+      ? specifier
+      : pathToFileURL(resolve(cwd, specifier)).href
+    : specifier
+  if (isPath && !specifier.startsWith('file:') && !existsSync(resolve(cwd, specifier))) {
+    throw new XComError('E_CONFIG', `${variable}: the module file ${resolve(cwd, specifier)} does not exist.`)
+  }
+  try {
+    return await import(target)
+  } catch (error) {
+    if (!isPath && isModuleNotFound(error, specifier)) {
+      try {
+        const resolved = createRequire(join(cwd, 'package.json')).resolve(specifier)
+        return await import(pathToFileURL(resolved).href)
+      } catch (fallbackError) {
+        if (isModuleNotFound(fallbackError, specifier)) {
+          throw new XComError(
+            'E_CONFIG',
+            `${variable} needs the package ${packageName(specifier)}, which is not installed: run \`npm install ${packageName(specifier)}\`.`,
+            { cause: error },
+          )
+        }
+        error = fallbackError
+      }
+    }
+    throw new XComError('E_CONFIG', `${variable}: could not load ${specifier}: ${(error as Error).message}`, { cause: error })
+  }
+}
+
+function packageName(specifier: string): string {
+  const parts = specifier.split('/')
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier)
+}
+
+function isModuleNotFound(error: unknown, specifier: string): boolean {
+  const code = (error as { code?: string })?.code
+  const message = String((error as Error)?.message ?? '')
+  return (
+    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || message.includes('Cannot find') || message.includes('Failed to load url')) &&
+    message.includes(packageName(specifier))
+  )
+}
+
+/** Splits `module#Export` into its parts; without `#` the export is `default`. */
+export function parseModuleSpec(spec: string): { module: string; exportName: string } {
+  const hash = spec.lastIndexOf('#')
+  return hash <= 0 ? { module: spec, exportName: 'default' } : { module: spec.slice(0, hash), exportName: spec.slice(hash + 1) }
+}
+
+/** Imports `module#Export` and returns the export. @throws XComError `E_CONFIG` when it is missing. */
+export async function importExport(spec: string, variable: string, cwd?: string): Promise<unknown> {
+  const { module, exportName } = parseModuleSpec(spec)
+  const loaded = await importModule(module, variable, cwd)
+  if (!(exportName in loaded)) {
+    const names = Object.keys(loaded).filter((name) => name !== 'default')
+    throw new XComError(
+      'E_CONFIG',
+      `${variable}=${spec}: ${module} has no export "${exportName}". Name one as "${module}#Name"; it exports: ${names.join(', ') || '(nothing)'}.`,
+    )
+  }
+  return loaded[exportName]
+}

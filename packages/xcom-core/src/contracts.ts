@@ -1,0 +1,270 @@
+import type { XComError } from './errors.js'
+
+/** Raw bytes. */
+export type Bytes = Uint8Array
+
+/** Anything an {@link ObjectStore} can upload: bytes, an async iterable of chunks, or a web stream. */
+export type ByteSource = Bytes | AsyncIterable<Bytes> | ReadableStream<Bytes>
+
+/** What a caller gives to name an XCom: `mapIndex` defaults to -1 (not mapped), `key` to `return_value`. */
+export interface XComIdentity {
+  dagId: string
+  runId: string
+  taskId: string
+  /** -1 means "not mapped". @default -1 */
+  mapIndex?: number
+  /** @default "return_value" */
+  key?: string
+}
+
+/** A fully resolved, validated identity: every field set. */
+export interface XComKey {
+  dagId: string
+  runId: string
+  taskId: string
+  mapIndex: number
+  key: string
+}
+
+/**
+ * What the backend hooks receive: the identity of the XCom and the id of the record being written
+ * (unique per push; object storage uses it so two pushes never share an object).
+ */
+export interface XComContext extends XComKey {
+  /** Unique id of the record this value belongs to. */
+  recordId: string
+}
+
+/** A reference to a value held outside the metadata database. Its fields beyond `uri` belong to the backend. */
+export interface XComReference {
+  /** Where the value lives, without secrets, e.g. `s3://conn@bucket/xcom/dag/run/task/-1/return_value/ID.json.gz`. */
+  uri: string
+  /** The backend's own fields: sizes, codec, checksum, object key... Must be JSON-serializable. */
+  [field: string]: unknown
+}
+
+/**
+ * What the metadata database holds for one XCom. The `kind` is set by the backend only: a user value, whatever its
+ * shape, is always `inline` data and can never be mistaken for a reference.
+ */
+export type StoredValue =
+  | {
+      kind: 'inline'
+      /** The serialized value (JSON text from the {@link SerializerRegistry}, or the backend's own format). */
+      data: string
+      /** Size of `data` in UTF-8 bytes. */
+      size: number
+    }
+  | {
+      kind: 'reference'
+      ref: XComReference
+      /** Size of the value in bytes before compression. */
+      size: number
+    }
+
+/** One row of the metadata database. */
+export interface XComRecord extends XComKey {
+  /** Unique id of this record (a new one per push). */
+  id: string
+  value: StoredValue
+  createdAt: Date
+  /** When set, the value may be removed by `purgeExpired()` after this time and is no longer pulled. */
+  expiresAt?: Date | undefined
+}
+
+/** Which XComs a query selects. Every field narrows the selection; arrays mean "any of". */
+export interface XComQuery {
+  dagId?: string
+  runId?: string
+  taskId?: string | readonly string[]
+  mapIndex?: number | readonly number[]
+  key?: string | readonly string[]
+  /** Only records whose `expiresAt` is before this time. */
+  expiredBefore?: Date
+  /** Only records created before this time. */
+  createdBefore?: Date
+}
+
+/** A reference whose object must still be deleted: written in the same transaction as the row change. */
+export interface PendingPurge {
+  /** The id of the record whose value must be purged. */
+  id: string
+  record: XComRecord
+  queuedAt: Date
+}
+
+/** One page of records. */
+export interface RecordPage {
+  records: XComRecord[]
+  /** Pass as `after` to get the next page; absent on the last page. */
+  next?: string | undefined
+}
+
+/**
+ * The metadata database. Implementations must make `put` and `delete` atomic with the queuing of the purges they
+ * cause, so that a crash never leaves a row pointing at a deleted object, nor an object nobody will delete.
+ */
+export interface MetadataStore {
+  /** Insert or replace the record with the same identity. Returns the replaced record, whose purge is queued (if it holds a reference) in the same transaction. */
+  put(record: XComRecord): Promise<XComRecord | undefined>
+  /** The record with this identity, or undefined. */
+  get(id: XComKey): Promise<XComRecord | undefined>
+  /** Every record the query selects, in one statement, in the stable order (dagId, runId, taskId, mapIndex, key). */
+  getMany(query: XComQuery): Promise<XComRecord[]>
+  /** Delete what the query selects and return it; deleted references are queued for purge in the same transaction. */
+  delete(query: XComQuery): Promise<XComRecord[]>
+  /** A page of records in the stable order. `after` is the `next` of the previous page. */
+  list(query: XComQuery, page?: { limit: number; after?: string | undefined }): Promise<RecordPage>
+  /** Up to `limit` purges still to do, oldest first. */
+  pendingPurges(limit: number): Promise<PendingPurge[]>
+  /** Mark purges as done (their objects are gone). Unknown ids are ignored. */
+  resolvePurges(ids: readonly string[]): Promise<void>
+  /** Release connections and handles. */
+  close(): Promise<void>
+}
+
+/** Metadata and facts about one stored object. */
+export interface ObjectInfo {
+  /** Key relative to the store's prefix. */
+  key: string
+  /** Size in bytes as stored. */
+  size: number
+  lastModified: Date
+  /** User metadata written with the object (keys lowercase). */
+  metadata: Record<string, string>
+}
+
+/** A stored object being read: its info and its body, read once either as a stream or as bytes. */
+export interface ObjectBody extends ObjectInfo {
+  stream(): ReadableStream<Bytes>
+  bytes(): Promise<Bytes>
+}
+
+/** Options of {@link ObjectStore.put}. */
+export interface PutOptions {
+  /** User metadata stored with the object. Keys are lowercase ASCII; values are ASCII. */
+  metadata?: Record<string, string>
+  contentType?: string
+  /** The body size when known in advance (lets adapters pick a single request). */
+  size?: number
+  /** Fail with `E_PRECONDITION_FAILED` when the key exists (only if `capabilities.conditionalCreate`). */
+  ifNoneMatch?: boolean
+  signal?: AbortSignal
+  onProgress?: (bytesSent: number) => void
+}
+
+/** Options of {@link ObjectStore.get}. */
+export interface GetOptions {
+  /** Read only bytes `start` to `end` inclusive (`end` omitted: to the end). */
+  range?: { start: number; end?: number }
+  signal?: AbortSignal
+}
+
+/**
+ * A bucket-like store of objects. Keys are relative to the store's own prefix and '/'-separated; adapters encode
+ * nothing and trust keys built by the backend. A missing key on `get` is an `E_NOT_FOUND` {@link XComError}.
+ */
+export interface ObjectStore {
+  /** Where the store points, e.g. `s3://my_conn@bucket/xcom`, without secrets; used in messages and references. */
+  readonly url: string
+  readonly capabilities: {
+    rangeReads: boolean
+    conditionalCreate: boolean
+    /** Largest object the store accepts, in bytes. */
+    maxObjectSize?: number
+  }
+  put(key: string, body: ByteSource, options?: PutOptions): Promise<{ size: number }>
+  get(key: string, options?: GetOptions): Promise<ObjectBody>
+  head(key: string): Promise<ObjectInfo | undefined>
+  /** Delete keys in batches. Missing keys are not failures. */
+  deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: XComError }[] }>
+  /** Every object whose key starts with `prefix`, paginating internally. */
+  list(prefix: string): AsyncIterable<ObjectInfo>
+  close?(): Promise<void>
+}
+
+/** Options of decompression. */
+export interface DecompressOptions {
+  /** Fail with `E_TOO_LARGE` once the output exceeds this many bytes. */
+  maxSize?: number
+}
+
+/** A compression format. Whole-buffer and streaming forms produce the same bytes. */
+export interface Codec {
+  /** e.g. "gzip". */
+  readonly name: string
+  /** e.g. ".gz"; empty for no compression. */
+  readonly suffix: string
+  compress(data: Bytes): Promise<Bytes>
+  /** Corrupt or truncated input fails with `E_CORRUPT`; output over `maxSize` with `E_TOO_LARGE`. */
+  decompress(data: Bytes, options?: DecompressOptions): Promise<Bytes>
+  compressStream(): TransformStream<Bytes, Bytes>
+  decompressStream(options?: DecompressOptions): TransformStream<Bytes, Bytes>
+}
+
+/** A value as the backend hooks see it when pushing: the user value. */
+export interface PushOptions {
+  /** The value may be removed by `purgeExpired()` after this time and is no longer pulled. */
+  expiresAt?: Date
+}
+
+/** What a backend's garbage collector can see and do. */
+export interface SweepContext {
+  /** Every stored value the metadata database still references (and pending purges, which are not yet garbage). */
+  referenced(): AsyncIterable<StoredValue>
+  /** Objects younger than this are never collected: pushes may be in flight. */
+  graceMs: number
+}
+
+/** What a sweep did. */
+export interface SweepReport {
+  /** Objects examined. */
+  scanned: number
+  /** Objects deleted because nothing references them. */
+  deleted: number
+  /** Keys or URIs that could not be deleted. */
+  failed: string[]
+}
+
+/**
+ * The hooks a storage backend implements (Airflow's BaseXCom hooks). `BaseXComBackend` keeps everything inline;
+ * subclass it or `ObjectStoreXComBackend` to change any hook.
+ */
+export interface XComBackend {
+  /** Turn a user value into what the metadata database stores (inline data, or a reference after uploading). */
+  serializeValue(value: unknown, ctx: XComContext): Promise<StoredValue>
+  /** Turn a stored value back into the user value (downloading and verifying referenced objects). */
+  deserializeValue(stored: StoredValue, ctx: XComContext): Promise<unknown>
+  /** Delete whatever the stored value refers to. Idempotent: purging twice, or purging what is gone, succeeds. */
+  purge(stored: StoredValue, ctx: XComContext): Promise<void>
+  /** What a UI or `xcom ls` shows, without downloading anything. */
+  display(stored: StoredValue): string
+  /** Stream a stored value's bytes without buffering, when the backend can. */
+  openStream?(stored: StoredValue, ctx: XComContext): Promise<ReadableStream<Bytes>>
+  /** Delete objects that no row references and that are older than `graceMs`. */
+  sweep?(ctx: SweepContext): Promise<SweepReport>
+  /** Release clients and handles. */
+  close?(): Promise<void>
+}
+
+/** A connection as Airflow models it, parsed from a URI or JSON. */
+export interface Connection {
+  /** The connection id it was looked up by. */
+  id: string
+  /** Lowercased scheme (`aws`, `google_cloud_platform`, `wasb`, `s3`, ...). */
+  connType: string
+  host?: string | undefined
+  port?: number | undefined
+  login?: string | undefined
+  password?: string | undefined
+  schema?: string | undefined
+  description?: string | undefined
+  /** Extra settings (Airflow's `extra`), or the query parameters of a URI. */
+  extra: Record<string, unknown>
+}
+
+/** Looks connections up by id. */
+export interface ConnectionResolver {
+  /** The connection with this id, or undefined when none is configured. Malformed values throw `E_CONFIG`. */
+  get(id: string): Promise<Connection | undefined>
+}

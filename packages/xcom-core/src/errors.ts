@@ -1,0 +1,62 @@
+/** Every error code an xcom package raises. Each names one kind of failure a caller can act on. */
+export const XCOM_ERROR_CODES = [
+  'E_INVALID_KEY',
+  'E_NOT_FOUND',
+  'E_CORRUPT',
+  'E_NOT_SERIALIZABLE',
+  'E_NOT_ALLOWED',
+  'E_TOO_LARGE',
+  'E_UNKNOWN_CODEC',
+  'E_UNKNOWN_SCHEME',
+  'E_CONFIG',
+  'E_PERMISSION_DENIED',
+  'E_PRECONDITION_FAILED',
+  'E_BACKEND',
+] as const
+
+/** One of {@link XCOM_ERROR_CODES}. */
+export type XComErrorCode = (typeof XCOM_ERROR_CODES)[number]
+
+/** Optional context attached to an {@link XComError}. */
+export interface XComErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown
+  /** The XCom the failure concerns, printed as `dag/run/task[map]/key`. */
+  xcom?: string
+  /** The URI (object, store, database) the failure concerns; must not contain secrets. */
+  uri?: string
+  /** The path to the offending field for serialization errors, e.g. `value.rows[3].fn`. */
+  path?: string
+}
+
+/**
+ * The one error class of xcom. `code` says what kind of failure it is; the message says what was being done,
+ * to which XCom or URI, and what to do next; `cause` holds the underlying error.
+ */
+export class XComError extends Error {
+  /** The machine-readable error code. */
+  readonly code: XComErrorCode
+  /** The XCom the failure concerns, if any. */
+  readonly xcom: string | undefined
+  /** The URI the failure concerns, if any. */
+  readonly uri: string | undefined
+  /** The path of the offending field, for serialization errors. */
+  readonly path: string | undefined
+
+  constructor(code: XComErrorCode, message: string, options: XComErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'XComError'
+    this.code = code
+    this.xcom = options.xcom
+    this.uri = options.uri
+    this.path = options.path
+  }
+
+  /** True when `error` is an {@link XComError}, optionally with the given code. Works across package copies. */
+  static is(error: unknown, code?: XComErrorCode): error is XComError {
+    if (typeof error !== 'object' || error === null) return false
+    const candidate = error as { name?: unknown; code?: unknown }
+    if (!(error instanceof XComError) && candidate.name !== 'XComError') return false
+    return code === undefined || candidate.code === code
+  }
+}

@@ -1,0 +1,50 @@
+export { BaseXComBackend, type BaseXComBackendOptions } from './backend.js'
+export {
+  DEFAULT_METADATA_URL,
+  ENV_VARIABLES,
+  type Env,
+  type EnvSetting,
+  importExport,
+  importModule,
+  maskUrl,
+  OBJECT_STORAGE_BACKEND,
+  parseModuleSpec,
+  printableConfig,
+  readSetting,
+  readXComConfig,
+  type XComConfig,
+} from './config.js'
+export {
+  CONNECTION_ENV_PREFIXES,
+  EnvConnectionResolver,
+  normalizeConnType,
+  parseConnection,
+  pyParseQuery,
+  pySplitUrl,
+  pyUnquote,
+  type SplitUrl,
+} from './connections.js'
+export type * from './contracts.js'
+export { XCOM_ERROR_CODES, XComError, type XComErrorCode, type XComErrorOptions } from './errors.js'
+export {
+  compareKeys,
+  formatIdentity,
+  IDENTITY_LIMITS,
+  resolveIdentity,
+  validateIdentifier,
+  validateMapIndex,
+  XCOM_RETURN_KEY,
+} from './identity.js'
+export { MemoryMetadataStore } from './memory-metadata-store.js'
+export { decodeCursor, encodeCursor, matchesQuery, queryValues, validateQuery } from './query.js'
+export * from './serializer/index.js'
+export {
+  type BackendEnvContext,
+  type ClearQuery,
+  type GcReport,
+  type PulledXCom,
+  type PullManyQuery,
+  type PurgeReport,
+  XCom,
+  type XComOptions,
+} from './xcom.js'

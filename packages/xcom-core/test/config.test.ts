@@ -1,0 +1,100 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { BaseXComBackend, MemoryMetadataStore, printableConfig, readXComConfig, XCom, XComError } from '../src/index.ts'
+
+async function configError(env: Record<string, string>): Promise<XComError> {
+  try {
+    await XCom.fromEnv(env)
+  } catch (error) {
+    expect(XComError.is(error, 'E_CONFIG')).toBe(true)
+    return error as XComError
+  }
+  throw new Error('expected E_CONFIG')
+}
+
+describe('XCom.fromEnv', () => {
+  it('builds the default backend on a memory database', async () => {
+    const xcom = await XCom.fromEnv({ XCOM_METADATA_URL: 'memory://' })
+    expect(xcom.metadata).toBeInstanceOf(MemoryMetadataStore)
+    expect(xcom.backend).toBeInstanceOf(BaseXComBackend)
+    await xcom.push({ dagId: 'd', runId: 'r', taskId: 't' }, [1])
+    expect(await xcom.pull({ dagId: 'd', runId: 'r', taskId: 't' })).toEqual([1])
+  })
+
+  it('loads a backend from a file path with module#Export, through static fromEnv', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xcom-backend-'))
+    const file = join(dir, 'backend.mjs')
+    writeFileSync(
+      file,
+      `export class MyBackend {
+        static fromEnv(env, context) { const b = new MyBackend(); b.flag = env.MY_FLAG; b.hasConnections = typeof context.connections.get === 'function'; return b }
+        async serializeValue(value) { return { kind: 'inline', data: JSON.stringify(value), size: 1 } }
+        async deserializeValue(stored) { return JSON.parse(stored.data) }
+        async purge() {}
+        display() { return 'mine' }
+      }
+      export const notABackend = 42`,
+    )
+    const xcom = await XCom.fromEnv({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: `${file}#MyBackend`, MY_FLAG: 'on' })
+    expect(xcom.backend).toMatchObject({ flag: 'on', hasConnections: true })
+    const airflow = await XCom.fromEnv({ XCOM_METADATA_URL: 'memory://', AIRFLOW__CORE__XCOM_BACKEND: `${file}#MyBackend` })
+    expect(airflow.backend.display({ kind: 'inline', data: '1', size: 1 })).toBe('mine')
+    expect((await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: `${file}#Missing` })).message).toContain(
+      'MyBackend',
+    )
+    expect((await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: `${file}#notABackend` })).message).toContain(
+      'not an XCom backend',
+    )
+  })
+
+  it('names the package to install when a backend package is missing', async () => {
+    const error = await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: '@xcom/not-installed#Backend' })
+    expect(error.message).toContain('npm install @xcom/not-installed')
+    expect(error.message).toContain('XCOM_BACKEND')
+  })
+
+  it('rejects a missing backend file and an unknown metadata scheme', async () => {
+    expect((await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: './nope/backend.mjs#X' })).message).toContain(
+      'does not exist',
+    )
+    const error = await configError({ XCOM_METADATA_URL: 'mysql://u:hunter2@h/db' })
+    expect(error.message).toContain('XCOM_METADATA_URL')
+    expect(error.message).toContain('sqlite://')
+    expect(error.message).not.toContain('hunter2')
+    expect((await configError({ XCOM_METADATA_URL: 'nonsense' })).message).toContain('no scheme')
+  })
+})
+
+describe('readXComConfig', () => {
+  it('reads xcom and Airflow spellings and chooses the object storage backend when only a path is set', () => {
+    const config = readXComConfig({
+      AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH: 's3://conn@bucket/xcom',
+      XCOM_OBJECTSTORAGE_THRESHOLD: '1024',
+      AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION: 'gzip',
+    })
+    expect(config.backend).toEqual({
+      value: '@xcom/objectstore#ObjectStoreXComBackend',
+      variable: 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH',
+    })
+    expect(config.objectStorageThreshold).toEqual({ value: '1024', variable: 'XCOM_OBJECTSTORAGE_THRESHOLD' })
+    expect(config.metadataUrl).toEqual({ value: 'sqlite://.xcom/xcom.db', variable: '(default)' })
+    expect(readXComConfig({ XCOM_BACKEND: 'mine#B', XCOM_OBJECTSTORAGE_PATH: 'file:///x' }).backend?.value).toBe('mine#B')
+  })
+
+  it('prints the configuration with secrets masked', () => {
+    const printable = printableConfig(
+      readXComConfig({
+        XCOM_METADATA_URL: 'postgres://user:hunter2@db/xcom',
+        XCOM_CONN_AWS: 'aws://KEY:SECRET@',
+        AIRFLOW_CONN_GCP: '{"conn_type":"google_cloud_platform"}',
+      }),
+    )
+    const text = JSON.stringify(printable)
+    expect(text).not.toContain('hunter2')
+    expect(text).not.toContain('SECRET')
+    expect(printable.metadataUrl).toContain('postgres://user:***@db/xcom')
+    expect(printable.connections).toBe('AIRFLOW_CONN_GCP=***, XCOM_CONN_AWS=***')
+  })
+})

@@ -1,0 +1,242 @@
+import { describe, expect, it } from 'vitest'
+import {
+  BaseXComBackend,
+  MemoryMetadataStore,
+  type StoredValue,
+  type SweepContext,
+  XCom,
+  type XComBackend,
+  type XComContext,
+  XComError,
+  type XComRecord,
+} from '../src/index.ts'
+
+const id = { dagId: 'dag', runId: 'run', taskId: 'task' }
+
+/** A backend that keeps every value "outside" the database, in a map, like an object store would. */
+class ExternalBackend implements XComBackend {
+  readonly objects = new Map<string, string>()
+  failPurges = false
+  purged: string[] = []
+  async serializeValue(value: unknown, ctx: XComContext): Promise<StoredValue> {
+    const data = JSON.stringify(value)
+    this.objects.set(ctx.recordId, data)
+    return { kind: 'reference', ref: { uri: `ext://${ctx.recordId}` }, size: data.length }
+  }
+  async deserializeValue(stored: StoredValue): Promise<unknown> {
+    if (stored.kind !== 'reference') return JSON.parse(stored.data)
+    const data = this.objects.get(stored.ref.uri.slice(6))
+    if (data === undefined) throw new XComError('E_NOT_FOUND', `${stored.ref.uri} is missing`, { uri: stored.ref.uri })
+    return JSON.parse(data)
+  }
+  async purge(stored: StoredValue): Promise<void> {
+    if (stored.kind !== 'reference') return
+    if (this.failPurges) throw new Error('store unavailable')
+    this.objects.delete(stored.ref.uri.slice(6))
+    this.purged.push(stored.ref.uri)
+  }
+  display(stored: StoredValue): string {
+    return stored.kind === 'reference' ? stored.ref.uri : stored.data
+  }
+  async sweep(ctx: SweepContext) {
+    const referenced = new Set<string>()
+    for await (const value of ctx.referenced()) if (value.kind === 'reference') referenced.add(value.ref.uri.slice(6))
+    let deleted = 0
+    for (const key of [...this.objects.keys()]) {
+      if (!referenced.has(key)) {
+        this.objects.delete(key)
+        deleted++
+      }
+    }
+    return { scanned: this.objects.size + deleted, deleted, failed: [] }
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<XComError> {
+  try {
+    await promise
+  } catch (error) {
+    expect(XComError.is(error)).toBe(true)
+    return error as XComError
+  }
+  throw new Error('expected an XComError')
+}
+
+describe('XCom with the default backend', () => {
+  it('pushes and pulls values inline, with defaults for mapIndex and key', async () => {
+    const metadata = new MemoryMetadataStore()
+    const xcom = new XCom({ metadata })
+    const value = { rows: [1, 2, 3], when: new Date('2024-01-01T00:00:00Z'), big: 10n ** 20n }
+    const record = await xcom.push(id, value)
+    expect(record).toMatchObject({ ...id, mapIndex: -1, key: 'return_value' })
+    expect(record.value.kind).toBe('inline')
+    expect(await xcom.pull(id)).toEqual(value)
+    expect(await xcom.pull({ ...id, mapIndex: -1, key: 'return_value' })).toEqual(value)
+  })
+
+  it('fails a missing pull with E_NOT_FOUND naming the XCom, or returns the default', async () => {
+    const xcom = new XCom({ metadata: new MemoryMetadataStore() })
+    const error = await rejection(xcom.pull(id))
+    expect(error.code).toBe('E_NOT_FOUND')
+    expect(error.xcom).toBe('dag/run/task/return_value')
+    expect(await xcom.pull(id, { default: 'fallback' })).toBe('fallback')
+    expect(await xcom.pull(id, { default: undefined })).toBeUndefined()
+  })
+
+  it('validates identities before any I/O', async () => {
+    const metadata = new MemoryMetadataStore()
+    const xcom = new XCom({ metadata })
+    for (const bad of [{ ...id, taskId: '' }, { ...id, key: 'a\u0000' }, { ...id, mapIndex: -2 }, { ...id, runId: 'x'.repeat(251) }]) {
+      expect((await rejection(xcom.push(bad, 1))).code).toBe('E_INVALID_KEY')
+      expect((await rejection(xcom.pull(bad))).code).toBe('E_INVALID_KEY')
+    }
+    expect((await rejection(xcom.push(id, 1, { expiresAt: new Date('nope') }))).code).toBe('E_INVALID_KEY')
+    expect((await rejection(xcom.clear({ dagId: '' }))).code).toBe('E_INVALID_KEY')
+    expect((await rejection(xcom.pullMany({ dagId: 'd', runId: 'r', mapIndexes: [1.5] }))).code).toBe('E_INVALID_KEY')
+    expect(await metadata.getMany({})).toEqual([])
+  })
+
+  it('writes nothing when the value cannot be serialized, and names the XCom and the field', async () => {
+    const metadata = new MemoryMetadataStore()
+    const xcom = new XCom({ metadata })
+    await xcom.push(id, 'old')
+    const error = await rejection(xcom.push(id, { rows: [{ fn: () => 1 }] }))
+    expect(error.code).toBe('E_NOT_SERIALIZABLE')
+    expect(error.xcom).toBe('dag/run/task/return_value')
+    expect(error.message).toContain('rows[0].fn')
+    expect(await xcom.pull(id)).toBe('old')
+  })
+
+  it('answers pullMany with one query in a stable order and leaves out other runs', async () => {
+    const metadata = new MemoryMetadataStore()
+    let getManyCalls = 0
+    const getMany = metadata.getMany.bind(metadata)
+    metadata.getMany = (query) => {
+      getManyCalls++
+      return getMany(query)
+    }
+    const xcom = new XCom({ metadata })
+    for (const mapIndex of [3, 1, 2, 0]) await xcom.push({ ...id, taskId: 'mapped', mapIndex }, mapIndex * 10)
+    await xcom.push({ ...id, taskId: 'other' }, 'o')
+    await xcom.push({ ...id, runId: 'run2', taskId: 'mapped', mapIndex: 0 }, 'elsewhere')
+    const pulled = await xcom.pullMany({ dagId: 'dag', runId: 'run', taskIds: ['mapped'] })
+    expect(getManyCalls).toBe(1)
+    expect(pulled.map((x) => [x.mapIndex, x.value])).toEqual([
+      [0, 0],
+      [1, 10],
+      [2, 20],
+      [3, 30],
+    ])
+    expect((await xcom.pullMany({ dagId: 'dag', runId: 'run', mapIndexes: [1, -1] })).map((x) => x.value)).toEqual([10, 'o'])
+  })
+
+  it('treats an expired value as missing and removes it with purgeExpired', async () => {
+    let now = new Date('2025-01-01T00:00:00Z')
+    const metadata = new MemoryMetadataStore()
+    const xcom = new XCom({ metadata, now: () => now })
+    await xcom.push(id, 'short', { expiresAt: new Date('2025-01-02T00:00:00Z') })
+    await xcom.push({ ...id, key: 'keep' }, 'long')
+    expect(await xcom.pull(id)).toBe('short')
+    now = new Date('2025-01-03T00:00:00Z')
+    expect((await rejection(xcom.pull(id))).message).toContain('expired')
+    expect(await xcom.pullMany({ dagId: 'dag', runId: 'run' })).toHaveLength(1)
+    expect(await xcom.purgeExpired()).toEqual({ deleted: 1, purged: 1, failedPurges: 0 })
+    expect(await metadata.getMany({})).toHaveLength(1)
+  })
+
+  it('cannot read a reference and says which backend to configure', async () => {
+    const metadata = new MemoryMetadataStore()
+    await new XCom({ metadata, backend: new ExternalBackend() }).push(id, 1)
+    const error = await rejection(new XCom({ metadata, backend: new BaseXComBackend() }).pull(id))
+    expect(error.code).toBe('E_BACKEND')
+    expect(error.message).toContain('ObjectStoreXComBackend')
+  })
+
+  it('has no stream for inline values', async () => {
+    const xcom = new XCom({ metadata: new MemoryMetadataStore() })
+    await xcom.push(id, 1)
+    expect((await rejection(xcom.pullStream(id))).code).toBe('E_BACKEND')
+    expect((await rejection(xcom.pullStream({ ...id, key: 'nope' }))).code).toBe('E_NOT_FOUND')
+  })
+
+  it('displays and lists rows without reading values', async () => {
+    const xcom = new XCom({ metadata: new MemoryMetadataStore() })
+    await xcom.push(id, 'x'.repeat(500))
+    const page = await xcom.list({ dagId: 'dag' })
+    expect(page.records).toHaveLength(1)
+    expect(xcom.display(page.records[0] as XComRecord)).toMatch(/\.\.\. \(502 bytes\)$/)
+  })
+
+  it('requires a metadata store', () => {
+    expect(() => new XCom({} as never)).toThrow(XComError)
+  })
+})
+
+describe('XCom purging through the backend', () => {
+  it('purges the replaced value on push and every cleared value on clear', async () => {
+    const backend = new ExternalBackend()
+    const metadata = new MemoryMetadataStore()
+    const xcom = new XCom({ metadata, backend })
+    await xcom.push(id, 'v1')
+    await xcom.push(id, 'v2')
+    expect(backend.objects.size).toBe(1)
+    expect(await xcom.pull(id)).toBe('v2')
+    await xcom.push({ ...id, taskId: 't2' }, 'x')
+    await xcom.push({ ...id, runId: 'r2' }, 'kept')
+    expect(await xcom.clear({ dagId: 'dag', runId: 'run' })).toEqual({ deleted: 2, purged: 2, failedPurges: 0 })
+    expect(backend.objects.size).toBe(1)
+    expect(await metadata.pendingPurges(10)).toEqual([])
+    expect(await xcom.pull({ ...id, runId: 'r2' })).toBe('kept')
+  })
+
+  it('keeps a failed purge recorded, never a row pointing at a deleted object, and gc retries it', async () => {
+    const backend = new ExternalBackend()
+    const metadata = new MemoryMetadataStore()
+    const xcom = new XCom({ metadata, backend })
+    await xcom.push(id, 'v1')
+    backend.failPurges = true
+    await xcom.push(id, 'v2')
+    expect(await xcom.clear({ dagId: 'dag' })).toEqual({ deleted: 1, purged: 0, failedPurges: 1 })
+    expect(await metadata.getMany({})).toEqual([])
+    expect(await metadata.pendingPurges(10)).toHaveLength(2)
+    expect(backend.objects.size).toBe(2)
+    backend.failPurges = false
+    const report = await xcom.gc({ graceMs: 0 })
+    expect(report).toMatchObject({ purgesRetried: 2, purgesFailed: 0 })
+    expect(backend.objects.size).toBe(0)
+    expect(await metadata.pendingPurges(10)).toEqual([])
+  })
+
+  it('removes the uploaded object when the row cannot be written', async () => {
+    const backend = new ExternalBackend()
+    const metadata = new MemoryMetadataStore()
+    metadata.put = async () => {
+      throw new Error('database is locked')
+    }
+    const error = await rejection(new XCom({ metadata, backend }).push(id, 'v'))
+    expect(error.code).toBe('E_BACKEND')
+    expect(error.message).toContain('database is locked')
+    expect(backend.objects.size).toBe(0)
+  })
+
+  it('sweeps objects that no row references', async () => {
+    const backend = new ExternalBackend()
+    const xcom = new XCom({ metadata: new MemoryMetadataStore(), backend })
+    await xcom.push(id, 'live')
+    backend.objects.set('orphan', '"x"')
+    const report = await xcom.gc({ graceMs: 0 })
+    expect(report.sweep).toEqual({ scanned: 2, deleted: 1, failed: [] })
+    expect(await xcom.pull(id)).toBe('live')
+  })
+
+  it('keeps a backend error code and adds the XCom to the message', async () => {
+    const backend = new ExternalBackend()
+    const xcom = new XCom({ metadata: new MemoryMetadataStore(), backend })
+    await xcom.push(id, 'v')
+    backend.objects.clear()
+    const error = await rejection(xcom.pull(id))
+    expect(error.code).toBe('E_NOT_FOUND')
+    expect(error.uri).toMatch(/^ext:\/\//)
+    expect(error.message).toContain('dag/run/task/return_value')
+  })
+})

@@ -1,0 +1,3 @@
+export * from './codec.js'
+export * from './metadata-store.js'
+export * from './object-store.js'
