@@ -39,6 +39,8 @@ export interface AzuriteHandle {
   readonly accountName: string
   /** The well-known development key of `devstoreaccount1`. */
   readonly accountKey: string
+  /** The temporary directory azurite stores into (removed by `stop()`). */
+  readonly location: string
   /** The child process id (it is gone once `stop()` resolves). */
   readonly pid: number
   /** Stops the child (SIGTERM, then SIGKILL after 5 s) and removes its temporary directory. Safe to call twice. */
@@ -49,7 +51,9 @@ export interface AzuriteHandle {
 function azuriteBlobBin(): string {
   const require = createRequire(import.meta.url)
   const packageJson = require.resolve('azurite/package.json')
-  const bin = (JSON.parse(readFileSync(packageJson, 'utf8')) as { bin?: Record<string, string> }).bin?.['azurite-blob']
+  const bin = (JSON.parse(readFileSync(packageJson, 'utf8')) as { bin?: Record<string, string> }).bin?.[
+    'azurite-blob'
+  ]
   if (!bin) throw new Error('The installed azurite package has no "azurite-blob" bin')
   return join(dirname(packageJson), bin)
 }
@@ -73,7 +77,8 @@ function killChildrenOnExit(): void {
 }
 
 function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true)
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve(true)
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), timeoutMs)
     child.once('exit', () => {
@@ -170,7 +175,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
 
   try {
     const port = await readPort(child, options.startTimeoutMs ?? 30_000)
-    for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.()
+    for (const stream of [child.stdout, child.stderr])
+      (stream as unknown as { unref?: () => void } | null)?.unref?.()
     child.channel?.unref()
     child.unref()
 
@@ -182,6 +188,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
       blobEndpoint,
       accountName: ACCOUNT_NAME,
       accountKey: ACCOUNT_KEY,
+      location,
       pid: child.pid ?? -1,
       stop,
     }

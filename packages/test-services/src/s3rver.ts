@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import type { Server } from 'node:http'
+import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -38,6 +38,8 @@ export interface S3rverHandle {
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string }
   /** Always `true`: s3rver serves path-style URLs on a bare IP address. */
   readonly forcePathStyle: true
+  /** The temporary directory holding the buckets (removed by `stop()`). */
+  readonly directory: string
   /** The bucket created from `options.bucket`, if any. */
   readonly bucket?: string
   /**
@@ -84,7 +86,9 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverHa
       const body = await response.text()
       if (!response.ok) {
         const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1] ?? `HTTP ${response.status}`
-        throw new Error(`s3rver refused to create bucket "${name}": ${code}. Use a valid S3 bucket name (3+ characters).`)
+        throw new Error(
+          `s3rver refused to create bucket "${name}": ${code}. Use a valid S3 bucket name (3+ characters).`,
+        )
       }
     }
     if (options.bucket !== undefined) await createBucket(options.bucket)
@@ -93,6 +97,7 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverHa
       region: 'us-east-1',
       credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
       forcePathStyle: true,
+      directory,
       ...(options.bucket === undefined ? {} : { bucket: options.bucket }),
       createBucket,
       stop,
