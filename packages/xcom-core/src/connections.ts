@@ -46,7 +46,7 @@ export function parseConnection(id: string, value: string, source = `connection 
 function configError(source: string, why: string): never {
   throw new XComError(
     'E_CONFIG',
-    `${source} is not a valid connection: ${why}. Use a URI like "aws://KEY:SECRET@/?region_name=eu-west-1" or JSON like {"conn_type":"aws","login":"KEY","password":"SECRET","extra":{...}}.`,
+    `${source} is not a valid connection: ${why}. Use a URI like "aws://<login>:<password>@/?region_name=eu-west-1" (percent-encode special characters) or JSON like {"conn_type":"aws","login":"...","password":"...","extra":{...}}.`,
   )
 }
 

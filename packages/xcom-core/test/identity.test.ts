@@ -34,7 +34,7 @@ describe('XCom identity', () => {
     expect(invalid({ ...base, taskId }).message).toContain('taskId')
   })
 
-  it.each([-2, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1', null])('rejects mapIndex %s', (mapIndex) => {
+  it.each([-2, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1', {}])('rejects mapIndex %s', (mapIndex) => {
     expect(invalid({ ...base, mapIndex }).message).toContain('mapIndex')
   })
 

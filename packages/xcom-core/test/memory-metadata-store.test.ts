@@ -1,4 +1,0 @@
-import { describeMetadataStore } from '@xcom/testing'
-import { MemoryMetadataStore } from '../src/index.ts'
-
-describeMetadataStore('MemoryMetadataStore', () => new MemoryMetadataStore())

@@ -1,0 +1,4 @@
+import { MemoryMetadataStore } from '@xcom/core'
+import { describeMetadataStore } from '../src/index.ts'
+
+describeMetadataStore('MemoryMetadataStore', () => new MemoryMetadataStore())
