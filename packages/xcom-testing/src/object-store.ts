@@ -139,7 +139,10 @@ export function describeObjectStore(
       const { store } = fixture
       const bytes = pattern(1000, 7)
       const metadata = { xcomformat: 'bytes', 'x-custom': 'hello world', checksum: 'sha256:abc' }
-      const result = await store.put(key('put/bytes.bin'), bytes, { metadata, contentType: 'application/octet-stream' })
+      const result = await store.put(key('put/bytes.bin'), bytes, {
+        metadata,
+        contentType: 'application/octet-stream',
+      })
       expect(result.size).toBe(1000)
       const info = await store.head(key('put/bytes.bin'))
       expect(info?.key).toBe(key('put/bytes.bin'))
@@ -191,7 +194,9 @@ export function describeObjectStore(
       const result = await fixture.store.put(key('large/object.bin'), chunked(bytes, [1 << 20, 123_457, 3]))
       expect(result.size).toBe(largeSize)
       expect((await fixture.store.head(key('large/object.bin')))?.size).toBe(largeSize)
-      expect(sha256(await readAll((await fixture.store.get(key('large/object.bin'))).stream()))).toBe(sha256(bytes))
+      expect(sha256(await readAll((await fixture.store.get(key('large/object.bin'))).stream()))).toBe(
+        sha256(bytes),
+      )
       expect(sha256(await (await fixture.store.get(key('large/object.bin'))).bytes())).toBe(sha256(bytes))
     })
 
@@ -212,12 +217,15 @@ export function describeObjectStore(
         expect(await (await store.get(key('range/object.bin'))).bytes()).toEqual(bytes)
         return
       }
-      const read = async (range: { start: number; end?: number }) => (await store.get(key('range/object.bin'), { range })).bytes()
+      const read = async (range: { start: number; end?: number }) =>
+        (await store.get(key('range/object.bin'), { range })).bytes()
       expect(await read({ start: 0, end: 0 })).toEqual(bytes.slice(0, 1))
       expect(await read({ start: 100, end: 199 })).toEqual(bytes.slice(100, 200))
       expect(await read({ start: 9_000 })).toEqual(bytes.slice(9_000))
       expect(await read({ start: 9_999, end: 9_999 })).toEqual(bytes.slice(9_999))
-      const streamed = await readAll((await store.get(key('range/object.bin'), { range: { start: 5, end: 5004 } })).stream())
+      const streamed = await readAll(
+        (await store.get(key('range/object.bin'), { range: { start: 5, end: 5004 } })).stream(),
+      )
       expect(streamed).toEqual(bytes.slice(5, 5005))
     })
 
@@ -273,8 +281,18 @@ export function describeObjectStore(
         expect((await store.head(key('conditional/plain')))?.size).toBe(5)
         return
       }
-      expect((await store.put(key('conditional/new'), pattern(20, 1), { ifNoneMatch: true, metadata: { first: 'yes' } })).size).toBe(20)
-      await expectXComError(store.put(key('conditional/new'), pattern(30, 2), { ifNoneMatch: true, metadata: { first: 'no' } }), 'E_PRECONDITION_FAILED')
+      expect(
+        (
+          await store.put(key('conditional/new'), pattern(20, 1), {
+            ifNoneMatch: true,
+            metadata: { first: 'yes' },
+          })
+        ).size,
+      ).toBe(20)
+      await expectXComError(
+        store.put(key('conditional/new'), pattern(30, 2), { ifNoneMatch: true, metadata: { first: 'no' } }),
+        'E_PRECONDITION_FAILED',
+      )
       const body = await store.get(key('conditional/new'))
       expect(await body.bytes()).toEqual(pattern(20, 1))
       expect(body.metadata.first).toBe('yes')

@@ -711,6 +711,8 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
       else sendError(res, new GcsError(500, 'backendError', `Test server error: ${String(error)}`))
     })
   })
+  // Keep idle sockets open longer than clients do, so a client never reuses a socket the server is closing (ECONNRESET).
+  server.keepAliveTimeout = 120_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen({ host: '127.0.0.1', port: options.port ?? 0 }, () => {

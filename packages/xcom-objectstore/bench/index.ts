@@ -1,0 +1,166 @@
+// Benchmarks of @xcom/objectstore through file://, each against plain fs in the same run:
+//   1. push + pull of a 256 MiB Uint8Array vs fs.writeFile + fs.readFile of the same bytes;
+//   2. push + pull of ~50 MB of JSON records vs JSON.stringify + writeFile + readFile + JSON.parse;
+//   3. RSS growth while pushing a 1 GiB stream (child process).
+// Build first (`pnpm --filter @xcom/core build && pnpm run build`), then: node --expose-gc bench/index.ts
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MemoryMetadataStore, XCom } from '@xcom/core'
+import { FileObjectStore, ObjectStoreXComBackend } from '../dist/index.js'
+
+const MiB = 1024 * 1024
+const ROUNDS = 5
+const gc = () => (globalThis as { gc?: () => void }).gc?.()
+const work = mkdtempSync(join(tmpdir(), 'xcom-objectstore-bench-'))
+
+function makeXCom() {
+  return new XCom({
+    metadata: new MemoryMetadataStore(),
+    backend: new ObjectStoreXComBackend({
+      store: new FileObjectStore({ root: join(work, 'store') }),
+      threshold: 64 * 1024,
+    }),
+  })
+}
+
+/** Median seconds of `rounds` runs of each contender, interleaved so both see the same machine state. */
+async function race(
+  contenders: Record<string, () => Promise<void>>,
+  rounds = ROUNDS,
+): Promise<Record<string, number>> {
+  const times: Record<string, number[]> = Object.fromEntries(
+    Object.keys(contenders).map((name) => [name, []]),
+  )
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, run] of Object.entries(contenders)) {
+      gc()
+      const started = performance.now()
+      await run()
+      times[name]?.push((performance.now() - started) / 1000)
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(times).map(([name, list]) => [
+      name,
+      list.sort((a, b) => a - b)[Math.floor(list.length / 2)] as number,
+    ]),
+  )
+}
+
+function report(
+  title: string,
+  megabytes: number,
+  times: Record<string, number>,
+  ours: string,
+  baseline: string,
+) {
+  console.log(`\n${title}`)
+  for (const [name, seconds] of Object.entries(times)) {
+    console.log(
+      `  ${name.padEnd(34)} ${seconds.toFixed(3)} s  ${(megabytes / seconds).toFixed(0).padStart(6)} MB/s`,
+    )
+  }
+  const ratio = (times[baseline] as number) / (times[ours] as number)
+  console.log(`  ratio (baseline time / xcom time)  ${ratio.toFixed(2)}x  (target >= 0.85x)`)
+  return ratio
+}
+
+const id = { dagId: 'bench', runId: 'run', taskId: 'task' }
+
+// 1. A 256 MiB Uint8Array.
+{
+  const bytes = new Uint8Array(256 * MiB)
+  for (let index = 0; index < bytes.length; index += 4096) bytes[index] = index & 0xff
+  const xcom = makeXCom()
+  const plain = join(work, 'plain.bin')
+  const times = await race({
+    'xcom push + pull (file://)': async () => {
+      await xcom.push(id, bytes)
+      const back = (await xcom.pull(id)) as Uint8Array
+      if (back.byteLength !== bytes.byteLength) throw new Error('size mismatch')
+      await xcom.clear({ dagId: 'bench' })
+    },
+    'fs.writeFile + fs.readFile': async () => {
+      await writeFile(plain, bytes)
+      const back = await readFile(plain)
+      if (back.byteLength !== bytes.byteLength) throw new Error('size mismatch')
+      await rm(plain)
+    },
+  })
+  report(
+    '256 MiB Uint8Array, push + pull',
+    256 * 1.048576,
+    times,
+    'xcom push + pull (file://)',
+    'fs.writeFile + fs.readFile',
+  )
+}
+
+// 2. ~50 MB of JSON records.
+{
+  const records = Array.from({ length: 300_000 }, (_, index) => ({
+    id: index,
+    name: `record-${index}`,
+    active: index % 3 === 0,
+    score: index * 0.125,
+    tags: ['alpha', 'beta', `t${index % 17}`],
+    nested: { city: 'Zürich', zip: String(8000 + (index % 100)), at: '2024-01-01T00:00:00Z' },
+  }))
+  const size = Buffer.byteLength(JSON.stringify(records))
+  const xcom = makeXCom()
+  const plain = join(work, 'plain.json')
+  const times = await race({
+    'xcom push + pull (file://)': async () => {
+      await xcom.push(id, records)
+      const back = (await xcom.pull(id)) as unknown[]
+      if (back.length !== records.length) throw new Error('length mismatch')
+      await xcom.clear({ dagId: 'bench' })
+    },
+    'stringify + writeFile + readFile + parse': async () => {
+      await writeFile(plain, JSON.stringify(records))
+      const back = JSON.parse(await readFile(plain, 'utf8')) as unknown[]
+      if (back.length !== records.length) throw new Error('length mismatch')
+      await rm(plain)
+    },
+    // For reading the figures: how much of each side is serialization, without any I/O.
+    'core serializer round trip only': async () => {
+      const serializer = (xcom.backend as ObjectStoreXComBackend).serializer
+      const back = serializer.deserialize(serializer.serialize(records)) as unknown[]
+      if (back.length !== records.length) throw new Error('length mismatch')
+    },
+    'JSON.stringify + parse only': async () => {
+      const back = JSON.parse(JSON.stringify(records)) as unknown[]
+      if (back.length !== records.length) throw new Error('length mismatch')
+    },
+  })
+  report(
+    `${(size / 1e6).toFixed(1)} MB of JSON records, push + pull`,
+    size / 1e6,
+    times,
+    'xcom push + pull (file://)',
+    'stringify + writeFile + readFile + parse',
+  )
+}
+
+// 3. RSS growth while pushing a 1 GiB stream, in a fresh process.
+{
+  const child = spawnSync(
+    process.execPath,
+    ['--expose-gc', join(import.meta.dirname, 'rss-child.ts'), '1024', join(work, 'rss')],
+    {
+      encoding: 'utf8',
+    },
+  )
+  if (child.status !== 0) throw new Error(child.stderr)
+  const result = JSON.parse(child.stdout.trim()) as { size: number; growth: number; seconds: number }
+  console.log('\n1 GiB stream push (child process)')
+  console.log(
+    `  pushed ${(result.size / MiB).toFixed(0)} MiB in ${result.seconds.toFixed(2)} s (${(result.size / 1e6 / result.seconds).toFixed(0)} MB/s)`,
+  )
+  console.log(`  RSS growth ${(result.growth / MiB).toFixed(1)} MiB  (target < 128 MiB)`)
+}
+
+rmSync(work, { recursive: true, force: true })

@@ -1,0 +1,696 @@
+import {
+  type BackendEnvContext,
+  BaseXComBackend,
+  type BaseXComBackendOptions,
+  type Bytes,
+  type Codec,
+  type Env,
+  EnvConnectionResolver,
+  type EnvSetting,
+  importModule,
+  type ObjectInfo,
+  type ObjectStore,
+  readXComConfig,
+  type StoredValue,
+  type SweepContext,
+  type SweepReport,
+  type XComContext,
+  XComError,
+  type XComReference,
+} from '@xcom/core'
+import {
+  type BinaryValue,
+  checkDigest,
+  checksumOf,
+  chunksOf,
+  concat,
+  type Expected,
+  hashing,
+  isBinaryValue,
+  plainBytes,
+  readHead,
+  readStream,
+  readVerified,
+  sized,
+  streamFrom,
+  streamOf,
+  verifying,
+} from './bytes.js'
+import { isObjectKey, objectKey, objectKeyStem } from './keys.js'
+import { ReplicatedObjectStore } from './replicated-store.js'
+import { uriOf } from './store-util.js'
+import { objectStoreFromUrl } from './url.js'
+
+/** Bytes of a stream value compressed on trial to decide whether compressing the whole stream is worth it. */
+const COMPRESSION_SAMPLE = 1024 * 1024
+/** Values stored in at most this many bytes are hashed before the upload, so their object metadata has the checksum. */
+const UPFRONT_CHECKSUM_LIMIT = 8 * 1024 * 1024
+/** Keys deleted per `deleteMany` call by the sweep. */
+const SWEEP_BATCH = 1000
+
+/** Options of {@link ObjectStoreXComBackend}. */
+export interface ObjectStoreXComBackendOptions extends BaseXComBackendOptions {
+  /** Where values larger than the threshold go. */
+  store: ObjectStore
+  /**
+   * Values whose size is at most this many bytes stay in the metadata database; larger ones go to the store. The size
+   * is that of the serialized JSON text in UTF-8, or the byte count of a binary value, before compression. -1 keeps
+   * everything in the database; 0 sends everything but empty values to the store.
+   * @default -1
+   */
+  threshold?: number
+  /**
+   * Compress stored objects with this codec (e.g. `gzip()` from `@xcom/compression`); a codec named `none` means no
+   * compression. @default no compression
+   */
+  compression?: Codec
+  /**
+   * Keep a value compressed only when `compressedSize / size` is at most this ratio (0.9: compression must save at
+   * least 10%, the rule of `@xcom/compression`'s `compressIfWorthIt`); otherwise the value is stored uncompressed and
+   * its reference records `compressionSkipped`. Stream values decide on their first MiB. From 0 (exclusive) to 1.
+   * @default 0.9
+   */
+  minCompressionRatio?: number
+  /** Refuse values larger than this many bytes (before compression) with `E_TOO_LARGE`, on push and on pull. @default Infinity */
+  maxValueSize?: number
+  /** The clock the sweep compares object ages with. @default () => new Date() */
+  now?: () => Date
+}
+
+/** The reference {@link ObjectStoreXComBackend} writes in the metadata database for a value held in the store. */
+export interface ObjectReference extends XComReference {
+  /** `<store url>/<key>`. */
+  uri: string
+  /** The object key, relative to the store. */
+  key: string
+  /** Size of the value in bytes, before compression. */
+  size: number
+  /** Size of the object in bytes, as stored. */
+  storedSize: number
+  /** The codec name, or `"none"`. */
+  codec: string
+  /** `json`: UTF-8 JSON text from the serializer; `bytes`: a binary value's raw bytes. */
+  format: 'json' | 'bytes'
+  /** `sha256:<hex>` of the stored bytes. */
+  checksum: string
+  /** When the object was written (ISO 8601). */
+  createdAt: string
+  /** The configured codec that was not used because it did not shrink this value enough. */
+  compressionSkipped?: string
+}
+
+/** Object metadata names (lowercase ASCII letters only, accepted by every store). Identity values are percent-encoded. */
+const META = {
+  dagId: 'xcomdagid',
+  runId: 'xcomrunid',
+  taskId: 'xcomtaskid',
+  mapIndex: 'xcommapindex',
+  key: 'xcomkey',
+  recordId: 'xcomrecordid',
+  format: 'xcomformat',
+  codec: 'xcomcodec',
+  size: 'xcomsize',
+  checksum: 'xcomchecksum',
+  createdAt: 'xcomcreatedat',
+} as const
+
+interface Upload {
+  format: 'json' | 'bytes'
+  codec: Codec | undefined
+  compressionSkipped: string | undefined
+}
+
+/**
+ * The object storage backend: values up to `threshold` bytes stay in the metadata database, larger ones go to an
+ * {@link ObjectStore} under `<dagId>/<runId>/<taskId>/<mapIndex>/<key>/<recordId>.<json|bin>[.<codec>]`, behind a
+ * typed, checksummed {@link ObjectReference}. Binary values (Uint8Array, Buffer, Blob, web streams, async iterables)
+ * are stored as raw bytes and streamed; they are pulled back as a Uint8Array (or as a stream with `xcom.pullStream`).
+ * Replaced and cleared values are purged; `xcom.gc()` sweeps what no row references.
+ */
+export class ObjectStoreXComBackend extends BaseXComBackend {
+  /** Where large values go. */
+  readonly store: ObjectStore
+  /** See {@link ObjectStoreXComBackendOptions.threshold}. */
+  readonly threshold: number
+  /** The codec new objects are compressed with, if any. */
+  readonly compression: Codec | undefined
+  /** See {@link ObjectStoreXComBackendOptions.minCompressionRatio}. */
+  readonly minCompressionRatio: number
+  /** See {@link ObjectStoreXComBackendOptions.maxValueSize}. */
+  readonly maxValueSize: number
+  readonly #now: () => Date
+  readonly #codecs = new Map<string, Promise<Codec>>()
+
+  /** @throws XComError `E_CONFIG` for a missing store or an invalid threshold, ratio or maximum size. */
+  constructor(options: ObjectStoreXComBackendOptions) {
+    super(options)
+    const {
+      store,
+      threshold = -1,
+      compression,
+      minCompressionRatio = 0.9,
+      maxValueSize = Number.POSITIVE_INFINITY,
+    } = options ?? {}
+    const fail = (why: string): never => {
+      throw new XComError('E_CONFIG', `new ObjectStoreXComBackend(...): ${why}.`)
+    }
+    if (!store || typeof store.put !== 'function' || typeof store.get !== 'function')
+      fail('`store` must be an ObjectStore, e.g. new FileObjectStore({ root })')
+    if (!Number.isSafeInteger(threshold) || threshold < -1)
+      fail('`threshold` must be an integer >= -1 (-1: everything inline, 0: everything in the store)')
+    if (
+      compression !== undefined &&
+      (typeof compression.compress !== 'function' || typeof compression.name !== 'string')
+    )
+      fail('`compression` must be a Codec, e.g. gzip() from @xcom/compression')
+    if (typeof minCompressionRatio !== 'number' || !(minCompressionRatio > 0 && minCompressionRatio <= 1))
+      fail('`minCompressionRatio` must be a number in (0, 1], e.g. 0.9')
+    if (
+      !(
+        maxValueSize === Number.POSITIVE_INFINITY ||
+        (Number.isSafeInteger(maxValueSize) && maxValueSize >= 0)
+      )
+    )
+      fail('`maxValueSize` must be a size in bytes')
+    this.store = store
+    this.threshold = threshold
+    this.compression = compression?.name === 'none' ? undefined : compression
+    this.minCompressionRatio = minCompressionRatio
+    this.maxValueSize = maxValueSize
+    this.#now = options.now ?? (() => new Date())
+  }
+
+  /**
+   * Builds the backend from XCOM_OBJECTSTORAGE_PATH, _THRESHOLD and _COMPRESSION (or their AIRFLOW__COMMON_IO__
+   * spellings); `XCom.fromEnv` calls it. A codec name needs `@xcom/compression`, imported only then.
+   * @throws XComError `E_CONFIG` naming the variable at fault (or the package to install); `E_UNKNOWN_SCHEME` naming the
+   * adapter package a URL needs.
+   */
+  static async fromEnv<T extends ObjectStoreXComBackend>(
+    this: new (
+      options: ObjectStoreXComBackendOptions,
+    ) => T,
+    env: Env = process.env,
+    context: Partial<BackendEnvContext> = {},
+  ): Promise<T> {
+    const config = context.config ?? readXComConfig(env)
+    const path = config.objectStoragePath
+    if (!path) {
+      throw new XComError(
+        'E_CONFIG',
+        'The object storage backend needs XCOM_OBJECTSTORAGE_PATH (or AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH), e.g. file:///var/lib/xcom or s3://my_conn@my-bucket/xcom.',
+      )
+    }
+    const threshold = parseThreshold(config.objectStorageThreshold)
+    const compression = await codecFromSetting(config.objectStorageCompression)
+    const store = await objectStoreFromUrl(path.value, {
+      connections: context.connections ?? new EnvConnectionResolver(env),
+      source: path.variable,
+    })
+    return new this({ store, threshold, compression })
+  }
+
+  /**
+   * Keeps the value inline when its size is at most the threshold; otherwise writes it to the store (compressed when
+   * that pays) and returns a reference. Binary values are streamed: only `threshold + 1` bytes are read to decide.
+   * @throws XComError `E_TOO_LARGE` over `maxValueSize` (nothing is left in the store); serializer and store errors.
+   */
+  override async serializeValue(value: unknown, ctx: XComContext): Promise<StoredValue> {
+    if (isBinaryValue(value)) return this.#serializeBinary(value, ctx)
+    const data = this.serializer.serialize(value)
+    if (this.threshold === -1) return this.#inline(data, Buffer.byteLength(data))
+    const bytes = plainBytes(Buffer.from(data, 'utf8'))
+    if (bytes.byteLength <= this.threshold) return this.#inline(data, bytes.byteLength)
+    this.#checkSize(bytes.byteLength)
+    return this.#uploadBuffer(ctx, 'json', bytes)
+  }
+
+  /**
+   * Reads the value back: inline values from the row, referenced ones from the store, verified against the
+   * reference's size and checksum (a replicated store falls back to the next replica when one fails).
+   * @throws XComError `E_NOT_FOUND` naming the URI when the object is gone; `E_CORRUPT` when it does not match its
+   * reference; `E_TOO_LARGE` when the value is over `maxValueSize`.
+   */
+  override async deserializeValue(stored: StoredValue, ctx: XComContext): Promise<unknown> {
+    if (stored.kind === 'inline') return super.deserializeValue(stored, ctx)
+    const ref = this.#reference(stored, ctx)
+    this.#checkSize(ref.size, ref.uri)
+    const codec = await this.#codecOf(ref)
+    const bytes = await this.#firstReplica(ref, async (store) => {
+      const body = await store.get(ref.key)
+      if (body.size !== ref.storedSize) {
+        throw new XComError(
+          'E_CORRUPT',
+          `The object ${ref.uri} is corrupt: it holds ${body.size} bytes where ${ref.storedSize} were written. Clear this XCom and push it again.`,
+          { uri: ref.uri },
+        )
+      }
+      const storedBytes = await readVerified(body.stream(), expectedOf(ref))
+      if (!codec) return storedBytes
+      const raw = await codec.decompress(storedBytes, { maxSize: ref.size })
+      if (raw.byteLength !== ref.size) {
+        throw new XComError(
+          'E_CORRUPT',
+          `The object ${ref.uri} is corrupt: it decompresses to ${raw.byteLength} bytes where ${ref.size} were written.`,
+          { uri: ref.uri },
+        )
+      }
+      return plainBytes(raw)
+    })
+    if (ref.format === 'bytes') return bytes
+    return this.serializer.deserialize(
+      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
+    )
+  }
+
+  /**
+   * The value's bytes as a stream, without buffering: a binary value's raw bytes, or a JSON value's UTF-8 text. The
+   * stream errors with `E_CORRUPT` at its end if the bytes do not match the reference: do not trust them before the
+   * stream has ended cleanly.
+   * @throws XComError `E_NOT_FOUND` naming the URI when the object is gone.
+   */
+  async openStream(stored: StoredValue, ctx: XComContext): Promise<ReadableStream<Bytes>> {
+    if (stored.kind === 'inline') {
+      const value = await super.deserializeValue(stored, ctx)
+      return streamOf(
+        value instanceof Uint8Array ? plainBytes(value) : plainBytes(Buffer.from(stored.data, 'utf8')),
+      )
+    }
+    const ref = this.#reference(stored, ctx)
+    const codec = await this.#codecOf(ref)
+    const body = await this.#firstReplica(ref, (store) => store.get(ref.key))
+    const verified = body.stream().pipeThrough(verifying(expectedOf(ref)))
+    return codec
+      ? verified
+          .pipeThrough(codec.decompressStream({ maxSize: ref.size }))
+          .pipeThrough(sized(ref.size, ref.uri))
+      : verified
+  }
+
+  /**
+   * Deletes the value's object (nothing for inline values). Deleting what is already gone succeeds.
+   * @throws XComError the store's error (the facade keeps the purge recorded for `gc()`); `E_CORRUPT` for a reference
+   * that does not name this XCom's object (nothing is deleted).
+   */
+  override async purge(stored: StoredValue, ctx: XComContext): Promise<void> {
+    if (stored.kind === 'inline') return
+    const key = this.#ownedKey(stored.ref, ctx)
+    const { failed } = await this.store.deleteMany([key])
+    if (failed[0]) throw failed[0].error
+  }
+
+  /** `<uri> (<size> bytes, <codec>)` for references; the inline JSON (cut) otherwise. Downloads nothing. */
+  override display(stored: StoredValue): string {
+    if (stored.kind === 'inline') return super.display(stored)
+    const codec =
+      typeof stored.ref.codec === 'string' && stored.ref.codec !== 'none' ? `, ${stored.ref.codec}` : ''
+    return `${stored.ref.uri} (${stored.size} bytes${codec})`
+  }
+
+  /**
+   * Reads any object of the store by key, without the metadata database: to audit objects, or to read ones other tools
+   * wrote. The codec comes from the object's metadata, else its key's suffix, else its magic bytes (the last two need
+   * `@xcom/compression`); the bytes are verified when the metadata carries a checksum (`verified` says so).
+   * @throws XComError `E_NOT_FOUND` naming the URI; `E_CORRUPT` when the checksum differs; `E_UNKNOWN_CODEC`;
+   * `E_CONFIG` naming `@xcom/compression` when it is needed and not installed.
+   */
+  async readObject(
+    key: string,
+  ): Promise<{ bytes: Uint8Array; info: ObjectInfo; codec: string; verified: boolean }> {
+    const uri = uriOf(this.store.url, key)
+    const body = await this.store.get(key)
+    const { stream: _stream, bytes: _bytes, ...info } = body
+    const stored = plainBytes(await body.bytes())
+    const checksum = info.metadata[META.checksum]
+    if (checksum !== undefined)
+      checkDigest({ size: stored.byteLength, checksum, uri }, stored.byteLength, checksumOf(stored))
+    const named = info.metadata[META.codec]
+    let codec: Codec | undefined
+    if (named !== undefined) {
+      codec = await this.#codecNamed(named, `Reading ${uri}`)
+    } else {
+      const compression = await loadCompression(`Reading ${uri} (to infer its compression)`)
+      codec = compression.codecForSuffix(key) ?? compression.detectCodec(stored.subarray(0, 16))
+    }
+    const limit = Number.isFinite(this.maxValueSize) ? { maxSize: this.maxValueSize } : {}
+    const bytes = codec ? plainBytes(await codec.decompress(stored, limit)) : stored
+    return { bytes, info, codec: codec?.name ?? 'none', verified: checksum !== undefined }
+  }
+
+  /**
+   * Deletes the objects of the backend's key layout that no stored value references and that were last modified
+   * more than `graceMs` ago (younger objects may belong to pushes in flight). Other objects of the store are left alone.
+   */
+  async sweep(ctx: SweepContext): Promise<SweepReport> {
+    const referenced = new Set<string>()
+    for await (const value of ctx.referenced()) {
+      if (value.kind === 'reference' && typeof value.ref.key === 'string') referenced.add(value.ref.key)
+    }
+    const cutoff = this.#now().getTime() - ctx.graceMs
+    const report: SweepReport = { scanned: 0, deleted: 0, failed: [] }
+    let batch: string[] = []
+    const flush = async () => {
+      const keys = batch
+      batch = []
+      const { failed } = await this.store.deleteMany(keys)
+      report.deleted += keys.length - failed.length
+      report.failed.push(...failed.map(({ key }) => uriOf(this.store.url, key)))
+    }
+    for await (const info of this.store.list('')) {
+      if (!isObjectKey(info.key)) continue
+      report.scanned++
+      if (referenced.has(info.key) || info.lastModified.getTime() > cutoff) continue
+      batch.push(info.key)
+      if (batch.length >= SWEEP_BATCH) await flush()
+    }
+    if (batch.length > 0) await flush()
+    return report
+  }
+
+  /** Closes the store. */
+  async close(): Promise<void> {
+    await this.store.close?.()
+  }
+
+  #inline(data: string, size: number): StoredValue {
+    this.#checkSize(size)
+    return { kind: 'inline', data, size }
+  }
+
+  async #serializeBinary(value: BinaryValue, ctx: XComContext): Promise<StoredValue> {
+    if (value instanceof Uint8Array) {
+      const bytes = plainBytes(value)
+      this.#checkSize(bytes.byteLength)
+      if (this.threshold === -1 || bytes.byteLength <= this.threshold) return this.#inlineBytes(bytes)
+      return this.#uploadBuffer(ctx, 'bytes', bytes)
+    }
+    const iterator = chunksOf(value)[Symbol.asyncIterator]()
+    let done = false
+    try {
+      const decide =
+        this.threshold === -1
+          ? Number.POSITIVE_INFINITY
+          : Math.max(this.threshold + 1, this.compression ? COMPRESSION_SAMPLE : 0)
+      const head = await readHead(iterator, Math.min(decide, this.maxValueSize))
+      this.#checkSize(head.size)
+      if (head.ended) {
+        done = true
+        const bytes = head.chunks.length === 0 ? new Uint8Array(0) : concat(head.chunks)
+        if (this.threshold === -1 || bytes.byteLength <= this.threshold) return this.#inlineBytes(bytes)
+        return await this.#uploadBuffer(ctx, 'bytes', bytes)
+      }
+      const result = await this.#uploadStream(ctx, head.chunks, head.size, iterator)
+      done = true
+      return result
+    } finally {
+      if (!done) await iterator.return?.(undefined).catch(() => {})
+    }
+  }
+
+  #inlineBytes(bytes: Uint8Array): StoredValue {
+    const data = this.serializer.serialize(bytes)
+    return { kind: 'inline', data, size: Buffer.byteLength(data) }
+  }
+
+  /**
+   * Writes a value held in memory, compressed if that pays. Up to {@link UPFRONT_CHECKSUM_LIMIT} stored bytes are
+   * hashed first, so the object's metadata carries the checksum; larger ones are hashed slice by slice while written.
+   */
+  async #uploadBuffer(ctx: XComContext, format: 'json' | 'bytes', raw: Uint8Array): Promise<StoredValue> {
+    let stored = raw
+    let upload: Upload = { format, codec: undefined, compressionSkipped: undefined }
+    if (this.compression) {
+      const compressed = await this.compression.compress(raw)
+      if (this.#pays(raw.byteLength, compressed.byteLength)) {
+        stored = plainBytes(compressed)
+        upload = { ...upload, codec: this.compression }
+      } else {
+        upload = { ...upload, compressionSkipped: this.compression.name }
+      }
+    }
+    const size = raw.byteLength
+    const storedSize = stored.byteLength
+    if (storedSize <= UPFRONT_CHECKSUM_LIMIT) {
+      const checksum = checksumOf(stored)
+      return this.#write(ctx, upload, stored, { size, storedSize, checksum }, () => ({
+        size,
+        storedSize,
+        checksum,
+      }))
+    }
+    const hashed = hashing(chunksOf(stored))
+    return this.#write(ctx, upload, hashed.chunks, { size, storedSize }, () => ({ size, ...hashed.digest() }))
+  }
+
+  /** Writes a stream value larger than the threshold: the head already read, then the rest, hashed on the way. */
+  async #uploadStream(
+    ctx: XComContext,
+    head: Uint8Array[],
+    headSize: number,
+    rest: AsyncIterator<Uint8Array>,
+  ): Promise<StoredValue> {
+    let upload: Upload = { format: 'bytes', codec: undefined, compressionSkipped: undefined }
+    if (this.compression) {
+      const sample = concat(takeBytes(head, COMPRESSION_SAMPLE)).subarray(0, COMPRESSION_SAMPLE)
+      const compressed = await this.compression.compress(sample)
+      upload = this.#pays(sample.byteLength, compressed.byteLength)
+        ? { ...upload, codec: this.compression }
+        : { ...upload, compressionSkipped: this.compression.name }
+    }
+    let size = headSize
+    const checkSize = (bytes: number) => this.#checkSize(bytes)
+    async function* raw(): AsyncGenerator<Uint8Array> {
+      yield* head
+      for (;;) {
+        const next = await rest.next()
+        if (next.done) return
+        size += next.value.byteLength
+        checkSize(size)
+        yield next.value
+      }
+    }
+    const hashed = hashing(
+      upload.codec ? readStream(streamFrom(raw()).pipeThrough(upload.codec.compressStream())) : raw(),
+    )
+    return this.#write(ctx, upload, hashed.chunks, {}, () => ({ size, ...hashed.digest() }))
+  }
+
+  /**
+   * Puts the object and builds its reference; on any failure removes whatever was written and rethrows.
+   * `known` carries what is known before writing (for the object's metadata and the store); `done` what is known after.
+   */
+  async #write(
+    ctx: XComContext,
+    upload: Upload,
+    body: Uint8Array | AsyncIterable<Uint8Array>,
+    known: { size?: number; storedSize?: number; checksum?: string },
+    done: () => { size: number; storedSize: number; checksum: string },
+  ): Promise<StoredValue> {
+    const key = objectKey(ctx, upload.format, upload.codec?.suffix ?? '')
+    const uri = uriOf(this.store.url, key)
+    const createdAt = new Date().toISOString()
+    const metadata: Record<string, string> = {
+      [META.dagId]: encodeURIComponent(ctx.dagId),
+      [META.runId]: encodeURIComponent(ctx.runId),
+      [META.taskId]: encodeURIComponent(ctx.taskId),
+      [META.mapIndex]: String(ctx.mapIndex),
+      [META.key]: encodeURIComponent(ctx.key),
+      [META.recordId]: ctx.recordId,
+      [META.format]: upload.format,
+      [META.codec]: upload.codec?.name ?? 'none',
+      [META.createdAt]: createdAt,
+      ...(known.size === undefined ? {} : { [META.size]: String(known.size) }),
+      ...(known.checksum === undefined ? {} : { [META.checksum]: known.checksum }),
+    }
+    const contentType = upload.format === 'json' ? 'application/json' : 'application/octet-stream'
+    try {
+      const { size: written } = await this.store.put(key, body, {
+        metadata,
+        contentType,
+        ...(known.storedSize === undefined ? {} : { size: known.storedSize }),
+      })
+      const facts = done()
+      if (written !== facts.storedSize) {
+        throw new XComError(
+          'E_BACKEND',
+          `Writing ${uri}: the store reports ${written} bytes written where ${facts.storedSize} were sent.`,
+          { uri },
+        )
+      }
+      const ref: ObjectReference = {
+        uri,
+        key,
+        size: facts.size,
+        storedSize: facts.storedSize,
+        codec: upload.codec?.name ?? 'none',
+        format: upload.format,
+        checksum: facts.checksum,
+        createdAt,
+        ...(upload.compressionSkipped ? { compressionSkipped: upload.compressionSkipped } : {}),
+      }
+      return { kind: 'reference', ref, size: facts.size }
+    } catch (error) {
+      await this.store.deleteMany([key]).catch(() => {})
+      if (XComError.is(error))
+        throw error.uri === undefined
+          ? new XComError(error.code, `Writing ${uri}: ${error.message}`, {
+              cause: error.cause ?? error,
+              uri,
+              path: error.path,
+            })
+          : error
+      throw new XComError(
+        'E_BACKEND',
+        `Writing ${uri} failed: ${(error as Error)?.message ?? String(error)}`,
+        { cause: error, uri },
+      )
+    }
+  }
+
+  #pays(size: number, compressedSize: number): boolean {
+    return size > 0 && compressedSize <= size * this.minCompressionRatio
+  }
+
+  #checkSize(size: number, uri?: string): void {
+    if (size > this.maxValueSize) {
+      throw new XComError(
+        'E_TOO_LARGE',
+        `The value is larger than maxValueSize (${this.maxValueSize} bytes)${uri ? `: ${uri} holds ${size} bytes` : ''}. Push a smaller value or raise maxValueSize.`,
+        uri ? { uri } : {},
+      )
+    }
+  }
+
+  /** The key of a reference, if it names an object of this very XCom record. */
+  #ownedKey(ref: XComReference, ctx: XComContext): string {
+    const key = ref.key
+    if (typeof key !== 'string' || !key.startsWith(`${objectKeyStem(ctx)}.`)) {
+      throw new XComError(
+        'E_CORRUPT',
+        `The reference ${JSON.stringify(String(ref.uri))} does not name an object of this XCom (it was not written by ObjectStoreXComBackend for this record): nothing was read or deleted.`,
+        { uri: typeof ref.uri === 'string' ? ref.uri : undefined },
+      )
+    }
+    return key
+  }
+
+  /** Validates a stored reference. @throws XComError `E_CORRUPT` when a field is missing or malformed. */
+  #reference(stored: Extract<StoredValue, { kind: 'reference' }>, ctx: XComContext): ObjectReference {
+    const ref = stored.ref
+    const key = this.#ownedKey(ref, ctx)
+    const count = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0
+    const valid =
+      typeof ref.uri === 'string' &&
+      count(ref.size) &&
+      count(ref.storedSize) &&
+      typeof ref.codec === 'string' &&
+      (ref.format === 'json' || ref.format === 'bytes') &&
+      typeof ref.checksum === 'string' &&
+      /^sha256:[0-9a-f]{64}$/.test(ref.checksum)
+    if (!valid) {
+      throw new XComError(
+        'E_CORRUPT',
+        `The reference to ${String(ref.uri)} is malformed (it needs size, storedSize, codec, format and a sha256 checksum): the row was not written by ObjectStoreXComBackend or was damaged.`,
+        { uri: typeof ref.uri === 'string' ? ref.uri : undefined },
+      )
+    }
+    return { ...(ref as ObjectReference), key }
+  }
+
+  /** The codec an object was written with: this backend's, or one loaded by name from `@xcom/compression`. */
+  async #codecOf(ref: ObjectReference): Promise<Codec | undefined> {
+    return this.#codecNamed(ref.codec, `Reading ${ref.uri}`)
+  }
+
+  async #codecNamed(name: string, source: string): Promise<Codec | undefined> {
+    if (name === 'none') return undefined
+    if (this.compression?.name === name) return this.compression
+    let codec = this.#codecs.get(name)
+    if (!codec) {
+      codec = loadCodec(name, `${source} (compressed with ${name})`, 'E_UNKNOWN_CODEC')
+      this.#codecs.set(name, codec)
+      codec.catch(() => this.#codecs.delete(name))
+    }
+    return codec
+  }
+
+  /** Runs `read` on each replica in turn until one succeeds; a missing object is reported with the reference's URI. */
+  async #firstReplica<T>(ref: ObjectReference, read: (store: ObjectStore) => Promise<T>): Promise<T> {
+    const stores = this.store instanceof ReplicatedObjectStore ? this.store.stores : [this.store]
+    const errors: unknown[] = []
+    for (const store of stores) {
+      try {
+        return await read(store)
+      } catch (error) {
+        errors.push(error)
+      }
+    }
+    const failure = errors.find((error) => !XComError.is(error, 'E_NOT_FOUND'))
+    if (failure) throw failure
+    throw new XComError(
+      'E_NOT_FOUND',
+      `The object ${ref.uri} of this XCom is missing: it was deleted outside xcom (or never fully written). Clear this XCom and push it again.`,
+      { uri: ref.uri, cause: errors[0] },
+    )
+  }
+}
+
+function expectedOf(ref: ObjectReference): Expected {
+  return { size: ref.storedSize, checksum: ref.checksum, uri: ref.uri }
+}
+
+/** The first chunks of `chunks` holding at least `size` bytes. */
+function takeBytes(chunks: readonly Uint8Array[], size: number): Uint8Array[] {
+  const taken: Uint8Array[] = []
+  let total = 0
+  for (const chunk of chunks) {
+    if (total >= size) break
+    taken.push(chunk)
+    total += chunk.byteLength
+  }
+  return taken
+}
+
+/** Parses XCOM_OBJECTSTORAGE_THRESHOLD. @throws XComError `E_CONFIG` naming the variable. */
+function parseThreshold(setting: EnvSetting | undefined): number {
+  if (!setting) return -1
+  const threshold = /^-?\d+$/.test(setting.value) ? Number(setting.value) : Number.NaN
+  if (!Number.isSafeInteger(threshold) || threshold < -1) {
+    throw new XComError(
+      'E_CONFIG',
+      `${setting.variable}=${setting.value} is not a valid threshold: use -1 (everything in the database), 0 (everything in object storage) or a size in bytes such as 65536.`,
+    )
+  }
+  return threshold
+}
+
+/** The codec XCOM_OBJECTSTORAGE_COMPRESSION names, if any ("none" and empty mean no compression). */
+async function codecFromSetting(setting: EnvSetting | undefined): Promise<Codec | undefined> {
+  if (!setting || /^(none|null|false|off)$/i.test(setting.value)) return undefined
+  return loadCodec(setting.value, setting.variable, 'E_CONFIG')
+}
+
+/**
+ * Loads a codec by name from `@xcom/compression`, imported only now.
+ * @throws XComError `E_CONFIG` naming `source` and the package to install, or the valid names.
+ */
+async function loadCodec(name: string, source: string, code: 'E_CONFIG' | 'E_UNKNOWN_CODEC'): Promise<Codec> {
+  const { codecByName } = await loadCompression(source)
+  try {
+    return await codecByName(name)
+  } catch (error) {
+    throw new XComError(code, `${source}: ${(error as Error)?.message ?? String(error)}`, { cause: error })
+  }
+}
+
+/** The parts of `@xcom/compression` this package uses, imported only when a codec must be found by name or content. */
+interface CompressionModule {
+  codecByName(name: string): Codec | Promise<Codec>
+  codecForSuffix(suffixOrKey: string): Codec | undefined
+  detectCodec(data: Bytes): Codec | undefined
+}
+
+/** @throws XComError `E_CONFIG` naming `source` and the package to install when `@xcom/compression` is missing. */
+async function loadCompression(source: string): Promise<CompressionModule> {
+  return (await importModule('@xcom/compression', source)) as unknown as CompressionModule
+}

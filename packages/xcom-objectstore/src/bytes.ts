@@ -1,0 +1,263 @@
+import { createHash, type Hash } from 'node:crypto'
+import { type ByteSource, type Bytes, XComError } from '@xcom/core'
+
+/** Size of the slices a large buffer is cut into, so hashing one slice overlaps writing the previous one. */
+export const SLICE_SIZE = 4 * 1024 * 1024
+
+/** A value that goes to object storage as raw bytes: Uint8Array (incl. Buffer), Blob, web stream, async iterable. */
+export type BinaryValue = Uint8Array | Blob | ReadableStream<Bytes> | AsyncIterable<Bytes | string>
+
+/** True for the top-level values stored as raw bytes rather than serialized (other typed arrays are serialized). */
+export function isBinaryValue(value: unknown): value is BinaryValue {
+  if (value instanceof Uint8Array) return true
+  if (typeof value !== 'object' || value === null) return false
+  if (typeof Blob !== 'undefined' && value instanceof Blob) return true
+  if (value instanceof ReadableStream) return true
+  return typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+}
+
+/** A plain Uint8Array view of the same memory (a Buffer stays a Buffer otherwise). */
+export function plainBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** A new Uint8Array of `size` bytes whose content is not zeroed first (it is about to be overwritten). */
+export function allocate(size: number): Uint8Array {
+  return plainBytes(Buffer.allocUnsafeSlow(size))
+}
+
+/** Joins chunks into one buffer (the chunk itself when there is only one). */
+export function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array
+  let size = 0
+  for (const chunk of chunks) size += chunk.byteLength
+  const out = allocate(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
+}
+
+/**
+ * Reads a web stream chunk by chunk; stopping early cancels the stream.
+ */
+export async function* readStream<T>(stream: ReadableStream<T>): AsyncGenerator<T> {
+  const reader = stream.getReader()
+  let finished = false
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) {
+        finished = true
+        return
+      }
+      yield value
+    }
+  } catch (error) {
+    finished = true
+    throw error
+  } finally {
+    if (!finished) await reader.cancel().catch(() => {})
+    reader.releaseLock()
+  }
+}
+
+/**
+ * The chunks of any byte source. Buffers are cut into {@link SLICE_SIZE} views (no copy); string chunks (a Node
+ * Readable with an encoding) are taken as UTF-8.
+ * @throws XComError `E_NOT_SERIALIZABLE` for a chunk that is neither bytes nor a string.
+ */
+export async function* chunksOf(source: ByteSource | BinaryValue): AsyncGenerator<Uint8Array> {
+  if (source instanceof Uint8Array) {
+    const bytes = plainBytes(source)
+    for (let offset = 0; offset < bytes.byteLength; offset += SLICE_SIZE) {
+      yield bytes.subarray(offset, Math.min(offset + SLICE_SIZE, bytes.byteLength))
+    }
+    return
+  }
+  const iterable: AsyncIterable<unknown> =
+    typeof Blob !== 'undefined' && source instanceof Blob
+      ? readStream(source.stream())
+      : source instanceof ReadableStream
+        ? readStream(source)
+        : (source as AsyncIterable<unknown>)
+  for await (const chunk of iterable) {
+    if (chunk instanceof Uint8Array) {
+      if (chunk.byteLength > 0) yield plainBytes(chunk)
+    } else if (typeof chunk === 'string') {
+      if (chunk.length > 0) yield plainBytes(Buffer.from(chunk, 'utf8'))
+    } else {
+      throw new XComError(
+        'E_NOT_SERIALIZABLE',
+        `A stream value produced a chunk of type ${chunk === null ? 'null' : typeof chunk}: stream chunks must be Uint8Array (or strings, taken as UTF-8).`,
+      )
+    }
+  }
+}
+
+/** The first chunks of an iterator, until more than `limit` bytes were read or it ended. */
+export async function readHead(
+  iterator: AsyncIterator<Uint8Array>,
+  limit: number,
+): Promise<{ chunks: Uint8Array[]; size: number; ended: boolean }> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  while (size <= limit) {
+    const next = await iterator.next()
+    if (next.done) return { chunks, size, ended: true }
+    chunks.push(next.value)
+    size += next.value.byteLength
+  }
+  return { chunks, size, ended: false }
+}
+
+/** `sha256:<hex>`, the form checksums take in references and metadata. */
+export function formatChecksum(hash: Hash): string {
+  return `sha256:${hash.digest('hex')}`
+}
+
+/** The SHA-256 checksum of `bytes` as `sha256:<hex>`. */
+export function checksumOf(bytes: Uint8Array): string {
+  return formatChecksum(createHash('sha256').update(bytes))
+}
+
+/**
+ * Passes chunks through while hashing them; `digest()` gives their total size and checksum once they have all passed.
+ */
+export function hashing(source: AsyncIterable<Uint8Array>): {
+  chunks: AsyncGenerator<Uint8Array>
+  digest(): { storedSize: number; checksum: string }
+} {
+  const hash = createHash('sha256')
+  let size = 0
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      hash.update(chunk)
+      size += chunk.byteLength
+      yield chunk
+    }
+  }
+  return { chunks: chunks(), digest: () => ({ storedSize: size, checksum: formatChecksum(hash) }) }
+}
+
+/** What a verified read must produce. */
+export interface Expected {
+  /** Number of bytes. */
+  size: number
+  /** `sha256:<hex>` of those bytes. */
+  checksum: string
+  /** Names the object in errors. */
+  uri: string
+}
+
+function corrupt(expected: Expected, why: string): XComError {
+  return new XComError(
+    'E_CORRUPT',
+    `The object ${expected.uri} is corrupt: ${why}. It was changed or damaged after it was written; clear this XCom and push it again.`,
+    { uri: expected.uri },
+  )
+}
+
+/** Fails with `E_CORRUPT` when `size` bytes with digest `checksum` are not what was expected. */
+export function checkDigest(expected: Expected, size: number, checksum: string): void {
+  if (size !== expected.size)
+    throw corrupt(expected, `it holds ${size} bytes where ${expected.size} were written`)
+  if (checksum !== expected.checksum)
+    throw corrupt(expected, `its checksum is ${checksum} where ${expected.checksum} was written`)
+}
+
+/**
+ * Passes bytes through while hashing them; errors the stream with `E_CORRUPT` when it carries more bytes than
+ * expected, or, at its end, when the size or checksum differs. A consumer must not trust the bytes of such a stream
+ * before it ends cleanly.
+ */
+export function verifying(expected: Expected): TransformStream<Uint8Array, Uint8Array> {
+  const hash = createHash('sha256')
+  let size = 0
+  return new TransformStream({
+    transform(chunk, controller) {
+      size += chunk.byteLength
+      if (size > expected.size)
+        throw corrupt(expected, `it holds more than the ${expected.size} bytes written`)
+      hash.update(chunk)
+      controller.enqueue(chunk)
+    },
+    flush() {
+      checkDigest(expected, size, formatChecksum(hash))
+    },
+  })
+}
+
+/**
+ * Reads a stream of exactly `expected.size` bytes into one buffer, verifying size and checksum while reading.
+ * @throws XComError `E_CORRUPT` on a size or checksum mismatch.
+ */
+export async function readVerified(
+  stream: ReadableStream<Uint8Array>,
+  expected: Expected,
+): Promise<Uint8Array> {
+  const out = allocate(expected.size)
+  const hash = createHash('sha256')
+  let size = 0
+  for await (const chunk of readStream(stream)) {
+    if (size + chunk.byteLength > expected.size)
+      throw corrupt(expected, `it holds more than the ${expected.size} bytes written`)
+    hash.update(chunk)
+    out.set(chunk, size)
+    size += chunk.byteLength
+  }
+  checkDigest(expected, size, formatChecksum(hash))
+  return out
+}
+
+/**
+ * Passes bytes through while counting them; errors with `E_CORRUPT` when the count ends up different from `size`
+ * (a decompressed value must have the size the reference records).
+ */
+export function sized(size: number, uri: string): TransformStream<Uint8Array, Uint8Array> {
+  let count = 0
+  const expected: Expected = { size, checksum: '', uri }
+  return new TransformStream({
+    transform(chunk, controller) {
+      count += chunk.byteLength
+      if (count > size) throw corrupt(expected, `it decompresses to more than the ${size} bytes written`)
+      controller.enqueue(chunk)
+    },
+    flush() {
+      if (count !== size)
+        throw corrupt(expected, `it decompresses to ${count} bytes where ${size} were written`)
+    },
+  })
+}
+
+/** A web stream of one buffer. */
+export function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      if (bytes.byteLength > 0) controller.enqueue(bytes)
+      controller.close()
+    },
+  })
+}
+
+/** A web stream over an async iterable (returning the iterator when the stream is cancelled). */
+export function streamFrom(iterable: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const iterator = iterable[Symbol.asyncIterator]()
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        const next = await iterator.next()
+        if (next.done) controller.close()
+        else controller.enqueue(next.value)
+      },
+      async cancel(reason) {
+        await iterator.return?.(reason)
+      },
+    },
+    { highWaterMark: 1 },
+  )
+}

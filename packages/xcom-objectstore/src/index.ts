@@ -1,0 +1,20 @@
+export {
+  type ObjectReference,
+  ObjectStoreXComBackend,
+  type ObjectStoreXComBackendOptions,
+} from './backend.js'
+export { FileObjectStore, type FileObjectStoreOptions } from './file-store.js'
+export { encodeSegment, identityPath, isObjectKey, objectKey } from './keys.js'
+export { MemoryObjectStore, type MemoryObjectStoreOptions } from './memory-store.js'
+export { ReplicatedObjectStore } from './replicated-store.js'
+export {
+  ADAPTER_PACKAGES,
+  type AdapterScheme,
+  OBJECT_STORAGE_SCHEMES,
+  type ObjectStorageScheme,
+  type ObjectStoreFactory,
+  type ObjectStoreFromUrlOptions,
+  objectStoreFromUrl,
+  type ParsedObjectStorageUrl,
+  parseObjectStorageUrl,
+} from './url.js'

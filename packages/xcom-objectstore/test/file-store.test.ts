@@ -1,0 +1,177 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { XComError } from '@xcom/core'
+import { describe, expect, it } from 'vitest'
+import { fileError } from '../src/file-store.js'
+import { FileObjectStore } from '../src/index.js'
+import { collect, filesUnder, pattern, rejection, tempDir, tmpFiles } from './helpers.js'
+
+describe('FileObjectStore', () => {
+  it('lays out objects as plain files with a sidecar of metadata, and a file:// url', async () => {
+    const parent = tempDir()
+    const root = join(parent, 'my store')
+    const store = new FileObjectStore({ root })
+    expect(store.url).toBe(pathToFileURL(root).href)
+    expect(store.url).toContain('my%20store')
+    await store.put('a/b/c.json', Buffer.from('{"x":1}'), {
+      metadata: { xcomformat: 'json' },
+      contentType: 'application/json',
+    })
+    expect(readFileSync(join(root, 'a/b/c.json'), 'utf8')).toBe('{"x":1}')
+    expect(JSON.parse(readFileSync(join(root, '.xcom/meta/a/b/c.json'), 'utf8'))).toEqual({
+      metadata: { xcomformat: 'json' },
+      contentType: 'application/json',
+    })
+    expect(filesUnder(root)).toEqual(['.xcom/meta/a/b/c.json', 'a/b/c.json'])
+    expect((await collect(store.list(''))).map((info) => info.key)).toEqual(['a/b/c.json'])
+  })
+
+  it('refuses keys that could leave the root, writing nothing anywhere', async () => {
+    const parent = tempDir()
+    const root = join(parent, 'root')
+    const store = new FileObjectStore({ root })
+    const bad = [
+      '',
+      '../escape',
+      'a/../../escape',
+      '/absolute',
+      'a//b',
+      'a/',
+      './a',
+      'a/./b',
+      'a/..',
+      'nul\0byte',
+      '.xcom/meta/x',
+      '.xcom',
+    ]
+    for (const key of bad) {
+      await rejection(store.put(key, pattern(4)), 'E_INVALID_KEY')
+      await rejection(store.get(key), 'E_INVALID_KEY')
+      await rejection(store.head(key), 'E_INVALID_KEY')
+      const { failed } = await store.deleteMany([key])
+      expect(failed.map((failure) => failure.error.code)).toEqual(['E_INVALID_KEY'])
+    }
+    expect(filesUnder(parent).filter((path) => !path.startsWith('root/.xcom/tmp'))).toEqual([])
+    expect(await collect(store.list('../'))).toEqual([])
+  })
+
+  it('serves names that only look like traversal as ordinary keys inside the root', async () => {
+    const root = tempDir()
+    const store = new FileObjectStore({ root })
+    for (const key of ['..a', 'a..', '...', '%2e%2e/x', 'back\\slash', '.hidden/..dots']) {
+      await store.put(key, pattern(3))
+      expect(existsSync(join(root, key))).toBe(true)
+    }
+    expect(readdirSync(dirname(root)).filter((name) => name === '..a')).toEqual([])
+  })
+
+  it('hides a write in progress, then shows the whole object at once', async () => {
+    const root = tempDir()
+    const store = new FileObjectStore({ root })
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let halfway!: () => void
+    const reachedHalfway = new Promise<void>((resolve) => {
+      halfway = resolve
+    })
+    async function* body() {
+      yield pattern(1000, 1)
+      halfway()
+      await gate
+      yield pattern(1000, 2)
+    }
+    const writing = store.put('k', body())
+    await reachedHalfway
+    expect(await store.head('k')).toBeUndefined()
+    expect(tmpFiles(root)).toHaveLength(1)
+    release()
+    await writing
+    expect((await store.head('k'))?.size).toBe(2000)
+    expect(tmpFiles(root)).toEqual([])
+  })
+
+  it('prunes directories left empty by deletes, and keeps shared ones', async () => {
+    const root = tempDir()
+    const store = new FileObjectStore({ root })
+    await store.put('a/b/c/one', pattern(1))
+    await store.put('a/b/two', pattern(1))
+    await store.deleteMany(['a/b/c/one'])
+    expect(filesUnder(root)).toEqual(['.xcom/meta/a/b/two', 'a/b/two'])
+    expect(existsSync(join(root, 'a/b/c'))).toBe(false)
+    await store.deleteMany(['a/b/two'])
+    expect(existsSync(join(root, 'a'))).toBe(false)
+    expect(existsSync(join(root, '.xcom/meta/a'))).toBe(false)
+    expect(existsSync(root)).toBe(true)
+    await store.put('a/b/again', pattern(1))
+    expect((await store.head('a/b/again'))?.size).toBe(1)
+  })
+
+  it('lists files put there by hand, with empty metadata, and survives a broken sidecar', async () => {
+    const root = tempDir()
+    mkdirSync(join(root, 'manual'), { recursive: true })
+    writeFileSync(join(root, 'manual', 'file.txt'), 'hand made')
+    const store = new FileObjectStore({ root })
+    await store.put('manual/broken', pattern(2), { metadata: { a: 'b' } })
+    writeFileSync(join(root, '.xcom/meta/manual/broken'), '{not json')
+    const infos = await collect(store.list('manual/'))
+    expect(infos.map((info) => [info.key, info.size, info.metadata])).toEqual([
+      ['manual/broken', 2, {}],
+      ['manual/file.txt', 9, {}],
+    ])
+    expect(Buffer.from(await (await store.get('manual/file.txt')).bytes()).toString()).toBe('hand made')
+  })
+
+  it('treats a key that is a directory of other keys as missing, and a write over it as an invalid key', async () => {
+    const store = new FileObjectStore({ root: tempDir() })
+    await store.put('dir/child', pattern(1))
+    expect(await store.head('dir')).toBeUndefined()
+    await rejection(store.get('dir'), 'E_NOT_FOUND')
+    await rejection(store.put('dir', pattern(1)), 'E_INVALID_KEY')
+    await rejection(store.put('dir/child/grandchild', pattern(1)), 'E_INVALID_KEY')
+    expect((await store.head('dir/child'))?.size).toBe(1)
+  })
+
+  it('maps file-system errors to XComError codes naming the URI, and passes other errors through', () => {
+    const errno = (code: string) => Object.assign(new Error(`${code}: something`), { code, syscall: 'open' })
+    const cases: [string, string][] = [
+      ['EACCES', 'E_PERMISSION_DENIED'],
+      ['EPERM', 'E_PERMISSION_DENIED'],
+      ['EROFS', 'E_PERMISSION_DENIED'],
+      ['ENOENT', 'E_NOT_FOUND'],
+      ['ENAMETOOLONG', 'E_INVALID_KEY'],
+      ['ENOSPC', 'E_BACKEND'],
+      ['EIO', 'E_BACKEND'],
+    ]
+    for (const [code, expected] of cases) {
+      const mapped = fileError(errno(code), 'Writing', 'file:///root/key') as XComError
+      expect(XComError.is(mapped, expected as XComError['code']), code).toBe(true)
+      expect(mapped.uri).toBe('file:///root/key')
+      expect(mapped.message).toContain('Writing file:///root/key failed')
+    }
+    const own = new Error('the body failed')
+    expect(fileError(own, 'Writing', 'file:///root/key')).toBe(own)
+  })
+
+  it('writes durably with fsync when asked', async () => {
+    const store = new FileObjectStore({ root: tempDir(), fsync: true })
+    await store.put('durable', pattern(10_000))
+    expect((await store.head('durable'))?.size).toBe(10_000)
+  })
+
+  it('fails with E_NOT_FOUND when an object disappears between get and read', async () => {
+    const store = new FileObjectStore({ root: tempDir() })
+    await store.put('vanishing', pattern(10))
+    const body = await store.get('vanishing')
+    await store.deleteMany(['vanishing'])
+    await rejection(body.bytes(), 'E_NOT_FOUND')
+  })
+
+  it('needs a root', () => {
+    expect(() => new FileObjectStore({ root: '' })).toThrowError(
+      expect.objectContaining({ code: 'E_CONFIG' }),
+    )
+  })
+})
