@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { CONNECTION_ENV_PREFIXES } from './connections.js'
-import { XComError } from './errors.js'
+import { XComError, type XComErrorCode } from './errors.js'
 
 /** The environment as a plain record (process.env or a test's own). */
 export type Env = Record<string, string | undefined>
@@ -87,12 +87,26 @@ export function printableConfig(config: XComConfig): Record<string, string> {
   }
 }
 
+/** Options of {@link importModule}. */
+export interface ImportModuleOptions {
+  /** Where the application lives: packages not visible from xcom itself are resolved from here. @default process.cwd() */
+  cwd?: string
+  /** The error raised when the package itself is not installed. @default E_CONFIG saying which package to install */
+  whenMissing?: { code: XComErrorCode; message: string }
+}
+
 /**
  * Imports a package name, an absolute or relative file path, or a `file:` URL. Packages are resolved from xcom's own
  * location first, then from `cwd` (the application), so an adapter installed beside the app is found.
- * @throws XComError `E_CONFIG` naming `variable` and, for a missing package, the package to install.
+ * @throws XComError `E_CONFIG` naming `variable` and, for a missing package, the package to install (or the error
+ * given as `whenMissing`).
  */
-export async function importModule(specifier: string, variable: string, cwd = process.cwd()): Promise<Record<string, unknown>> {
+export async function importModule(
+  specifier: string,
+  variable: string,
+  options: ImportModuleOptions = {},
+): Promise<Record<string, unknown>> {
+  const cwd = options.cwd ?? process.cwd()
   const isPath = specifier.startsWith('.') || isAbsolute(specifier) || specifier.startsWith('file:')
   const target = isPath
     ? specifier.startsWith('file:')
@@ -111,6 +125,9 @@ export async function importModule(specifier: string, variable: string, cwd = pr
         return await import(pathToFileURL(resolved).href)
       } catch (fallbackError) {
         if (isModuleNotFound(fallbackError, specifier)) {
+          if (options.whenMissing) {
+            throw new XComError(options.whenMissing.code, options.whenMissing.message, { cause: error })
+          }
           throw new XComError(
             'E_CONFIG',
             `${variable} needs the package ${packageName(specifier)}, which is not installed: run \`npm install ${packageName(specifier)}\`.`,
@@ -145,9 +162,9 @@ export function parseModuleSpec(spec: string): { module: string; exportName: str
 }
 
 /** Imports `module#Export` and returns the export. @throws XComError `E_CONFIG` when it is missing. */
-export async function importExport(spec: string, variable: string, cwd?: string): Promise<unknown> {
+export async function importExport(spec: string, variable: string, options?: ImportModuleOptions): Promise<unknown> {
   const { module, exportName } = parseModuleSpec(spec)
-  const loaded = await importModule(module, variable, cwd)
+  const loaded = await importModule(module, variable, options)
   if (!(exportName in loaded)) {
     const names = Object.keys(loaded).filter((name) => name !== 'default')
     throw new XComError(

@@ -4,6 +4,7 @@ export {
   ENV_VARIABLES,
   type Env,
   type EnvSetting,
+  type ImportModuleOptions,
   importExport,
   importModule,
   maskUrl,

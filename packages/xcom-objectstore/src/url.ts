@@ -190,20 +190,12 @@ async function loadFactory(
   source: string,
 ): Promise<ObjectStoreFactory> {
   if (typeof adapter === 'function') return adapter
-  let loaded: Record<string, unknown>
-  try {
-    loaded = await importModule(adapter, source)
-  } catch (error) {
-    // importModule reports a package that cannot be found as E_CONFIG "... is not installed ...".
-    if (XComError.is(error, 'E_CONFIG') && error.message.includes('is not installed')) {
-      throw new XComError(
-        'E_UNKNOWN_SCHEME',
-        `${source} uses ${parsed.protocol}://, whose adapter ${adapter} is not installed: run \`npm install ${adapter}\`.`,
-        { cause: error },
-      )
-    }
-    throw error
-  }
+  const loaded = await importModule(adapter, source, {
+    whenMissing: {
+      code: 'E_UNKNOWN_SCHEME',
+      message: `${source} uses ${parsed.protocol}://, whose adapter ${adapter} is not installed: run \`npm install ${adapter}\`.`,
+    },
+  })
   const factory = loaded.objectStoreFactory
   if (typeof factory !== 'function') {
     throw new XComError(
