@@ -16,7 +16,10 @@ const alias = readdirSync(packagesDir, { withFileTypes: true })
       return Object.keys(exportsMap).map((subpath) => {
         const spec = subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`
         const source = subpath === '.' ? 'index.ts' : `${subpath.slice(2)}.ts`
-        return { find: new RegExp(`^${spec.replace(/[/.]/g, '\\$&')}$`), replacement: join(packagesDir, entry.name, 'src', source) }
+        return {
+          find: new RegExp(`^${spec.replace(/[/.]/g, '\\$&')}$`),
+          replacement: join(packagesDir, entry.name, 'src', source),
+        }
       })
     } catch {
       return []

@@ -24,7 +24,8 @@ console.log('transform pushed 3 mapped values')
 
 // Task "load" reads every mapped value with one query.
 const shards = await xcom.pullMany({ ...run, taskIds: ['transform'] })
-for (const { mapIndex, value } of shards) console.log(`load      shard ${mapIndex}: ids ${value.ids.join(', ')}`)
+for (const { mapIndex, value } of shards)
+  console.log(`load      shard ${mapIndex}: ids ${value.ids.join(', ')}`)
 
 // Bad input gets a clear error with a code, before any I/O.
 try {

@@ -8,19 +8,40 @@ import { join } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
 const adapters = [
-  { folder: 'xcom-s3', name: '@xcom/s3', store: 'S3ObjectStore', options: "{ bucket: 'my-bucket', prefix: 'xcom', region: 'us-east-1' }", forbidden: ['@google-cloud', '@azure'] },
-  { folder: 'xcom-gcs', name: '@xcom/gcs', store: 'GcsObjectStore', options: "{ bucket: 'my-bucket', prefix: 'xcom', projectId: 'p' }", forbidden: ['@aws-sdk', '@azure'] },
-  { folder: 'xcom-azure', name: '@xcom/azure', store: 'AzureBlobObjectStore', options: "{ container: 'xcom', connectionString: 'UseDevelopmentStorage=true' }", forbidden: ['@aws-sdk', '@google-cloud'] },
+  {
+    folder: 'xcom-s3',
+    name: '@xcom/s3',
+    store: 'S3ObjectStore',
+    options: "{ bucket: 'my-bucket', prefix: 'xcom', region: 'us-east-1' }",
+    forbidden: ['@google-cloud', '@azure'],
+  },
+  {
+    folder: 'xcom-gcs',
+    name: '@xcom/gcs',
+    store: 'GcsObjectStore',
+    options: "{ bucket: 'my-bucket', prefix: 'xcom', projectId: 'p' }",
+    forbidden: ['@aws-sdk', '@azure'],
+  },
+  {
+    folder: 'xcom-azure',
+    name: '@xcom/azure',
+    store: 'AzureBlobObjectStore',
+    options: "{ container: 'xcom', connectionString: 'UseDevelopmentStorage=true' }",
+    forbidden: ['@aws-sdk', '@google-cloud'],
+  },
 ].filter((adapter) => existsSync(join(root, 'packages', adapter.folder, 'package.json')))
 
 const work = mkdtempSync(join(tmpdir(), 'xcom-install-check-'))
-const run = (command, args, cwd) => execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+const run = (command, args, cwd) =>
+  execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
 
 function pack(folder) {
   const out = join(work, 'tarballs')
   mkdirSync(out, { recursive: true })
   run('pnpm', ['pack', '--pack-destination', out], join(root, 'packages', folder))
-  const name = JSON.parse(readFileSync(join(root, 'packages', folder, 'package.json'), 'utf8')).name.replace('@', '').replace('/', '-')
+  const name = JSON.parse(readFileSync(join(root, 'packages', folder, 'package.json'), 'utf8'))
+    .name.replace('@', '')
+    .replace('/', '-')
   const tarball = readdirSync(out).find((file) => file.startsWith(`${name}-`) && file.endsWith('.tgz'))
   if (!tarball) throw new Error(`pnpm pack produced no tarball for ${folder}`)
   return join(out, tarball)
@@ -29,7 +50,9 @@ function pack(folder) {
 let failures = 0
 try {
   const core = pack('xcom-core')
-  const typesNode = JSON.parse(readFileSync(join(root, 'node_modules/@types/node/package.json'), 'utf8')).version
+  const typesNode = JSON.parse(
+    readFileSync(join(root, 'node_modules/@types/node/package.json'), 'utf8'),
+  ).version
   for (const adapter of adapters) {
     const dir = join(work, adapter.folder)
     mkdirSync(dir)
@@ -60,7 +83,15 @@ export { objectStoreFactory, url, xcom, XComError }
     writeFileSync(
       join(dir, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { target: 'ES2024', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, lib: ['ES2024', 'DOM'], types: ['node'] },
+        compilerOptions: {
+          target: 'ES2024',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          lib: ['ES2024', 'DOM'],
+          types: ['node'],
+        },
         files: ['use.ts'],
       }),
     )
@@ -83,8 +114,10 @@ if (typeof core.XCom !== 'function' || typeof adapter.${adapter.store} !== 'func
       problems.push(`type-checking a use of the packages failed:\n${error.stdout ?? ''}`)
     }
     const scopes = readdirSync(join(dir, 'node_modules'))
-    for (const scope of adapter.forbidden) if (scopes.includes(scope)) problems.push(`${scope}/* was installed with ${adapter.name}`)
-    if (problems.length === 0) console.log(`install check ${adapter.name}: ok (${scopes.filter((s) => s.startsWith('@')).join(', ')})`)
+    for (const scope of adapter.forbidden)
+      if (scopes.includes(scope)) problems.push(`${scope}/* was installed with ${adapter.name}`)
+    if (problems.length === 0)
+      console.log(`install check ${adapter.name}: ok (${scopes.filter((s) => s.startsWith('@')).join(', ')})`)
     else {
       failures++
       console.error(`install check ${adapter.name}: FAILED\n  ${problems.join('\n  ')}`)

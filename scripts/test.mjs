@@ -13,10 +13,14 @@ const packages = readdirSync(packagesDir).filter((name) => {
 })
 for (const name of packages) rmSync(join(packagesDir, name, '.reports'), { recursive: true, force: true })
 
-const turbo = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--continue', '--concurrency=1', ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: 'inherit',
-})
+const turbo = spawnSync(
+  'pnpm',
+  ['exec', 'turbo', 'run', 'test', '--continue', '--concurrency=1', ...process.argv.slice(2)],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+)
 
 let passed = 0
 let failed = 0
@@ -33,7 +37,9 @@ for (const name of packages) {
   failed += json.numFailedTests
   skipped += json.numPendingTests + json.numTodoTests
   // A test file that failed to load counts as a failure even though it reports no tests.
-  failed += json.testResults.filter((file) => file.status === 'failed' && file.assertionResults.length === 0).length
+  failed += json.testResults.filter(
+    (file) => file.status === 'failed' && file.assertionResults.length === 0,
+  ).length
 }
 if (missing.length > 0 && process.argv.length <= 2) {
   console.error(`No test report from: ${missing.join(', ')} (their test run crashed or did not start).`)

@@ -45,6 +45,8 @@ export class BaseXComBackend implements XComBackend {
   /** The inline JSON (cut at 200 characters), or the reference's URI and size. */
   display(stored: StoredValue): string {
     if (stored.kind === 'reference') return `${stored.ref.uri} (${stored.size} bytes)`
-    return stored.data.length > DISPLAY_LIMIT ? `${stored.data.slice(0, DISPLAY_LIMIT)}... (${stored.size} bytes)` : stored.data
+    return stored.data.length > DISPLAY_LIMIT
+      ? `${stored.data.slice(0, DISPLAY_LIMIT)}... (${stored.size} bytes)`
+      : stored.data
   }
 }

@@ -19,8 +19,14 @@ export const ENV_VARIABLES = {
   backend: ['XCOM_BACKEND', 'AIRFLOW__CORE__XCOM_BACKEND'],
   metadataUrl: ['XCOM_METADATA_URL'],
   objectStoragePath: ['XCOM_OBJECTSTORAGE_PATH', 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH'],
-  objectStorageThreshold: ['XCOM_OBJECTSTORAGE_THRESHOLD', 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD'],
-  objectStorageCompression: ['XCOM_OBJECTSTORAGE_COMPRESSION', 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION'],
+  objectStorageThreshold: [
+    'XCOM_OBJECTSTORAGE_THRESHOLD',
+    'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD',
+  ],
+  objectStorageCompression: [
+    'XCOM_OBJECTSTORAGE_COMPRESSION',
+    'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION',
+  ],
 } as const
 
 /** The embedded default metadata database, used when XCOM_METADATA_URL is unset. */
@@ -58,12 +64,17 @@ export function readXComConfig(env: Env = process.env): XComConfig {
     (objectStoragePath ? { value: OBJECT_STORAGE_BACKEND, variable: objectStoragePath.variable } : undefined)
   return {
     backend,
-    metadataUrl: readSetting(env, ENV_VARIABLES.metadataUrl) ?? { value: DEFAULT_METADATA_URL, variable: '(default)' },
+    metadataUrl: readSetting(env, ENV_VARIABLES.metadataUrl) ?? {
+      value: DEFAULT_METADATA_URL,
+      variable: '(default)',
+    },
     objectStoragePath,
     objectStorageThreshold: readSetting(env, ENV_VARIABLES.objectStorageThreshold),
     objectStorageCompression: readSetting(env, ENV_VARIABLES.objectStorageCompression),
     connectionVariables: Object.keys(env)
-      .filter((name) => CONNECTION_ENV_PREFIXES.some((prefix) => name.startsWith(prefix)) && env[name]?.trim())
+      .filter(
+        (name) => CONNECTION_ENV_PREFIXES.some((prefix) => name.startsWith(prefix)) && env[name]?.trim(),
+      )
       .sort(),
   }
 }
@@ -116,29 +127,37 @@ export async function importModule(
   if (isPath && !specifier.startsWith('file:') && !existsSync(resolve(cwd, specifier))) {
     throw new XComError('E_CONFIG', `${variable}: the module file ${resolve(cwd, specifier)} does not exist.`)
   }
-  try {
-    return await import(target)
-  } catch (error) {
-    if (!isPath && isModuleNotFound(error, specifier)) {
-      try {
-        const resolved = createRequire(join(cwd, 'package.json')).resolve(specifier)
-        return await import(pathToFileURL(resolved).href)
-      } catch (fallbackError) {
-        if (isModuleNotFound(fallbackError, specifier)) {
-          if (options.whenMissing) {
-            throw new XComError(options.whenMissing.code, options.whenMissing.message, { cause: error })
-          }
-          throw new XComError(
-            'E_CONFIG',
-            `${variable} needs the package ${packageName(specifier)}, which is not installed: run \`npm install ${packageName(specifier)}\`.`,
-            { cause: error },
-          )
-        }
-        error = fallbackError
+  let failure: unknown
+  for (const attempt of isPath
+    ? [target]
+    : [target, () => createRequire(join(cwd, 'package.json')).resolve(specifier)]) {
+    try {
+      return await import(typeof attempt === 'string' ? attempt : pathToFileURL(attempt()).href)
+    } catch (error) {
+      failure ??= error
+      if (!isPackageMissing(error, specifier)) {
+        failure = error
+        break
       }
     }
-    throw new XComError('E_CONFIG', `${variable}: could not load ${specifier}: ${(error as Error).message}`, { cause: error })
   }
+  if (!isPath && isPackageMissing(failure, specifier)) {
+    const name = packageName(specifier)
+    throw options.whenMissing
+      ? new XComError(options.whenMissing.code, options.whenMissing.message, { cause: failure })
+      : new XComError(
+          'E_CONFIG',
+          `${variable} needs the package ${name}, which is not installed: run \`npm install ${name}\`.`,
+          {
+            cause: failure,
+          },
+        )
+  }
+  throw new XComError(
+    'E_CONFIG',
+    `${variable}: could not load ${specifier}: ${(failure as Error)?.message}`,
+    { cause: failure },
+  )
 }
 
 function packageName(specifier: string): string {
@@ -146,23 +165,29 @@ function packageName(specifier: string): string {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier)
 }
 
-function isModuleNotFound(error: unknown, specifier: string): boolean {
-  const code = (error as { code?: string })?.code
+/** True when `error` says that the package of `specifier` itself (not one of its dependencies) cannot be found. */
+function isPackageMissing(error: unknown, specifier: string): boolean {
   const message = String((error as Error)?.message ?? '')
-  return (
-    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || message.includes('Cannot find') || message.includes('Failed to load url')) &&
-    message.includes(packageName(specifier))
+  const name = packageName(specifier).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return new RegExp(`(Cannot find (package|module) '${name}['/])|(Failed to load url ${name}( |/|$))`).test(
+    message,
   )
 }
 
 /** Splits `module#Export` into its parts; without `#` the export is `default`. */
 export function parseModuleSpec(spec: string): { module: string; exportName: string } {
   const hash = spec.lastIndexOf('#')
-  return hash <= 0 ? { module: spec, exportName: 'default' } : { module: spec.slice(0, hash), exportName: spec.slice(hash + 1) }
+  return hash <= 0
+    ? { module: spec, exportName: 'default' }
+    : { module: spec.slice(0, hash), exportName: spec.slice(hash + 1) }
 }
 
 /** Imports `module#Export` and returns the export. @throws XComError `E_CONFIG` when it is missing. */
-export async function importExport(spec: string, variable: string, options?: ImportModuleOptions): Promise<unknown> {
+export async function importExport(
+  spec: string,
+  variable: string,
+  options?: ImportModuleOptions,
+): Promise<unknown> {
   const { module, exportName } = parseModuleSpec(spec)
   const loaded = await importModule(module, variable, options)
   if (!(exportName in loaded)) {

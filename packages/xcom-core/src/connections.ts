@@ -4,7 +4,16 @@ import { XComError } from './errors.js'
 /** Environment variable prefixes searched for a connection id, in order. */
 export const CONNECTION_ENV_PREFIXES = ['XCOM_CONN_', 'AIRFLOW_CONN_'] as const
 
-const JSON_FIELDS = new Set(['conn_type', 'description', 'host', 'login', 'password', 'schema', 'port', 'extra'])
+const JSON_FIELDS = new Set([
+  'conn_type',
+  'description',
+  'host',
+  'login',
+  'password',
+  'schema',
+  'port',
+  'extra',
+])
 
 /**
  * Resolves connections from `XCOM_CONN_<ID>` then `AIRFLOW_CONN_<ID>` (id uppercased, `-` and `.` kept), each a URI or
@@ -63,11 +72,15 @@ function parseConnectionJson(id: string, text: string, source: string): Connecti
   } catch {
     return configError(source, 'it starts with "{" but is not valid JSON')
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return configError(source, 'JSON must be an object')
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return configError(source, 'JSON must be an object')
   const fields = json as Record<string, unknown>
   const unknown = Object.keys(fields).filter((key) => !JSON_FIELDS.has(key))
   if (unknown.length > 0) {
-    return configError(source, `unknown JSON field(s) ${unknown.join(', ')}; allowed: ${[...JSON_FIELDS].join(', ')}`)
+    return configError(
+      source,
+      `unknown JSON field(s) ${unknown.join(', ')}; allowed: ${[...JSON_FIELDS].join(', ')}`,
+    )
   }
   const optionalString = (name: string): string | undefined => {
     const field = fields[name]
@@ -78,7 +91,8 @@ function parseConnectionJson(id: string, text: string, source: string): Connecti
   let port: number | undefined
   if (fields.port !== undefined && fields.port !== null) {
     port = Number(fields.port)
-    if (!Number.isInteger(port) || port < 0 || port > 65535) return configError(source, '"port" must be an integer 0..65535')
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      return configError(source, '"port" must be an integer 0..65535')
   }
   return {
     id,
@@ -201,7 +215,18 @@ export function pySplitUrl(url: string): SplitUrl {
       portText = hostinfo.slice(sep + 1)
     }
   }
-  return { scheme, netloc, path: rest, query, fragment, userinfo, username, password, hostname: hostname.toLowerCase(), portText }
+  return {
+    scheme,
+    netloc,
+    path: rest,
+    query,
+    fragment,
+    userinfo,
+    username,
+    password,
+    hostname: hostname.toLowerCase(),
+    portText,
+  }
 }
 
 function parseConnectionUri(id: string, uri: string, source: string): Connection {
@@ -214,7 +239,10 @@ function parseConnectionUri(id: string, uri: string, source: string): Connection
   if (hostWithProtocol) {
     const [head] = rest.split('://', 1)
     if (head?.includes('@') || head?.includes(':')) {
-      return configError(source, 'with a protocol in the host, credentials must come after it (x://https://user:pass@host)')
+      return configError(
+        source,
+        'with a protocol in the host, credentials must come after it (x://https://user:pass@host)',
+      )
     }
   }
   const parts = pySplitUrl(rest)
@@ -222,7 +250,10 @@ function parseConnectionUri(id: string, uri: string, source: string): Connection
   if (parts.portText !== undefined && parts.portText !== '') {
     port = /^[0-9]+$/.test(parts.portText) ? Number(parts.portText) : Number.NaN
     if (!Number.isInteger(port) || port > 65535) {
-      return configError(source, 'the port is not an integer 0..65535 (a secret with "/", "@" or ":" must be percent-encoded)')
+      return configError(
+        source,
+        'the port is not an integer 0..65535 (a secret with "/", "@" or ":" must be percent-encoded)',
+      )
     }
   }
   const hostname = pyUnquote(parts.hostname)

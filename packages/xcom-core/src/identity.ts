@@ -15,7 +15,9 @@ export function formatIdentity(id: XComIdentity): string {
 }
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value) : String(value)
+  return typeof value === 'string'
+    ? JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
+    : String(value)
 }
 
 /** Throws `E_INVALID_KEY` unless `value` is a valid identifier for `field`. */
@@ -24,7 +26,8 @@ export function validateIdentifier(field: keyof typeof IDENTITY_LIMITS, value: u
   const fail = (why: string): never => {
     throw new XComError('E_INVALID_KEY', `Invalid ${field} ${describe(value)}: ${why}.`)
   }
-  if (typeof value !== 'string') return fail(`must be a string, got ${value === null ? 'null' : typeof value}`)
+  if (typeof value !== 'string')
+    return fail(`must be a string, got ${value === null ? 'null' : typeof value}`)
   if (value.length === 0) return fail('must not be empty')
   if (value.length > limit) return fail(`must be at most ${limit} characters, got ${value.length}`)
   // C0 and C1 control characters, DEL, and lone surrogates cannot be stored or printed faithfully.
@@ -36,7 +39,10 @@ export function validateIdentifier(field: keyof typeof IDENTITY_LIMITS, value: u
 /** Throws `E_INVALID_KEY` unless `value` is an integer >= -1. */
 export function validateMapIndex(value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < -1) {
-    throw new XComError('E_INVALID_KEY', `Invalid mapIndex ${describe(value)}: must be an integer >= -1 (-1 means not mapped).`)
+    throw new XComError(
+      'E_INVALID_KEY',
+      `Invalid mapIndex ${describe(value)}: must be an integer >= -1 (-1 means not mapped).`,
+    )
   }
   return value
 }
@@ -44,7 +50,10 @@ export function validateMapIndex(value: unknown): number {
 /** Validates an identity before any I/O and fills the defaults. Throws `E_INVALID_KEY` naming the field. */
 export function resolveIdentity(id: XComIdentity): XComKey {
   if (typeof id !== 'object' || id === null) {
-    throw new XComError('E_INVALID_KEY', 'An XCom identity must be an object { dagId, runId, taskId, mapIndex?, key? }.')
+    throw new XComError(
+      'E_INVALID_KEY',
+      'An XCom identity must be an object { dagId, runId, taskId, mapIndex?, key? }.',
+    )
   }
   return {
     dagId: validateIdentifier('dagId', id.dagId),

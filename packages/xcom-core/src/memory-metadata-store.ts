@@ -41,10 +41,15 @@ export class MemoryMetadataStore implements MetadataStore {
     return selected
   }
 
-  async list(query: XComQuery, page: { limit: number; after?: string | undefined } = { limit: 1000 }): Promise<RecordPage> {
+  async list(
+    query: XComQuery,
+    page: { limit: number; after?: string | undefined } = { limit: 1000 },
+  ): Promise<RecordPage> {
     this.#checkOpen()
     const after = page.after === undefined ? undefined : decodeCursor(page.after)
-    const selected = this.#select(query).filter((record) => after === undefined || compareKeys(record, after) > 0)
+    const selected = this.#select(query).filter(
+      (record) => after === undefined || compareKeys(record, after) > 0,
+    )
     const records = selected.slice(0, page.limit)
     const last = records.at(-1)
     return {
@@ -68,7 +73,8 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   #queuePurge(record: XComRecord): void {
-    if (record.value.kind === 'reference') this.#purges.set(record.id, { id: record.id, record, queuedAt: new Date() })
+    if (record.value.kind === 'reference')
+      this.#purges.set(record.id, { id: record.id, record, queuedAt: new Date() })
   }
 
   #select(query: XComQuery): XComRecord[] {

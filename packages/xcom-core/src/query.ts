@@ -28,7 +28,10 @@ export function matchesQuery(record: XComRecord, query: XComQuery): boolean {
 /** Validates every identifier in a query before any I/O. @throws XComError `E_INVALID_KEY` naming the field. */
 export function validateQuery(query: XComQuery): XComQuery {
   if (typeof query !== 'object' || query === null) {
-    throw new XComError('E_INVALID_KEY', 'A query must be an object such as { dagId, runId?, taskId?, mapIndex?, key? }.')
+    throw new XComError(
+      'E_INVALID_KEY',
+      'A query must be an object such as { dagId, runId?, taskId?, mapIndex?, key? }.',
+    )
   }
   if (query.dagId !== undefined) validateIdentifier('dagId', query.dagId)
   if (query.runId !== undefined) validateIdentifier('runId', query.runId)
@@ -46,16 +49,23 @@ export function validateQuery(query: XComQuery): XComQuery {
 
 /** An opaque pagination cursor naming the last key of a page. */
 export function encodeCursor(key: XComKey): string {
-  return Buffer.from(JSON.stringify([key.dagId, key.runId, key.taskId, key.mapIndex, key.key])).toString('base64url')
+  return Buffer.from(JSON.stringify([key.dagId, key.runId, key.taskId, key.mapIndex, key.key])).toString(
+    'base64url',
+  )
 }
 
 /** Reads a cursor made by {@link encodeCursor}. @throws XComError `E_INVALID_KEY` when it is not one. */
 export function decodeCursor(cursor: string): XComKey {
   try {
-    const [dagId, runId, taskId, mapIndex, key] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    const [dagId, runId, taskId, mapIndex, key] = JSON.parse(
+      Buffer.from(cursor, 'base64url').toString('utf8'),
+    )
     if ([dagId, runId, taskId, key].every((part) => typeof part === 'string') && Number.isInteger(mapIndex)) {
       return { dagId, runId, taskId, mapIndex, key }
     }
   } catch {}
-  throw new XComError('E_INVALID_KEY', 'Invalid page cursor: pass the `next` value of the previous page unchanged.')
+  throw new XComError(
+    'E_INVALID_KEY',
+    'Invalid page cursor: pass the `next` value of the previous page unchanged.',
+  )
 }

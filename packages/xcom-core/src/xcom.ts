@@ -96,7 +96,11 @@ export class XCom {
   readonly #concurrency: number
 
   constructor(options: XComOptions) {
-    if (!options?.metadata) throw new XComError('E_CONFIG', 'new XCom({ metadata }) needs a MetadataStore, e.g. new MemoryMetadataStore().')
+    if (!options?.metadata)
+      throw new XComError(
+        'E_CONFIG',
+        'new XCom({ metadata }) needs a MetadataStore, e.g. new MemoryMetadataStore().',
+      )
     this.metadata = options.metadata
     this.backend = options.backend ?? new BaseXComBackend()
     this.#now = options.now ?? (() => new Date())
@@ -130,7 +134,10 @@ export class XCom {
     const key = resolveIdentity(identity)
     const expiresAt = options.expiresAt
     if (expiresAt !== undefined && !(expiresAt instanceof Date && Number.isFinite(expiresAt.getTime()))) {
-      throw new XComError('E_INVALID_KEY', `Invalid expiresAt for ${formatIdentity(key)}: must be a valid Date.`)
+      throw new XComError(
+        'E_INVALID_KEY',
+        `Invalid expiresAt for ${formatIdentity(key)}: must be a valid Date.`,
+      )
     }
     const ctx: XComContext = { ...key, recordId: randomUUID() }
     const stored = await this.#call('pushing', key, () => this.backend.serializeValue(value, ctx))
@@ -173,13 +180,19 @@ export class XCom {
     const key = resolveIdentity(identity)
     const record = await this.#call('reading the row of', key, () => this.metadata.get(key))
     if (!record || this.#expired(record)) {
-      throw new XComError('E_NOT_FOUND', `No XCom ${formatIdentity(key)}: push it first.`, { xcom: formatIdentity(key) })
+      throw new XComError('E_NOT_FOUND', `No XCom ${formatIdentity(key)}: push it first.`, {
+        xcom: formatIdentity(key),
+      })
     }
     const open = this.backend.openStream
     if (!open) {
-      throw new XComError('E_BACKEND', `The backend cannot stream ${formatIdentity(key)}: use pull() instead.`, {
-        xcom: formatIdentity(key),
-      })
+      throw new XComError(
+        'E_BACKEND',
+        `The backend cannot stream ${formatIdentity(key)}: use pull() instead.`,
+        {
+          xcom: formatIdentity(key),
+        },
+      )
     }
     return this.#call('streaming', key, () => open.call(this.backend, record.value, contextOf(record)))
   }
@@ -322,10 +335,14 @@ function wrap(error: unknown, action: string, key: XComKey): XComError {
       path: error.path,
     })
   }
-  return new XComError('E_BACKEND', `${capitalize(action)} XCom ${xcom} failed: ${(error as Error)?.message ?? String(error)}`, {
-    cause: error,
-    xcom,
-  })
+  return new XComError(
+    'E_BACKEND',
+    `${capitalize(action)} XCom ${xcom} failed: ${(error as Error)?.message ?? String(error)}`,
+    {
+      cause: error,
+      xcom,
+    },
+  )
 }
 
 function capitalize(text: string): string {
@@ -350,7 +367,12 @@ async function openMetadataStore(config: XComConfig): Promise<MetadataStore> {
   const { value: url, variable } = config.metadataUrl
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase()
   if (scheme === 'memory') return new MemoryMetadataStore()
-  const pkg = scheme === 'sqlite' ? '@xcom/sqlite' : scheme === 'postgres' || scheme === 'postgresql' ? '@xcom/postgres' : undefined
+  const pkg =
+    scheme === 'sqlite'
+      ? '@xcom/sqlite'
+      : scheme === 'postgres' || scheme === 'postgresql'
+        ? '@xcom/postgres'
+        : undefined
   if (!pkg) {
     throw new XComError(
       'E_CONFIG',
@@ -358,7 +380,8 @@ async function openMetadataStore(config: XComConfig): Promise<MetadataStore> {
     )
   }
   const factory = await importExport(`${pkg}#metadataStoreFromUrl`, variable)
-  if (typeof factory !== 'function') throw new XComError('E_CONFIG', `${pkg} does not export metadataStoreFromUrl(url).`)
+  if (typeof factory !== 'function')
+    throw new XComError('E_CONFIG', `${pkg} does not export metadataStoreFromUrl(url).`)
   return (await factory(url)) as MetadataStore
 }
 
@@ -374,7 +397,11 @@ async function loadBackend(config: XComConfig, env: Env, context: BackendEnvCont
     backend = typeof exported.fromEnv === 'function' ? await exported.fromEnv(env, context) : new exported()
   }
   const hooks = ['serializeValue', 'deserializeValue', 'purge', 'display'] as const
-  if (typeof backend !== 'object' || backend === null || !hooks.every((hook) => typeof (backend as any)[hook] === 'function')) {
+  if (
+    typeof backend !== 'object' ||
+    backend === null ||
+    !hooks.every((hook) => typeof (backend as any)[hook] === 'function')
+  ) {
     throw new XComError(
       'E_CONFIG',
       `${variable}=${spec} is not an XCom backend: export a class (optionally with static fromEnv(env, context)) or an object with ${hooks.join(', ')}.`,

@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { BaseXComBackend, MemoryMetadataStore, printableConfig, readXComConfig, XCom, XComError } from '../src/index.ts'
+import {
+  BaseXComBackend,
+  MemoryMetadataStore,
+  printableConfig,
+  readXComConfig,
+  XCom,
+  XComError,
+} from '../src/index.ts'
 
 async function configError(env: Record<string, string>): Promise<XComError> {
   try {
@@ -37,28 +44,38 @@ describe('XCom.fromEnv', () => {
       }
       export const notABackend = 42`,
     )
-    const xcom = await XCom.fromEnv({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: `${file}#MyBackend`, MY_FLAG: 'on' })
+    const xcom = await XCom.fromEnv({
+      XCOM_METADATA_URL: 'memory://',
+      XCOM_BACKEND: `${file}#MyBackend`,
+      MY_FLAG: 'on',
+    })
     expect(xcom.backend).toMatchObject({ flag: 'on', hasConnections: true })
-    const airflow = await XCom.fromEnv({ XCOM_METADATA_URL: 'memory://', AIRFLOW__CORE__XCOM_BACKEND: `${file}#MyBackend` })
+    const airflow = await XCom.fromEnv({
+      XCOM_METADATA_URL: 'memory://',
+      AIRFLOW__CORE__XCOM_BACKEND: `${file}#MyBackend`,
+    })
     expect(airflow.backend.display({ kind: 'inline', data: '1', size: 1 })).toBe('mine')
-    expect((await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: `${file}#Missing` })).message).toContain(
-      'MyBackend',
-    )
-    expect((await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: `${file}#notABackend` })).message).toContain(
-      'not an XCom backend',
-    )
+    expect(
+      (await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: `${file}#Missing` })).message,
+    ).toContain('MyBackend')
+    expect(
+      (await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: `${file}#notABackend` })).message,
+    ).toContain('not an XCom backend')
   })
 
   it('names the package to install when a backend package is missing', async () => {
-    const error = await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: '@xcom/not-installed#Backend' })
+    const error = await configError({
+      XCOM_METADATA_URL: 'memory://',
+      XCOM_BACKEND: '@xcom/not-installed#Backend',
+    })
     expect(error.message).toContain('npm install @xcom/not-installed')
     expect(error.message).toContain('XCOM_BACKEND')
   })
 
   it('rejects a missing backend file and an unknown metadata scheme', async () => {
-    expect((await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: './nope/backend.mjs#X' })).message).toContain(
-      'does not exist',
-    )
+    expect(
+      (await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: './nope/backend.mjs#X' })).message,
+    ).toContain('does not exist')
     const error = await configError({ XCOM_METADATA_URL: 'mysql://u:hunter2@h/db' })
     expect(error.message).toContain('XCOM_METADATA_URL')
     expect(error.message).toContain('sqlite://')
@@ -80,7 +97,9 @@ describe('readXComConfig', () => {
     })
     expect(config.objectStorageThreshold).toEqual({ value: '1024', variable: 'XCOM_OBJECTSTORAGE_THRESHOLD' })
     expect(config.metadataUrl).toEqual({ value: 'sqlite://.xcom/xcom.db', variable: '(default)' })
-    expect(readXComConfig({ XCOM_BACKEND: 'mine#B', XCOM_OBJECTSTORAGE_PATH: 'file:///x' }).backend?.value).toBe('mine#B')
+    expect(
+      readXComConfig({ XCOM_BACKEND: 'mine#B', XCOM_OBJECTSTORAGE_PATH: 'file:///x' }).backend?.value,
+    ).toBe('mine#B')
   })
 
   it('prints the configuration with secrets masked', () => {
@@ -96,5 +115,29 @@ describe('readXComConfig', () => {
     expect(text).not.toContain('SECRET')
     expect(printable.metadataUrl).toContain('postgres://user:***@db/xcom')
     expect(printable.connections).toBe('AIRFLOW_CONN_GCP=***, XCOM_CONN_AWS=***')
+  })
+})
+
+describe('importModule', () => {
+  it('tells a missing package apart from a missing dependency of an installed one', async () => {
+    const { importModule } = await import('../src/index.ts')
+    const app = mkdtempSync(join(tmpdir(), 'xcom-app-'))
+    const pkg = join(app, 'node_modules', 'half-installed')
+    const { mkdirSync } = await import('node:fs')
+    mkdirSync(pkg, { recursive: true })
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name: 'half-installed', type: 'module', main: 'index.js' }),
+    )
+    writeFileSync(join(pkg, 'index.js'), "import 'dependency-that-is-missing'\nexport const x = 1\n")
+    const broken = await importModule('half-installed', 'XCOM_BACKEND', { cwd: app }).catch((error) => error)
+    expect(XComError.is(broken, 'E_CONFIG')).toBe(true)
+    expect(broken.message).toContain('could not load half-installed')
+    expect(broken.message).not.toContain('npm install half-installed')
+    const missing = await importModule('not-there-at-all', 'XCOM_BACKEND', {
+      cwd: app,
+      whenMissing: { code: 'E_UNKNOWN_SCHEME', message: 'install it' },
+    }).catch((error) => error)
+    expect(XComError.is(missing, 'E_UNKNOWN_SCHEME')).toBe(true)
   })
 })

@@ -27,12 +27,24 @@ describe('Airflow connection URIs', () => {
 
   it('parses credentials with a trailing @ and a query after /', () => {
     const conn = parseConnection('c', 'aws://KEY:SECRET@/?region_name=eu-central-1')
-    expect(conn).toMatchObject({ connType: 'aws', login: 'KEY', password: 'SECRET', host: undefined, extra: { region_name: 'eu-central-1' } })
-    expect(parseConnection('c', 'aws://KEY:SECRET@')).toMatchObject({ login: 'KEY', password: 'SECRET', host: undefined })
+    expect(conn).toMatchObject({
+      connType: 'aws',
+      login: 'KEY',
+      password: 'SECRET',
+      host: undefined,
+      extra: { region_name: 'eu-central-1' },
+    })
+    expect(parseConnection('c', 'aws://KEY:SECRET@')).toMatchObject({
+      login: 'KEY',
+      password: 'SECRET',
+      host: undefined,
+    })
   })
 
   it('parses host?query without a slash', () => {
-    expect(parseConnection('c', 's3://host.example?endpoint=http%3A%2F%2F127.0.0.1%3A4569&x=a+b')).toMatchObject({
+    expect(
+      parseConnection('c', 's3://host.example?endpoint=http%3A%2F%2F127.0.0.1%3A4569&x=a+b'),
+    ).toMatchObject({
       host: 'host.example',
       extra: { endpoint: 'http://127.0.0.1:4569', x: 'a b' },
     })
@@ -40,8 +52,18 @@ describe('Airflow connection URIs', () => {
 
   it('unquotes secrets without turning + into a space, and splits at the last @ and first :', () => {
     const conn = parseConnection('c', 'aws://AK%2FID:se%2Fcr+et%40x:y@host:9000/my%20schema')
-    expect(conn).toMatchObject({ login: 'AK/ID', password: 'se/cr+et@x:y', host: 'host', port: 9000, schema: 'my schema' })
-    expect(parseConnection('c', 'aws://a@b:p@ss@host')).toMatchObject({ login: 'a@b', password: 'p@ss', host: 'host' })
+    expect(conn).toMatchObject({
+      login: 'AK/ID',
+      password: 'se/cr+et@x:y',
+      host: 'host',
+      port: 9000,
+      schema: 'my schema',
+    })
+    expect(parseConnection('c', 'aws://a@b:p@ss@host')).toMatchObject({
+      login: 'a@b',
+      password: 'p@ss',
+      host: 'host',
+    })
   })
 
   it('normalizes the connection type', () => {
@@ -58,7 +80,9 @@ describe('Airflow connection URIs', () => {
   })
 
   it('accepts a protocol in the host', () => {
-    expect(parseConnection('c', 'wasb://https://account.blob.core.windows.net').host).toBe('https://account.blob.core.windows.net')
+    expect(parseConnection('c', 'wasb://https://account.blob.core.windows.net').host).toBe(
+      'https://account.blob.core.windows.net',
+    )
   })
 
   it('rejects malformed URIs with E_CONFIG and never echoes the secret', () => {

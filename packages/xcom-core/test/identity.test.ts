@@ -19,20 +19,28 @@ describe('XCom identity', () => {
     expect(resolveIdentity({ ...base, mapIndex: 3, key: 'k' })).toEqual({ ...base, mapIndex: 3, key: 'k' })
   })
 
-  it.each(['dagId', 'runId', 'taskId', 'key'] as const)('rejects an empty, too long or non-string %s, naming it', (field) => {
-    expect(invalid({ ...base, [field]: '' }).message).toContain(`Invalid ${field}`)
-    expect(invalid({ ...base, [field]: 'x'.repeat(IDENTITY_LIMITS[field] + 1) }).message).toMatch(/at most/)
-    expect(invalid({ ...base, [field]: 42 }).message).toContain(field)
-    expect(resolveIdentity({ ...base, [field]: 'x'.repeat(IDENTITY_LIMITS[field]) })[field]).toHaveLength(IDENTITY_LIMITS[field])
-  })
+  it.each(['dagId', 'runId', 'taskId', 'key'] as const)(
+    'rejects an empty, too long or non-string %s, naming it',
+    (field) => {
+      expect(invalid({ ...base, [field]: '' }).message).toContain(`Invalid ${field}`)
+      expect(invalid({ ...base, [field]: 'x'.repeat(IDENTITY_LIMITS[field] + 1) }).message).toMatch(/at most/)
+      expect(invalid({ ...base, [field]: 42 }).message).toContain(field)
+      expect(resolveIdentity({ ...base, [field]: 'x'.repeat(IDENTITY_LIMITS[field]) })[field]).toHaveLength(
+        IDENTITY_LIMITS[field],
+      )
+    },
+  )
 
   it('limits the key to 512 characters', () => {
     expect(IDENTITY_LIMITS.key).toBe(512)
   })
 
-  it.each(['a\u0000b', 'line\nbreak', 'tab\t', 'del\u007f', 'c1\u0085', 'bad\ud800'])('rejects control characters %j', (taskId) => {
-    expect(invalid({ ...base, taskId }).message).toContain('taskId')
-  })
+  it.each(['a\u0000b', 'line\nbreak', 'tab\t', 'del\u007f', 'c1\u0085', 'bad\ud800'])(
+    'rejects control characters %j',
+    (taskId) => {
+      expect(invalid({ ...base, taskId }).message).toContain('taskId')
+    },
+  )
 
   it.each([-2, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1', {}])('rejects mapIndex %s', (mapIndex) => {
     expect(invalid({ ...base, mapIndex }).message).toContain('mapIndex')

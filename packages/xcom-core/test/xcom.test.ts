@@ -26,7 +26,8 @@ class ExternalBackend implements XComBackend {
   async deserializeValue(stored: StoredValue): Promise<unknown> {
     if (stored.kind !== 'reference') return JSON.parse(stored.data)
     const data = this.objects.get(stored.ref.uri.slice(6))
-    if (data === undefined) throw new XComError('E_NOT_FOUND', `${stored.ref.uri} is missing`, { uri: stored.ref.uri })
+    if (data === undefined)
+      throw new XComError('E_NOT_FOUND', `${stored.ref.uri} is missing`, { uri: stored.ref.uri })
     return JSON.parse(data)
   }
   async purge(stored: StoredValue): Promise<void> {
@@ -40,7 +41,8 @@ class ExternalBackend implements XComBackend {
   }
   async sweep(ctx: SweepContext) {
     const referenced = new Set<string>()
-    for await (const value of ctx.referenced()) if (value.kind === 'reference') referenced.add(value.ref.uri.slice(6))
+    for await (const value of ctx.referenced())
+      if (value.kind === 'reference') referenced.add(value.ref.uri.slice(6))
     let deleted = 0
     for (const key of [...this.objects.keys()]) {
       if (!referenced.has(key)) {
@@ -86,13 +88,20 @@ describe('XCom with the default backend', () => {
   it('validates identities before any I/O', async () => {
     const metadata = new MemoryMetadataStore()
     const xcom = new XCom({ metadata })
-    for (const bad of [{ ...id, taskId: '' }, { ...id, key: 'a\u0000' }, { ...id, mapIndex: -2 }, { ...id, runId: 'x'.repeat(251) }]) {
+    for (const bad of [
+      { ...id, taskId: '' },
+      { ...id, key: 'a\u0000' },
+      { ...id, mapIndex: -2 },
+      { ...id, runId: 'x'.repeat(251) },
+    ]) {
       expect((await rejection(xcom.push(bad, 1))).code).toBe('E_INVALID_KEY')
       expect((await rejection(xcom.pull(bad))).code).toBe('E_INVALID_KEY')
     }
     expect((await rejection(xcom.push(id, 1, { expiresAt: new Date('nope') }))).code).toBe('E_INVALID_KEY')
     expect((await rejection(xcom.clear({ dagId: '' }))).code).toBe('E_INVALID_KEY')
-    expect((await rejection(xcom.pullMany({ dagId: 'd', runId: 'r', mapIndexes: [1.5] }))).code).toBe('E_INVALID_KEY')
+    expect((await rejection(xcom.pullMany({ dagId: 'd', runId: 'r', mapIndexes: [1.5] }))).code).toBe(
+      'E_INVALID_KEY',
+    )
     expect(await metadata.getMany({})).toEqual([])
   })
 
@@ -127,7 +136,9 @@ describe('XCom with the default backend', () => {
       [2, 20],
       [3, 30],
     ])
-    expect((await xcom.pullMany({ dagId: 'dag', runId: 'run', mapIndexes: [1, -1] })).map((x) => x.value)).toEqual([10, 'o'])
+    expect(
+      (await xcom.pullMany({ dagId: 'dag', runId: 'run', mapIndexes: [1, -1] })).map((x) => x.value),
+    ).toEqual([10, 'o'])
   })
 
   it('treats an expired value as missing and removes it with purgeExpired', async () => {
@@ -183,7 +194,11 @@ describe('XCom purging through the backend', () => {
     expect(await xcom.pull(id)).toBe('v2')
     await xcom.push({ ...id, taskId: 't2' }, 'x')
     await xcom.push({ ...id, runId: 'r2' }, 'kept')
-    expect(await xcom.clear({ dagId: 'dag', runId: 'run' })).toEqual({ deleted: 2, purged: 2, failedPurges: 0 })
+    expect(await xcom.clear({ dagId: 'dag', runId: 'run' })).toEqual({
+      deleted: 2,
+      purged: 2,
+      failedPurges: 0,
+    })
     expect(backend.objects.size).toBe(1)
     expect(await metadata.pendingPurges(10)).toEqual([])
     expect(await xcom.pull({ ...id, runId: 'r2' })).toBe('kept')

@@ -12,7 +12,10 @@ export interface MetadataStoreSuiteOptions {
 let counter = 0
 
 /** Builds a record for tests; every call gets a new id. */
-export function testRecord(key: Partial<XComKey> & { dagId?: string }, overrides: Partial<XComRecord> = {}): XComRecord {
+export function testRecord(
+  key: Partial<XComKey> & { dagId?: string },
+  overrides: Partial<XComRecord> = {},
+): XComRecord {
   counter += 1
   return {
     dagId: 'dag',
@@ -31,7 +34,11 @@ export function testRecord(key: Partial<XComKey> & { dagId?: string }, overrides
 /** A record whose value is a reference (so replacing or deleting it queues a purge). */
 export function testReference(key: Partial<XComKey>, uri = `memory://bucket/${counter + 1}`): XComRecord {
   return testRecord(key, {
-    value: { kind: 'reference', ref: { uri, checksum: 'sha256:00', codec: 'none', nested: { a: [1, 2] } }, size: 1234 },
+    value: {
+      kind: 'reference',
+      ref: { uri, checksum: 'sha256:00', codec: 'none', nested: { a: [1, 2] } },
+      size: 1234,
+    },
   })
 }
 
@@ -87,7 +94,9 @@ export function describeMetadataStore(
       const names = ['a/b', 'a\\b', '..', '%2e%2e', "it's", 'ü ñ 漢字 😀', 'x'.repeat(250), 'a b']
       for (const taskId of names) await store.put(testRecord({ taskId, key: `${taskId}-k` }))
       for (const taskId of names) {
-        expect((await store.get({ dagId: 'dag', runId: 'run', taskId, mapIndex: -1, key: `${taskId}-k` }))?.taskId).toBe(taskId)
+        expect(
+          (await store.get({ dagId: 'dag', runId: 'run', taskId, mapIndex: -1, key: `${taskId}-k` }))?.taskId,
+        ).toBe(taskId)
       }
       expect(await store.getMany({ dagId: 'dag' })).toHaveLength(names.length)
     })
@@ -127,8 +136,12 @@ export function describeMetadataStore(
         'b:2:return_value',
         'c:-1:return_value',
       ])
-      expect((await store.getMany({ dagId: 'dag', runId: 'run', taskId: ['a', 'c'], mapIndex: [2, -1] })).length).toBe(4)
-      expect((await store.getMany({ dagId: 'dag', runId: 'run', taskId: 'a', key: 'z' })).map((r) => r.id)).toEqual([records[2]?.id])
+      expect(
+        (await store.getMany({ dagId: 'dag', runId: 'run', taskId: ['a', 'c'], mapIndex: [2, -1] })).length,
+      ).toBe(4)
+      expect(
+        (await store.getMany({ dagId: 'dag', runId: 'run', taskId: 'a', key: 'z' })).map((r) => r.id),
+      ).toEqual([records[2]?.id])
       expect(await store.getMany({ dagId: 'dag', runId: 'run', taskId: [] })).toEqual([])
       expect(await store.getMany({ dagId: 'nothing' })).toEqual([])
       expect((await store.getMany({})).length).toBe(records.length)
@@ -137,7 +150,8 @@ export function describeMetadataStore(
     it(`returns ${options.manyCount ?? 10_000} mapped XComs from one getMany`, async () => {
       const count = options.manyCount ?? 10_000
       const puts: Promise<unknown>[] = []
-      for (let mapIndex = count - 1; mapIndex >= 0; mapIndex--) puts.push(store.put(testRecord({ taskId: 'mapped', mapIndex })))
+      for (let mapIndex = count - 1; mapIndex >= 0; mapIndex--)
+        puts.push(store.put(testRecord({ taskId: 'mapped', mapIndex })))
       await Promise.all(puts)
       const many = await store.getMany({
         dagId: 'dag',
@@ -151,7 +165,11 @@ export function describeMetadataStore(
 
     it('deletes by query, returns what it deleted and queues deleted references', async () => {
       const keep = testReference({ runId: 'keep' })
-      const gone = [testReference({ taskId: 't1' }), testRecord({ taskId: 't2' }), testReference({ taskId: 't3', mapIndex: 4 })]
+      const gone = [
+        testReference({ taskId: 't1' }),
+        testRecord({ taskId: 't2' }),
+        testReference({ taskId: 't3', mapIndex: 4 }),
+      ]
       for (const record of [keep, ...gone]) await store.put(record)
       expect(await store.delete({ dagId: 'dag', runId: 'nothing' })).toEqual([])
       const deleted = await store.delete({ dagId: 'dag', runId: 'run' })
@@ -164,19 +182,31 @@ export function describeMetadataStore(
     })
 
     it('deletes by task id, map index and key lists', async () => {
-      for (const taskId of ['a', 'b', 'c']) for (const mapIndex of [0, 1]) await store.put(testRecord({ taskId, mapIndex }))
+      for (const taskId of ['a', 'b', 'c'])
+        for (const mapIndex of [0, 1]) await store.put(testRecord({ taskId, mapIndex }))
       const deleted = await store.delete({ dagId: 'dag', runId: 'run', taskId: ['a', 'c'], mapIndex: 1 })
       expect(deleted.map((r) => `${r.taskId}${r.mapIndex}`).sort()).toEqual(['a1', 'c1'])
-      expect((await store.getMany({ dagId: 'dag' })).map((r) => `${r.taskId}${r.mapIndex}`)).toEqual(['a0', 'b0', 'b1', 'c0'])
+      expect((await store.getMany({ dagId: 'dag' })).map((r) => `${r.taskId}${r.mapIndex}`)).toEqual([
+        'a0',
+        'b0',
+        'b1',
+        'c0',
+      ])
     })
 
     it('resolves purges by id and ignores unknown ids', async () => {
-      const refs = [testReference({ taskId: 'a' }), testReference({ taskId: 'b' }), testReference({ taskId: 'c' })]
+      const refs = [
+        testReference({ taskId: 'a' }),
+        testReference({ taskId: 'b' }),
+        testReference({ taskId: 'c' }),
+      ]
       for (const record of refs) await store.put(record)
       await store.delete({ dagId: 'dag' })
       expect(await store.pendingPurges(2)).toHaveLength(2)
       await store.resolvePurges([refs[1]?.id ?? '', 'unknown-id'])
-      expect((await store.pendingPurges(10)).map((p) => p.id).sort()).toEqual([refs[0]?.id, refs[2]?.id].sort())
+      expect((await store.pendingPurges(10)).map((p) => p.id).sort()).toEqual(
+        [refs[0]?.id, refs[2]?.id].sort(),
+      )
       await store.resolvePurges([])
       await store.resolvePurges(refs.map((r) => r.id))
       expect(await store.pendingPurges(10)).toEqual([])
@@ -199,8 +229,8 @@ export function describeMetadataStore(
       const exact = await store.list({ dagId: 'dag', taskId: 't0' }, { limit: 4 })
       expect(exact.records).toHaveLength(4)
       expect(exact.next).toBeUndefined()
-      await expect(store.list({}, { limit: 3, after: 'not-a-cursor' })).rejects.toSatisfy(
-        (error) => XComError.is(error, 'E_INVALID_KEY'),
+      await expect(store.list({}, { limit: 3, after: 'not-a-cursor' })).rejects.toSatisfy((error) =>
+        XComError.is(error, 'E_INVALID_KEY'),
       )
     })
 
@@ -211,7 +241,9 @@ export function describeMetadataStore(
       for (const record of [expired, later, never]) await store.put(record)
       const now = new Date('2026-01-01T00:00:00Z')
       expect((await store.getMany({ expiredBefore: now })).map((r) => r.id)).toEqual([expired.id])
-      expect((await store.getMany({ createdBefore: new Date('2015-01-01T00:00:00Z') })).map((r) => r.id)).toEqual([never.id])
+      expect(
+        (await store.getMany({ createdBefore: new Date('2015-01-01T00:00:00Z') })).map((r) => r.id),
+      ).toEqual([never.id])
       expect((await store.delete({ expiredBefore: now })).map((r) => r.id)).toEqual([expired.id])
       expect(await store.getMany({})).toHaveLength(2)
     })
@@ -226,7 +258,9 @@ export function describeMetadataStore(
       const survivor = rows[0]?.id
       const ids = new Set([...returned.map((r) => r.id), survivor])
       expect(ids.size).toBe(20)
-      expect((await store.pendingPurges(100)).map((p) => p.id).sort()).toEqual(returned.map((r) => r.id).sort())
+      expect((await store.pendingPurges(100)).map((p) => p.id).sort()).toEqual(
+        returned.map((r) => r.id).sort(),
+      )
     })
   })
 }

@@ -1,19 +1,23 @@
 import { XComError, type XComErrorCode } from '../errors.js'
+import { messageOf } from './internal.js'
 
 /**
  * Internal: a serialization failure on its way up the walk. Each container frame it passes adds the segment that
  * led to its child, so the fast path keeps no path bookkeeping at all.
  */
 export class Failure {
-  /** Path segments, innermost first. */
-  readonly segments: string[] = []
+  /** Path segments with the container level that added each, innermost first. */
+  readonly segments: { level: number; text: string }[] = []
 
   constructor(
-    readonly code: XComErrorCode,
+    /** `undefined` for an unexpected error (a throwing getter...): the direction decides the code. */
+    readonly code: XComErrorCode | undefined,
+    /** May contain `{ancestor}`, replaced by the path of the container at {@link Failure.ancestorLevel}. */
     readonly reason: string,
     readonly cause?: unknown,
     /** Frames at this container level or deeper add no segment (used to cut a circular path at its repeat). */
     readonly keepBelow = Number.POSITIVE_INFINITY,
+    readonly ancestorLevel = 0,
   ) {}
 }
 
@@ -22,10 +26,14 @@ export function fail(code: XComErrorCode, reason: string, cause?: unknown): neve
   throw new Failure(code, reason, cause)
 }
 
-/** Adds `segment` to a {@link Failure} passing through the container frame at `level`, and returns the error. */
-export function atSegment(error: unknown, level: number, segment: string): unknown {
-  if (error instanceof Failure && level < error.keepBelow) error.segments.push(segment)
-  return error
+/**
+ * Adds `segment` to the failure passing through the container frame at `level` and returns it; any other error
+ * (a throwing getter, a proxy...) becomes a failure here, so its path is known too.
+ */
+export function atSegment(error: unknown, level: number, segment: string): Failure {
+  const failure = asFailure(error)
+  if (level < failure.keepBelow) failure.segments.push({ level, text: segment })
+  return failure
 }
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
@@ -35,40 +43,33 @@ export function keySegment(key: string): string {
   return IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`
 }
 
-/** Short, safe description of a value for messages (never its contents beyond a short primitive). */
-export function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  switch (typeof value) {
-    case 'string':
-      return value.length > 40 ? 'a long string' : JSON.stringify(value)
-    case 'number':
-    case 'boolean':
-      return String(value)
-    case 'object':
-      return 'an object'
-    default:
-      return `a ${typeof value}`
-  }
+function asFailure(error: unknown): Failure {
+  return error instanceof Failure
+    ? error
+    : new Failure(undefined, `it threw an unexpected error: ${messageOf(error)}`, error)
 }
 
 /** Converts whatever a walk threw into the {@link XComError} the public API throws. */
 export function toXComError(error: unknown, action: 'serialize' | 'deserialize'): XComError {
-  if (error instanceof Failure) {
-    const path = `value${error.segments.reverse().join('')}`
-    return new XComError(error.code, `Cannot ${action} ${path}: ${error.reason}`, { path, cause: error.cause })
+  const failure = asFailure(error)
+  const segments = failure.segments.toReversed()
+  const pathTo = (below: number) =>
+    `value${segments
+      .filter((segment) => segment.level < below)
+      .map((segment) => segment.text)
+      .join('')}`
+  const path = pathTo(Number.POSITIVE_INFINITY)
+  let code = failure.code
+  let reason = failure.reason.replace('{ancestor}', () => pathTo(failure.ancestorLevel))
+  if (
+    code === undefined &&
+    failure.cause instanceof RangeError &&
+    /call stack/i.test(failure.cause.message)
+  ) {
+    code = 'E_TOO_LARGE'
+    reason =
+      'it is nested too deeply for the JavaScript stack. Lower the maxDepth option or flatten the value.'
   }
-  if (XComError.is(error)) return error
-  if (error instanceof RangeError) {
-    return new XComError(
-      'E_TOO_LARGE',
-      `Cannot ${action} value: it is nested too deeply for the JavaScript stack. Lower the maxDepth option or flatten the value.`,
-      { path: 'value', cause: error },
-    )
-  }
-  return new XComError(
-    action === 'serialize' ? 'E_NOT_SERIALIZABLE' : 'E_CORRUPT',
-    `Cannot ${action} value: ${error instanceof Error ? error.message : String(error)}`,
-    { path: 'value', cause: error },
-  )
+  code ??= action === 'serialize' ? 'E_NOT_SERIALIZABLE' : 'E_CORRUPT'
+  return new XComError(code, `Cannot ${action} ${path}: ${reason}`, { path, cause: failure.cause })
 }

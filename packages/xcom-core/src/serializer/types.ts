@@ -13,7 +13,7 @@
  * ```
  */
 export interface CustomSerializer<T> {
-  /** The stable name stored in `__classname__`, e.g. `geo.Point`. Must not be one of the built-in names. */
+  /** The stable name stored in `__classname__`, e.g. `geo.Point`. Built-in names and the `js.` prefix are reserved. */
   readonly classname: string
   /** The version written in `__version__`: a non-negative integer. Bump it when the data shape changes. */
   readonly version: number

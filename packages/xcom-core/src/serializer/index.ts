@@ -1,0 +1,2 @@
+export { createSerializer, DEFAULT_MAX_DEPTH, DEFAULT_MAX_SIZE, SerializerRegistry } from './registry.js'
+export type { CustomSerializer, SerializableClass, SerializerOptions } from './types.js'
