@@ -1,0 +1,127 @@
+import { XComError, type XComErrorCode } from '@xcom/core'
+
+/** What was being done when an S3 call failed, for {@link toXComError}. */
+export interface S3ErrorContext {
+  /** What was being done, lowercase, e.g. `"reading"`, `"writing"`, `"listing"`. */
+  action: string
+  /** The object or store URI concerned (never carries secrets). */
+  uri: string
+  /** The bucket, named when the bucket itself is missing. */
+  bucket?: string
+  /** Secret strings (secret key, session token) scrubbed from any text taken from the SDK. @default [] */
+  secrets?: readonly string[]
+}
+
+/** S3 error codes (the SDK's `error.name`) and what they mean to xcom. */
+const CODES: Record<string, XComErrorCode> = {
+  NoSuchKey: 'E_NOT_FOUND',
+  NotFound: 'E_NOT_FOUND',
+  NoSuchBucket: 'E_NOT_FOUND',
+  AccessDenied: 'E_PERMISSION_DENIED',
+  AllAccessDisabled: 'E_PERMISSION_DENIED',
+  InvalidAccessKeyId: 'E_PERMISSION_DENIED',
+  SignatureDoesNotMatch: 'E_PERMISSION_DENIED',
+  ExpiredToken: 'E_PERMISSION_DENIED',
+  InvalidToken: 'E_PERMISSION_DENIED',
+  TokenRefreshRequired: 'E_PERMISSION_DENIED',
+  PreconditionFailed: 'E_PRECONDITION_FAILED',
+  ConditionalRequestConflict: 'E_PRECONDITION_FAILED',
+  CredentialsProviderError: 'E_CONFIG',
+}
+
+const STATUSES: Record<number, XComErrorCode> = {
+  401: 'E_PERMISSION_DENIED',
+  403: 'E_PERMISSION_DENIED',
+  404: 'E_NOT_FOUND',
+  409: 'E_PRECONDITION_FAILED',
+  412: 'E_PRECONDITION_FAILED',
+}
+
+/** The S3 error code of an SDK error (or of a DeleteObjects entry `{ Code, Message }`). */
+function errorName(error: unknown): string {
+  const candidate = error as { Code?: unknown; name?: unknown } | null
+  if (typeof candidate?.Code === 'string') return candidate.Code
+  return typeof candidate?.name === 'string' ? candidate.name : 'Error'
+}
+
+function httpStatus(error: unknown): number | undefined {
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode
+  return typeof status === 'number' ? status : undefined
+}
+
+function scrub(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((out, secret) => (secret.length >= 4 ? out.replaceAll(secret, '***') : out), text)
+}
+
+/**
+ * Maps any error of the AWS SDK (or of a DeleteObjects result entry) to an {@link XComError}: the one place where S3
+ * errors get their xcom code.
+ *
+ * - `NoSuchKey`, `NotFound`, HTTP 404 -> `E_NOT_FOUND` naming the URI; `NoSuchBucket` -> `E_NOT_FOUND` naming the bucket
+ * - `AccessDenied`, `InvalidAccessKeyId`, `SignatureDoesNotMatch`, expired tokens, HTTP 401/403 -> `E_PERMISSION_DENIED`
+ * - `PreconditionFailed`, `ConditionalRequestConflict`, HTTP 409/412 -> `E_PRECONDITION_FAILED`
+ * - missing credentials or region -> `E_CONFIG`
+ * - anything else (network errors, throttling after the SDK's retries, server errors) -> `E_BACKEND`
+ *
+ * An {@link XComError} passes through unchanged. The message says what was being done, to which URI, and what to do
+ * next; it never holds credentials (`context.secrets` are scrubbed from text taken from the SDK). The original error
+ * is the `cause`.
+ */
+export function toXComError(error: unknown, context: S3ErrorContext): XComError {
+  if (XComError.is(error)) return error
+  const { action, uri } = context
+  const name = errorName(error)
+  const status = httpStatus(error)
+  const detail = scrub(
+    String((error as { message?: unknown } | null)?.message ?? error),
+    context.secrets ?? [],
+  )
+  const what = `${name}${status === undefined ? '' : `, HTTP ${status}`}`
+  const options = { cause: error, uri }
+  const code =
+    CODES[name] ??
+    (status === undefined ? undefined : STATUSES[status]) ??
+    (/region is missing/i.test(detail) ? 'E_CONFIG' : 'E_BACKEND')
+  switch (code) {
+    case 'E_NOT_FOUND':
+      return name === 'NoSuchBucket'
+        ? new XComError(
+            'E_NOT_FOUND',
+            `${capitalize(action)} ${uri} failed: the bucket ${context.bucket ? `"${context.bucket}" ` : ''}does not exist (${what}). Create it, or fix the bucket name in the store URL or options.`,
+            options,
+          )
+        : new XComError(
+            'E_NOT_FOUND',
+            `No object at ${uri} (${what}): it was never written or has been deleted.`,
+            options,
+          )
+    case 'E_PERMISSION_DENIED':
+      return new XComError(
+        'E_PERMISSION_DENIED',
+        `${capitalize(action)} ${uri} was refused (${what}): check the credentials (the connection's login/password or extras, or the AWS default credential chain) and that they may access this bucket.`,
+        options,
+      )
+    case 'E_PRECONDITION_FAILED':
+      return new XComError(
+        'E_PRECONDITION_FAILED',
+        `${capitalize(action)} ${uri} failed: a condition of the request did not hold (${what}); for a create-only write, an object already exists there.`,
+        options,
+      )
+    case 'E_CONFIG':
+      return new XComError(
+        'E_CONFIG',
+        `${capitalize(action)} ${uri} failed: the S3 client is not configured (${what}: ${detail}). Set the region and credentials through the connection, the store options, or the standard AWS_* environment variables.`,
+        options,
+      )
+    default:
+      return new XComError(
+        code,
+        `${capitalize(action)} ${uri} failed (${what}: ${detail}). Check that the endpoint is reachable; the SDK already retried transient failures.`,
+        options,
+      )
+  }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}

@@ -1,0 +1,96 @@
+import { NoSuchBucket, NoSuchKey, NotFound, S3ServiceException } from '@aws-sdk/client-s3'
+import { XComError } from '@xcom/core'
+import { describe, expect, it } from 'vitest'
+import { toXComError } from '../src/index.js'
+
+const ctx = { action: 'reading', uri: 's3://conn@bucket/xcom/a/b', bucket: 'bucket' }
+
+function serviceError(name: string, status: number, message = `${name} happened`): S3ServiceException {
+  return new S3ServiceException({
+    name,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status },
+    message,
+  })
+}
+
+describe('toXComError', () => {
+  it('maps missing keys to E_NOT_FOUND naming the URI', () => {
+    for (const error of [
+      new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' }),
+      new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'UnknownError' }),
+      serviceError('SomethingElse', 404),
+    ]) {
+      const mapped = toXComError(error, ctx)
+      expect(mapped.code).toBe('E_NOT_FOUND')
+      expect(mapped.uri).toBe(ctx.uri)
+      expect(mapped.message).toContain(ctx.uri)
+      expect(mapped.cause).toBe(error)
+    }
+  })
+
+  it('maps NoSuchBucket to E_NOT_FOUND naming the bucket', () => {
+    const mapped = toXComError(new NoSuchBucket({ $metadata: { httpStatusCode: 404 }, message: 'gone' }), ctx)
+    expect(mapped.code).toBe('E_NOT_FOUND')
+    expect(mapped.message).toContain('bucket "bucket" does not exist')
+  })
+
+  it('maps refusals to E_PERMISSION_DENIED', () => {
+    for (const name of ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken']) {
+      expect(toXComError(serviceError(name, 403), ctx).code).toBe('E_PERMISSION_DENIED')
+    }
+    expect(toXComError(serviceError('Whatever', 403), ctx).code).toBe('E_PERMISSION_DENIED')
+  })
+
+  it('maps failed conditions to E_PRECONDITION_FAILED', () => {
+    expect(toXComError(serviceError('PreconditionFailed', 412), ctx).code).toBe('E_PRECONDITION_FAILED')
+    expect(toXComError(serviceError('ConditionalRequestConflict', 409), ctx).code).toBe(
+      'E_PRECONDITION_FAILED',
+    )
+    expect(toXComError(serviceError('Other', 412), ctx).code).toBe('E_PRECONDITION_FAILED')
+  })
+
+  it('maps a DeleteObjects error entry by its Code', () => {
+    expect(toXComError({ Key: 'k', Code: 'AccessDenied', Message: 'no' }, ctx).code).toBe(
+      'E_PERMISSION_DENIED',
+    )
+  })
+
+  it('maps missing configuration to E_CONFIG', () => {
+    expect(
+      toXComError(
+        Object.assign(new Error('Could not load credentials from any providers'), {
+          name: 'CredentialsProviderError',
+        }),
+        ctx,
+      ).code,
+    ).toBe('E_CONFIG')
+    expect(toXComError(new Error('Region is missing'), ctx).code).toBe('E_CONFIG')
+  })
+
+  it('maps everything else to E_BACKEND with the SDK detail', () => {
+    const mapped = toXComError(serviceError('InternalError', 500, 'We encountered an internal error.'), ctx)
+    expect(mapped.code).toBe('E_BACKEND')
+    expect(mapped.message).toContain('InternalError, HTTP 500')
+    const network = toXComError(
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),
+      ctx,
+    )
+    expect(network.code).toBe('E_BACKEND')
+    expect(network.message).toContain('ECONNREFUSED')
+  })
+
+  it('never repeats a known secret', () => {
+    const mapped = toXComError(new Error('bad signature for secret wJalrXUtnFEMI/K7MDENG'), {
+      ...ctx,
+      secrets: ['wJalrXUtnFEMI/K7MDENG'],
+    })
+    expect(mapped.message).not.toContain('wJalrXUtnFEMI')
+    expect(mapped.message).toContain('***')
+  })
+
+  it('passes an XComError through unchanged', () => {
+    const error = new XComError('E_CORRUPT', 'bad')
+    expect(toXComError(error, ctx)).toBe(error)
+  })
+})
