@@ -187,6 +187,8 @@ export interface ObjectStore {
 export interface DecompressOptions {
   /** Fail with `E_TOO_LARGE` once the output exceeds this many bytes. */
   maxSize?: number
+  /** The object being decompressed, named in errors (`XComError.uri`). */
+  uri?: string
 }
 
 /** A compression format. Whole-buffer and streaming forms produce the same bytes. */

@@ -247,7 +247,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       }
       const storedBytes = await readVerified(body.stream(), expectedOf(ref))
       if (!codec) return storedBytes
-      const raw = await codec.decompress(storedBytes, { maxSize: ref.size })
+      const raw = await codec.decompress(storedBytes, { maxSize: ref.size, uri: ref.uri })
       if (raw.byteLength !== ref.size) {
         throw new XComError(
           'E_CORRUPT',
@@ -282,7 +282,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     const verified = body.stream().pipeThrough(verifying(expectedOf(ref)))
     return codec
       ? verified
-          .pipeThrough(codec.decompressStream({ maxSize: ref.size }))
+          .pipeThrough(codec.decompressStream({ maxSize: ref.size, uri: ref.uri }))
           .pipeThrough(sized(ref.size, ref.uri))
       : verified
   }

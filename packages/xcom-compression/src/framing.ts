@@ -1,0 +1,167 @@
+import type { Bytes } from '@xcom/core'
+import { concat, EMPTY } from './bytes.js'
+import type { Checksum } from './checksum.js'
+import type { Failures } from './errors.js'
+import type { Sink, Transformer } from './pipeline.js'
+import { PortableInflater } from './portable.js'
+
+/** What a framed format writes around raw DEFLATE data. */
+export interface EncodeFrame {
+  header: Bytes
+  checksum: Checksum
+  initialCheck: number
+  /** The bytes after the compressed data. Throws `E_TOO_LARGE` when the sizes do not fit the format. */
+  trailer(totals: { check: number; size: number; compressedSize: number }): Bytes
+}
+
+/**
+ * Writes a framed format (gzip, zlib, zip): the header, the raw DEFLATE output of `inner` (native or portable), then
+ * the trailer with the checksum and sizes of what went through.
+ */
+export class FramedEncoder implements Transformer {
+  private readonly frame: EncodeFrame
+  private readonly sink: Sink
+  private readonly inner: Transformer
+  private check: number
+  private size = 0
+  private compressedSize = 0
+
+  constructor(frame: EncodeFrame, sink: Sink, inner: (sink: Sink) => Transformer) {
+    this.frame = frame
+    this.sink = sink
+    this.check = frame.initialCheck
+    sink.push(frame.header)
+    this.inner = inner({
+      push: (chunk) => {
+        this.compressedSize += chunk.byteLength
+        sink.push(chunk)
+      },
+      get wantsMore() {
+        return sink.wantsMore
+      },
+      waitForDemand: () => sink.waitForDemand(),
+    })
+  }
+
+  write(chunk: Bytes): Promise<void> | void {
+    this.check = this.frame.checksum(chunk, this.check)
+    this.size += chunk.byteLength
+    return this.inner.write(chunk)
+  }
+
+  async end(): Promise<void> {
+    await this.inner.end()
+    this.sink.push(
+      this.frame.trailer({ check: this.check, size: this.size, compressedSize: this.compressedSize }),
+    )
+  }
+
+  destroy(reason: unknown): void {
+    this.inner.destroy(reason)
+  }
+}
+
+/** How a framed format reads: its header, its trailer, and whether members may follow one another. */
+export interface DecodeFrame {
+  /**
+   * The header's length when `data` starts with a complete header, `undefined` when more bytes are needed.
+   * @throws XComError `E_CORRUPT` (or `E_UNKNOWN_CODEC`) when `data` cannot start a valid header.
+   */
+  headerLength(data: Bytes, failures: Failures): number | undefined
+  /** Longest header accepted (a header that never ends must not hold memory forever). */
+  maxHeaderLength: number
+  trailerLength: number
+  checksum: Checksum
+  initialCheck: number
+  /** @throws XComError `E_CORRUPT` when the trailer does not match what was decompressed. */
+  verifyTrailer(trailer: Bytes, totals: { check: number; size: number }, failures: Failures): void
+  /** Whether another member may follow (gzip: yes, zlib: no). */
+  multiMember: boolean
+}
+
+/**
+ * Reads a framed format in JavaScript, member by member: header, raw DEFLATE (fflate), trailer. The checksum and
+ * size in each trailer are verified; data after the last member, and input that ends inside one, are `E_CORRUPT`.
+ */
+export class FramedDecoder {
+  private readonly frame: DecodeFrame
+  private readonly sink: Sink
+  private readonly failures: Failures
+  private state: 'header' | 'body' | 'trailer' | 'done' = 'header'
+  private pending: Bytes = EMPTY
+  private inflater: PortableInflater | undefined
+  private check = 0
+  private size = 0
+  private members = 0
+
+  constructor(frame: DecodeFrame, sink: Sink, failures: Failures) {
+    this.frame = frame
+    this.sink = sink
+    this.failures = failures
+  }
+
+  push(chunk: Bytes): void {
+    let input = chunk
+    while (input.byteLength > 0) input = this.step(input)
+  }
+
+  finish(): void {
+    if (
+      this.members > 0 &&
+      this.pending.byteLength === 0 &&
+      (this.state === 'header' || this.state === 'done')
+    )
+      return
+    if (this.members === 0 && this.state === 'header' && this.pending.byteLength === 0) {
+      throw this.failures.corrupt('the data is empty')
+    }
+    throw this.failures.corrupt(
+      `the data ends inside the ${this.state === 'body' ? 'compressed data' : this.state}`,
+    )
+  }
+
+  /** Consumes some of `input`; returns the rest. */
+  private step(input: Bytes): Bytes {
+    switch (this.state) {
+      case 'header': {
+        const data = this.pending.byteLength === 0 ? input : concat([this.pending, input])
+        const length = this.frame.headerLength(data, this.failures)
+        if (length === undefined) {
+          if (data.byteLength > this.frame.maxHeaderLength)
+            throw this.failures.corrupt('the header is too long')
+          this.pending = data === input ? input.slice() : data
+          return EMPTY
+        }
+        this.pending = EMPTY
+        this.state = 'body'
+        this.members++
+        this.check = this.frame.initialCheck
+        this.size = 0
+        this.inflater = new PortableInflater((out) => {
+          this.check = this.frame.checksum(out, this.check)
+          this.size += out.byteLength
+          this.sink.push(out)
+        })
+        return data.subarray(length)
+      }
+      case 'body': {
+        const rest = this.inflater!.push(input)
+        if (rest === undefined) return EMPTY
+        this.state = 'trailer'
+        this.inflater = undefined
+        return rest
+      }
+      case 'trailer': {
+        const need = this.frame.trailerLength - this.pending.byteLength
+        this.pending = concat([this.pending, input.subarray(0, need)])
+        if (this.pending.byteLength < this.frame.trailerLength) return EMPTY
+        this.frame.verifyTrailer(this.pending, { check: this.check, size: this.size }, this.failures)
+        this.pending = EMPTY
+        this.state = this.frame.multiMember ? 'header' : 'done'
+        return input.subarray(need)
+      }
+      case 'done':
+        throw this.failures.corrupt('there is data after the end of the compressed stream')
+    }
+  }
+}
