@@ -146,11 +146,19 @@ export class XCom {
     try {
       replaced = await this.metadata.put(record)
     } catch (error) {
-      // The row was not written: remove what the backend stored, or leave it to gc() if that fails too.
-      await this.backend.purge(stored, ctx).catch(() => {})
+      // A failed write may still have committed (a connection lost after COMMIT). Only when the row is certainly
+      // not ours is the stored value purged now; in doubt it is left to gc(), never deleted under a live row.
+      let current: string | undefined | null
+      try {
+        current = (await this.metadata.get(key))?.id
+      } catch {
+        current = null // unknown: leave the stored value to gc()
+      }
+      if (current === record.id) return record // committed after all; the replaced value's purge is queued for gc()
+      if (current !== null) await this.backend.purge(stored, ctx).catch(() => {})
       throw wrap(error, 'writing the row of', key)
     }
-    if (replaced) await this.#purge([replaced])
+    if (replaced) await this.#purgeRecords([replaced])
     return record
   }
 
@@ -226,7 +234,7 @@ export class XCom {
   async clear(query: ClearQuery): Promise<PurgeReport> {
     validateIdentifier('dagId', query?.dagId)
     const deleted = await this.metadata.delete(validateQuery({ ...query }))
-    return { deleted: deleted.length, ...(await this.#purge(deleted)) }
+    return { deleted: deleted.length, ...(await this.#purgeRecords(deleted)) }
   }
 
   /** A page of rows for tools (`xcom ls`); values are not read. */
@@ -242,7 +250,7 @@ export class XCom {
   /** Deletes rows whose `expiresAt` has passed and purges their values. */
   async purgeExpired(): Promise<PurgeReport> {
     const deleted = await this.metadata.delete({ expiredBefore: this.#now() })
-    return { deleted: deleted.length, ...(await this.#purge(deleted)) }
+    return { deleted: deleted.length, ...(await this.#purgeRecords(deleted)) }
   }
 
   /**
@@ -276,23 +284,23 @@ export class XCom {
     for (const purge of await this.metadata.pendingPurges(Number.MAX_SAFE_INTEGER)) yield purge.record.value
   }
 
-  async #purge(records: XComRecord[]): Promise<{ purged: number; failedPurges: number }> {
-    return this.#purgeRecords(records)
-  }
-
-  /** Purges each record's value; successes are resolved, failures stay recorded for gc(). */
+  /**
+   * Purges each record's value. Stores queue purges for references only, so only those are resolved; a failure
+   * stays recorded for gc().
+   */
   async #purgeRecords(records: XComRecord[]): Promise<{ purged: number; failedPurges: number }> {
-    const done: string[] = []
+    const resolved: string[] = []
+    let failed = 0
     await mapLimit(records, this.#concurrency, async (record) => {
       try {
         await this.backend.purge(record.value, contextOf(record))
-        done.push(record.id)
+        if (record.value.kind === 'reference') resolved.push(record.id)
       } catch {
-        // Left recorded in the metadata store: gc() retries it.
+        failed++
       }
     })
-    if (done.length > 0) await this.metadata.resolvePurges(done)
-    return { purged: done.length, failedPurges: records.length - done.length }
+    if (resolved.length > 0) await this.metadata.resolvePurges(resolved)
+    return { purged: records.length - failed, failedPurges: failed }
   }
 
   async #deserialize(record: XComRecord): Promise<unknown> {

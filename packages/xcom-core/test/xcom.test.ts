@@ -234,6 +234,49 @@ describe('XCom purging through the backend', () => {
     expect(backend.objects.size).toBe(0)
   })
 
+  it('keeps the stored value when the row write failed ambiguously but committed', async () => {
+    const backend = new ExternalBackend()
+    const metadata = new MemoryMetadataStore()
+    const put = metadata.put.bind(metadata)
+    metadata.put = async (record) => {
+      await put(record)
+      throw new Error('connection lost after COMMIT')
+    }
+    const xcom = new XCom({ metadata, backend })
+    const record = await xcom.push(id, 'v')
+    expect((await metadata.get({ ...id, mapIndex: -1, key: 'return_value' }))?.id).toBe(record.id)
+    expect(await xcom.pull(id)).toBe('v')
+    expect(backend.objects.size).toBe(1)
+  })
+
+  it('leaves the stored value to gc when it cannot tell whether the row was written', async () => {
+    const backend = new ExternalBackend()
+    const metadata = new MemoryMetadataStore()
+    metadata.put = async () => {
+      throw new Error('connection lost')
+    }
+    metadata.get = async () => {
+      throw new Error('connection lost')
+    }
+    expect((await rejection(new XCom({ metadata, backend }).push(id, 'v'))).code).toBe('E_BACKEND')
+    expect(backend.objects.size).toBe(1)
+  })
+
+  it('resolves purges only for references, the only values stores queue', async () => {
+    const metadata = new MemoryMetadataStore()
+    const resolved: string[][] = []
+    const resolve = metadata.resolvePurges.bind(metadata)
+    metadata.resolvePurges = async (ids) => {
+      resolved.push([...ids])
+      return resolve(ids)
+    }
+    const xcom = new XCom({ metadata })
+    await xcom.push(id, 1)
+    await xcom.push(id, 2)
+    await xcom.clear({ dagId: 'dag' })
+    expect(resolved).toEqual([])
+  })
+
   it('sweeps objects that no row references', async () => {
     const backend = new ExternalBackend()
     const xcom = new XCom({ metadata: new MemoryMetadataStore(), backend })

@@ -1,0 +1,457 @@
+/*
+ * PostgresMetadataStore keeps XCom rows in a PostgreSQL schema through a pg pool.
+ *
+ * Layout (see schema.ts): `xcom_record` holds one row per XCom, keyed by (dag_id, run_id, task_id, map_index, key)
+ * in COLLATE "C" so the stable order is code-point order; `kind` says whether `data` (inline text) or `ref` (jsonb)
+ * is set. `xcom_pending_purge` is the outbox of references still to delete, written in the same statement as the
+ * row change that caused it. `xcom_schema` records the applied schema versions; `xcom_put()` is the replace.
+ *
+ * Every operation is ONE statement sent as a named prepared statement, so it is atomic on its own (no client-side
+ * transaction, one round trip) and its values are always parameters, never SQL text.
+ */
+import { createHash } from 'node:crypto'
+import {
+  decodeCursor,
+  encodeCursor,
+  type MetadataStore,
+  maskUrl,
+  type PendingPurge,
+  queryValues,
+  type RecordPage,
+  type StoredValue,
+  XComError,
+  type XComKey,
+  type XComQuery,
+  type XComRecord,
+} from '@xcom/core'
+import { Pool, type PoolClient, type QueryResultRow } from 'pg'
+import { isRetryable, postgresError } from './errors.js'
+import {
+  KEY_COLUMNS,
+  MIGRATIONS,
+  PACKAGE_VERSION,
+  RECORD_COLUMNS,
+  SCHEMA_VERSION,
+  schemaTableDdl,
+} from './schema.js'
+
+/** Options of {@link PostgresMetadataStore}. */
+export interface PostgresMetadataStoreOptions {
+  /**
+   * `postgres://user:password@host:port/database`. Ignored when `pool` is given.
+   * @default process.env.XCOM_METADATA_URL when it is a postgres:// URL, else pg's defaults (PGHOST, PGUSER, ...)
+   */
+  connectionString?: string
+  /** A pg pool the caller owns: the store never ends it, and `statementTimeoutMs` / `connectTimeoutMs` / `max` do not apply. */
+  pool?: Pool
+  /**
+   * The schema holding xcom's tables; created when missing. Letters, digits and `_` only.
+   * @default "public"
+   */
+  schema?: string
+  /**
+   * Server-side `statement_timeout` of the pool's connections, in milliseconds (0: none).
+   * @default 30000
+   */
+  statementTimeoutMs?: number
+  /**
+   * How long to wait for a connection to the server, in milliseconds (0: forever).
+   * @default 10000
+   */
+  connectTimeoutMs?: number
+  /**
+   * Largest number of connections in the pool.
+   * @default 10
+   */
+  max?: number
+}
+
+/** A row of `xcom_record` as pg returns it (bigint as string, timestamptz as Date, jsonb parsed). */
+interface Row extends QueryResultRow {
+  dag_id: string
+  run_id: string
+  task_id: string
+  map_index: string | number
+  key: string
+  id: string
+  kind: 'inline' | 'reference'
+  data: string | null
+  ref: unknown
+  size: string | number
+  created_at: Date | string
+  expires_at: Date | string | null
+  queued_at?: Date | string
+}
+
+/** Default number of records per `list` page when no page is given. */
+const DEFAULT_PAGE_LIMIT = 1000
+
+/** Schema names are identifiers we quote ourselves, so only plain ones are accepted. */
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
+
+/** Attempts of a statement that failed with a serialization failure or a deadlock (nothing was committed). */
+const ATTEMPTS = 3
+
+/**
+ * A {@link MetadataStore} in a PostgreSQL server, through a `pg` pool. The schema is created or migrated on first
+ * use (or by {@link PostgresMetadataStore.ready}), under an advisory lock so concurrent processes migrate once.
+ *
+ * @throws XComError `E_CONFIG` for an invalid schema name, or (from the first operation) a database written by a
+ *   newer @xcom/postgres; `E_PERMISSION_DENIED` for rejected credentials or privileges; `E_BACKEND` when the server
+ *   cannot be reached or a statement times out.
+ */
+export class PostgresMetadataStore implements MetadataStore {
+  /** The schema holding the tables. */
+  readonly schema: string
+  /** The database, for messages: the URL with its password masked. */
+  readonly url: string
+  readonly #pool: Pool
+  readonly #owned: boolean
+  readonly #s: string
+  readonly #names = new Map<string, string>()
+  #ready: Promise<void> | undefined
+  #closed = false
+
+  constructor(options: PostgresMetadataStoreOptions = {}) {
+    const schema = options.schema ?? 'public'
+    if (!SCHEMA_NAME.test(schema)) {
+      throw new XComError(
+        'E_CONFIG',
+        `Invalid PostgreSQL schema name ${JSON.stringify(schema)}: use letters, digits and _ (at most 63, not starting with a digit), e.g. "xcom".`,
+      )
+    }
+    this.schema = schema
+    this.#s = `"${schema}"`
+    if (options.pool) {
+      if (options.connectionString !== undefined) {
+        throw new XComError(
+          'E_CONFIG',
+          'new PostgresMetadataStore() takes either { pool } or { connectionString }, not both.',
+        )
+      }
+      this.#pool = options.pool
+      this.#owned = false
+      this.url = '(the given pg pool)'
+    } else {
+      const fromEnv = process.env.XCOM_METADATA_URL
+      const connectionString =
+        options.connectionString ?? (fromEnv && /^postgres(ql)?:\/\//i.test(fromEnv) ? fromEnv : undefined)
+      this.url = connectionString
+        ? maskUrl(connectionString)
+        : 'postgres:// (from PGHOST, PGUSER, PGDATABASE...)'
+      this.#pool = new Pool({
+        connectionString,
+        max: wholeNumber('max', options.max ?? 10, 1),
+        statement_timeout: wholeNumber('statementTimeoutMs', options.statementTimeoutMs ?? 30_000, 0),
+        connectionTimeoutMillis: wholeNumber('connectTimeoutMs', options.connectTimeoutMs ?? 10_000, 0),
+      })
+      // An idle connection the server drops emits 'error' on the pool; pg discards that client and the next query
+      // opens a new one. Without a listener Node would crash the process.
+      this.#pool.on('error', () => {})
+      this.#owned = true
+    }
+  }
+
+  /**
+   * Connects and creates or migrates the schema. Every operation calls it; call it yourself to fail fast.
+   * @throws XComError `E_CONFIG` when the schema was written by a newer @xcom/postgres; connection errors as above.
+   */
+  ready(): Promise<void> {
+    this.#checkOpen('connecting')
+    this.#ready ??= this.#migrate().catch((error) => {
+      this.#ready = undefined
+      throw postgresError(error, 'creating or migrating the schema', this)
+    })
+    return this.#ready
+  }
+
+  /**
+   * Replaces the row of the record's identity and returns the replaced record, queuing its reference for purge.
+   *
+   * This is one call of the server-side function `xcom_put()` (created by the migration): it locks the existing row
+   * with SELECT ... FOR UPDATE, queues its purge, and updates it; or, when there is none, inserts with
+   * ON CONFLICT DO NOTHING, and if a concurrent put inserted the same identity first, loops to lock and replace that
+   * row. A plain `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` cannot return the old row, and a CTE reads its
+   * snapshot before a concurrent insert commits, so 20 concurrent puts would not each get a distinct replaced record.
+   * The function needs no advisory lock (no false sharing between identities) and is one round trip.
+   */
+  async put(record: XComRecord): Promise<XComRecord | undefined> {
+    const { value } = record
+    const rows = await this.#query(
+      'writing a row',
+      `SELECT ${RECORD_COLUMNS} FROM ${this.#s}.xcom_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [
+        ...keyParams(record),
+        record.id,
+        value.kind,
+        value.kind === 'inline' ? value.data : null,
+        value.kind === 'reference' ? JSON.stringify(value.ref) : null,
+        value.size,
+        record.createdAt.toISOString(),
+        record.expiresAt === undefined ? null : record.expiresAt.toISOString(),
+      ],
+    )
+    const replaced = rows[0] && toRecord(rows[0])
+    return replaced
+  }
+
+  async get(id: XComKey): Promise<XComRecord | undefined> {
+    const sql = `SELECT ${RECORD_COLUMNS} FROM ${this.#s}.xcom_record
+      WHERE dag_id = $1 AND run_id = $2 AND task_id = $3 AND map_index = $4 AND key = $5`
+    const rows = await this.#query('reading a row', sql, keyParams(id))
+    return rows[0] && toRecord(rows[0])
+  }
+
+  async getMany(query: XComQuery): Promise<XComRecord[]> {
+    const params: unknown[] = []
+    const sql = `SELECT ${RECORD_COLUMNS} FROM ${this.#s}.xcom_record WHERE ${whereOf(query, params)} ORDER BY ${KEY_COLUMNS}`
+    return (await this.#query('reading rows', sql, params)).map(toRecord)
+  }
+
+  async delete(query: XComQuery): Promise<XComRecord[]> {
+    const params: unknown[] = []
+    const sql = `WITH gone AS (DELETE FROM ${this.#s}.xcom_record WHERE ${whereOf(query, params)} RETURNING ${RECORD_COLUMNS}),
+      queued AS (INSERT INTO ${this.#s}.xcom_pending_purge (${RECORD_COLUMNS}, queued_at)
+        SELECT ${RECORD_COLUMNS}, now() FROM gone WHERE kind = 'reference' ON CONFLICT (id) DO NOTHING)
+      SELECT ${RECORD_COLUMNS} FROM gone ORDER BY ${KEY_COLUMNS}`
+    return (await this.#query('deleting rows', sql, params)).map(toRecord)
+  }
+
+  /** @throws XComError `E_INVALID_KEY` for a cursor not made by this method or a limit that is not a positive integer. */
+  async list(
+    query: XComQuery,
+    page: { limit: number; after?: string | undefined } = { limit: DEFAULT_PAGE_LIMIT },
+  ): Promise<RecordPage> {
+    const limit = pageLimit(page.limit)
+    const params: unknown[] = []
+    let sql = `SELECT ${RECORD_COLUMNS} FROM ${this.#s}.xcom_record WHERE ${whereOf(query, params)}`
+    if (page.after !== undefined) {
+      const keyset = keysetAfter(query, decodeCursor(page.after))
+      if (keyset === 'none') return { records: [], next: undefined }
+      if (keyset !== 'all') {
+        const placeholders = keyset.values.map((_, index) => `$${params.length + index + 1}`)
+        sql += ` AND (${keyset.columns.join(', ')}) > (${placeholders.join(', ')})`
+        params.push(...keyset.values)
+      }
+    }
+    params.push(limit + 1)
+    sql += ` ORDER BY ${KEY_COLUMNS} LIMIT $${params.length}`
+    const rows = await this.#query('listing rows', sql, params)
+    const records = rows.slice(0, limit).map(toRecord)
+    const last = records.at(-1)
+    return { records, next: rows.length > limit && last ? encodeCursor(last) : undefined }
+  }
+
+  async pendingPurges(limit: number): Promise<PendingPurge[]> {
+    const sql = `SELECT ${RECORD_COLUMNS}, queued_at FROM ${this.#s}.xcom_pending_purge ORDER BY queued_at, id LIMIT $1`
+    const rows = await this.#query('reading pending purges', sql, [Math.max(0, Math.floor(limit))])
+    return rows.map((row) => ({ id: row.id, record: toRecord(row), queuedAt: new Date(row.queued_at ?? 0) }))
+  }
+
+  async resolvePurges(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.#query(
+      'resolving purges',
+      `DELETE FROM ${this.#s}.xcom_pending_purge WHERE id = ANY($1::text[])`,
+      [ids],
+    )
+  }
+
+  /** Ends the pool if this store created it; later calls fail with `E_BACKEND`. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#ready?.catch(() => {})
+    if (this.#owned) await this.#pool.end()
+  }
+
+  async #query(action: string, text: string, values: readonly unknown[]): Promise<Row[]> {
+    await this.ready()
+    this.#checkOpen(action)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.#pool.query<Row>({ name: this.#nameOf(text), text, values: values as unknown[] }))
+          .rows
+      } catch (error) {
+        if (attempt < ATTEMPTS && isRetryable(error)) continue
+        throw postgresError(error, action, this)
+      }
+    }
+  }
+
+  /** A stable name per statement text, so each connection parses and plans it once. */
+  #nameOf(text: string): string {
+    let name = this.#names.get(text)
+    if (!name) {
+      name = `xcom_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`
+      this.#names.set(text, name)
+    }
+    return name
+  }
+
+  /**
+   * Reads the schema version; when tables are missing or older, migrates in one transaction under an advisory lock
+   * (concurrent processes wait, then find the work done). Refuses a newer version before touching anything.
+   */
+  async #migrate(): Promise<void> {
+    const current = await this.#schemaVersion(this.#pool)
+    if (current === SCHEMA_VERSION) return
+    const client = await this.#pool.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `xcom_schema:${this.schema}`,
+      ])
+      const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema])
+      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${this.#s}`)
+      await client.query(schemaTableDdl(this.#s))
+      const version = await this.#schemaVersion(client)
+      for (let next = version; next < SCHEMA_VERSION; next++) {
+        await client.query((MIGRATIONS[next] as (s: string) => string)(this.#s))
+        await client.query(`INSERT INTO ${this.#s}.xcom_schema (version, package_version) VALUES ($1, $2)`, [
+          next + 1,
+          PACKAGE_VERSION,
+        ])
+      }
+      await client.query('COMMIT')
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      if ((error as { code?: unknown })?.code === '42P07') {
+        throw new XComError(
+          'E_CONFIG',
+          `The PostgreSQL schema ${this.schema} of ${this.url} already has a table named like xcom's (xcom_record or xcom_pending_purge) that @xcom/postgres did not create: ` +
+            'choose another schema (?schema=xcom in XCOM_METADATA_URL, or the schema option).',
+          { cause: error, uri: this.url },
+        )
+      }
+      throw error
+    } finally {
+      client.release()
+    }
+  }
+
+  /** The schema version (0 when there are no tables yet). @throws XComError `E_CONFIG` when it is newer than this package's. */
+  async #schemaVersion(client: Pool | PoolClient): Promise<number> {
+    const table = await client.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [
+      `${this.#s}.xcom_schema`,
+    ])
+    if (!table.rows[0]?.found) return 0
+    const result = await client.query<{ version: number; package_version: string }>(
+      `SELECT version, package_version FROM ${this.#s}.xcom_schema ORDER BY version DESC LIMIT 1`,
+    )
+    const found = result.rows[0]
+    const version = found?.version ?? 0
+    if (version > SCHEMA_VERSION) {
+      throw new XComError(
+        'E_CONFIG',
+        `The PostgreSQL schema ${this.schema} of ${this.url} has xcom schema version ${version}, written by @xcom/postgres ${found?.package_version}; ` +
+          `this @xcom/postgres ${PACKAGE_VERSION} reads up to version ${SCHEMA_VERSION}: upgrade @xcom/postgres to ${found?.package_version} or later.`,
+        { uri: this.url },
+      )
+    }
+    return version
+  }
+
+  #checkOpen(action: string): void {
+    if (this.#closed) {
+      throw new XComError(
+        'E_BACKEND',
+        `Cannot do "${action}": the PostgresMetadataStore for ${this.url} is closed.`,
+        { uri: this.url },
+      )
+    }
+  }
+}
+
+function keyParams(key: XComKey): unknown[] {
+  return [key.dagId, key.runId, key.taskId, key.mapIndex, key.key]
+}
+
+function toRecord(row: Row): XComRecord {
+  const size = Number(row.size)
+  const value: StoredValue =
+    row.kind === 'reference'
+      ? { kind: 'reference', ref: typeof row.ref === 'string' ? JSON.parse(row.ref) : row.ref, size }
+      : { kind: 'inline', data: row.data ?? '', size }
+  return {
+    dagId: row.dag_id,
+    runId: row.run_id,
+    taskId: row.task_id,
+    mapIndex: Number(row.map_index),
+    key: row.key,
+    id: row.id,
+    value,
+    createdAt: new Date(row.created_at),
+    expiresAt: row.expires_at === null ? undefined : new Date(row.expires_at),
+  }
+}
+
+/**
+ * The WHERE clause of a query; its values are appended to `params` and referenced as `$n`, never put in the SQL text.
+ * A list is one array parameter (`= ANY($n::text[])`), so 10,000 map indexes are still one statement with one
+ * placeholder.
+ */
+function whereOf(query: XComQuery, params: unknown[]): string {
+  const clauses: string[] = []
+  const add = (clause: (n: string) => string, value: unknown) => {
+    params.push(value)
+    clauses.push(clause(`$${params.length}`))
+  }
+  const list = (
+    column: string,
+    type: string,
+    field: string | number | readonly (string | number)[] | undefined,
+  ) => {
+    const values = queryValues(field)
+    if (values === undefined) return
+    if (values.length === 1) add((n) => `${column} = ${n}`, values[0])
+    else add((n) => `${column} = ANY(${n}::${type}[])`, values)
+  }
+  if (query.dagId !== undefined) add((n) => `dag_id = ${n}`, query.dagId)
+  if (query.runId !== undefined) add((n) => `run_id = ${n}`, query.runId)
+  list('task_id', 'text', query.taskId)
+  list('map_index', 'bigint', query.mapIndex)
+  list('key', 'text', query.key)
+  if (query.expiredBefore !== undefined)
+    add((n) => `expires_at < ${n}::timestamptz`, query.expiredBefore.toISOString())
+  if (query.createdBefore !== undefined)
+    add((n) => `created_at < ${n}::timestamptz`, query.createdBefore.toISOString())
+  return clauses.length > 0 ? clauses.join(' AND ') : 'TRUE'
+}
+
+/**
+ * The keyset condition selecting the rows after cursor `after`. The query's own dagId (and runId) fix the leading key
+ * columns, so the cursor is compared on them here and the row value covers only the rest: the index then seeks
+ * straight to the cursor instead of reading the run from its start. `all`: every selected row follows the cursor;
+ * `none`: none does.
+ */
+function keysetAfter(
+  query: XComQuery,
+  after: XComKey,
+): { columns: string[]; values: unknown[] } | 'all' | 'none' {
+  const values = keyParams(after)
+  const fixed =
+    query.dagId === undefined ? [] : query.runId === undefined ? [query.dagId] : [query.dagId, query.runId]
+  for (const [index, value] of fixed.entries()) {
+    // UTF-8 byte order is the order of COLLATE "C" in a UTF-8 database.
+    const order = Buffer.compare(Buffer.from(String(values[index])), Buffer.from(value))
+    if (order < 0) return 'all'
+    if (order > 0) return 'none'
+  }
+  return { columns: KEY_COLUMNS.split(', ').slice(fixed.length), values: values.slice(fixed.length) }
+}
+
+/** `value` when it is a whole number >= `min`. @throws XComError `E_CONFIG` naming the option. */
+function wholeNumber(option: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new XComError('E_CONFIG', `Invalid ${option} ${String(value)}: use a whole number >= ${min}.`)
+  }
+  return value
+}
+
+function pageLimit(limit: unknown): number {
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
+    throw new XComError('E_INVALID_KEY', `Invalid page limit ${String(limit)}: must be a positive integer.`)
+  }
+  return limit
+}

@@ -1,0 +1,334 @@
+import { compareKeys, encodeCursor, XCom, XComError } from '@xcom/core'
+import { testRecord, testReference } from '@xcom/testing'
+import pg from 'pg'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import {
+  metadataStoreFromUrl,
+  PostgresMetadataStore,
+  postgresOptionsFromUrl,
+  SCHEMA_VERSION,
+} from '../src/index.js'
+import { admin, describePostgres, dropSchema, newSchemaName, POSTGRES_URL } from './support/postgres.js'
+
+const identity = { dagId: 'dag', runId: 'run', taskId: 'task', mapIndex: -1, key: 'return_value' }
+const rejectsWith = (code: XComError['code']) => (error: unknown) => XComError.is(error, code)
+const { version: packageVersion } = (await import('../package.json', { with: { type: 'json' } })).default
+
+/** A URL for the test server with other credentials or database. */
+function urlWith(change: { username?: string; password?: string; pathname?: string; port?: string }): string {
+  const url = new URL(POSTGRES_URL)
+  Object.assign(url, change)
+  return url.toString()
+}
+
+describe('postgresOptionsFromUrl', () => {
+  it('passes the URL to pg and takes the schema from ?schema=', () => {
+    expect(postgresOptionsFromUrl('postgres://u@h:5432/db')).toEqual({
+      connectionString: 'postgres://u@h:5432/db',
+    })
+    expect(postgresOptionsFromUrl('postgresql://u:p@h/db?schema=xcom&sslmode=disable')).toEqual({
+      connectionString: 'postgresql://u:p@h/db?sslmode=disable',
+      schema: 'xcom',
+    })
+  })
+
+  it('rejects malformed URLs with E_CONFIG naming XCOM_METADATA_URL and an example, never a password', () => {
+    for (const url of [
+      'sqlite://x.db',
+      'postgres://u:s3cret@h:notaport/db',
+      'postgres://u:s3cret@h/db?schema=',
+      'mysql://u:s3cret@h/db',
+    ]) {
+      let error: unknown
+      try {
+        postgresOptionsFromUrl(url)
+      } catch (caught) {
+        error = caught
+      }
+      expect(XComError.is(error, 'E_CONFIG')).toBe(true)
+      expect((error as Error).message).toContain('XCOM_METADATA_URL')
+      expect((error as Error).message).toContain(
+        'postgres://user:password@127.0.0.1:5432/airflow?schema=xcom',
+      )
+      expect((error as Error).message).not.toContain('s3cret')
+    }
+  })
+
+  it('rejects invalid pool options with E_CONFIG', () => {
+    for (const options of [
+      { max: 0 },
+      { statementTimeoutMs: -1 },
+      { connectTimeoutMs: 1.5 },
+      { connectionString: POSTGRES_URL, pool: new pg.Pool() },
+    ]) {
+      expect(() => new PostgresMetadataStore({ connectionString: POSTGRES_URL, ...options })).toThrow(
+        expect.objectContaining({ code: 'E_CONFIG' }),
+      )
+    }
+  })
+
+  it('rejects a schema name that is not a plain identifier with E_CONFIG', () => {
+    for (const schema of ['x"; DROP TABLE y; --', '1abc', 'a-b', 'a'.repeat(64)]) {
+      expect(() => new PostgresMetadataStore({ connectionString: POSTGRES_URL, schema })).toThrow(
+        expect.objectContaining({ code: 'E_CONFIG' }),
+      )
+    }
+  })
+})
+
+describePostgres('PostgresMetadataStore on a real server', () => {
+  const schemas: string[] = []
+  const stores: PostgresMetadataStore[] = []
+  const newStore = (options: ConstructorParameters<typeof PostgresMetadataStore>[0] = {}) => {
+    const schema = options.schema ?? newSchemaName()
+    schemas.push(schema)
+    const store = new PostgresMetadataStore({ connectionString: POSTGRES_URL, ...options, schema })
+    stores.push(store)
+    return store
+  }
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close()
+  })
+  afterAll(async () => {
+    for (const schema of schemas) await dropSchema(schema)
+  })
+
+  it('creates the schema, its tables and the recorded version on first use', async () => {
+    const store = newStore()
+    await store.put(testRecord({}))
+    const versions = await admin(`SELECT version, package_version FROM "${store.schema}".xcom_schema`)
+    expect(versions).toEqual([{ version: SCHEMA_VERSION, package_version: packageVersion }])
+    const collations = await admin(
+      `SELECT column_name, collation_name FROM information_schema.columns
+       WHERE table_schema = $1 AND table_name = 'xcom_record' AND column_name IN ('dag_id', 'run_id', 'task_id', 'key')`,
+      [store.schema],
+    )
+    expect(collations.map((row) => row.collation_name)).toEqual(['C', 'C', 'C', 'C'])
+  })
+
+  it('orders identifiers by code point, like SQLite and compareKeys', async () => {
+    const store = newStore()
+    const taskIds = ['b', 'B', 'é', 'z', '_', 'a b', 'ab', 'Z', '10', '9', '漢']
+    for (const taskId of taskIds) await store.put(testRecord({ taskId }))
+    const expected = taskIds.map((taskId) => ({ ...identity, taskId })).sort(compareKeys)
+    expect((await store.getMany({ dagId: 'dag' })).map((r) => r.taskId)).toEqual(
+      expected.map((k) => k.taskId),
+    )
+  })
+
+  it('migrates once when several stores open one new schema at the same time', async () => {
+    const schema = newSchemaName()
+    const racers = Array.from({ length: 4 }, () => newStore({ schema }))
+    await Promise.all(racers.map((store) => store.ready()))
+    expect(await admin(`SELECT count(*)::int AS n FROM "${schema}".xcom_schema`)).toEqual([
+      { n: SCHEMA_VERSION },
+    ])
+    await racers[0]?.put(testRecord({}))
+    expect(await racers[3]?.get(identity)).toBeDefined()
+  })
+
+  it('refuses a schema written by a newer version with E_CONFIG, changing nothing', async () => {
+    const schema = newSchemaName()
+    const record = testReference({})
+    await newStore({ schema }).put(record)
+    await admin(`INSERT INTO "${schema}".xcom_schema (version, package_version) VALUES (99, '9.9.9')`)
+    const newer = newStore({ schema })
+    let error: unknown
+    try {
+      await newer.get(identity)
+    } catch (caught) {
+      error = caught
+    }
+    expect(XComError.is(error, 'E_CONFIG')).toBe(true)
+    expect((error as Error).message).toMatch(
+      /version 99.*@xcom\/postgres 9\.9\.9.*upgrade @xcom\/postgres to 9\.9\.9/,
+    )
+    await expect(newer.put(testRecord({}))).rejects.toSatisfy(rejectsWith('E_CONFIG'))
+    expect(await admin(`SELECT id FROM "${schema}".xcom_record`)).toEqual([{ id: record.id }])
+    expect(await admin(`SELECT max(version) AS v FROM "${schema}".xcom_schema`)).toEqual([{ v: 99 }])
+  })
+
+  it('refuses a schema holding a foreign table of the same name with E_CONFIG, changing nothing', async () => {
+    const schema = newSchemaName()
+    schemas.push(schema)
+    await admin(`CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".xcom_record (anything text)`)
+    await admin(`INSERT INTO "${schema}".xcom_record VALUES ('kept')`)
+    await expect(newStore({ schema }).ready()).rejects.toSatisfy(rejectsWith('E_CONFIG'))
+    expect(await admin(`SELECT anything FROM "${schema}".xcom_record`)).toEqual([{ anything: 'kept' }])
+    expect(await admin('SELECT to_regclass($1) AS t', [`"${schema}".xcom_schema`])).toEqual([{ t: null }])
+  })
+
+  it('answers put, a 10,000-value getMany and resolvePurges with one statement each', async () => {
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL })
+    const schema = newSchemaName()
+    const store = newStore({ pool, schema, connectionString: undefined })
+    await store.ready()
+    let statements = 0
+    const query = pool.query.bind(pool)
+    pool.query = ((...args: Parameters<typeof query>) => {
+      statements++
+      return query(...args)
+    }) as typeof pool.query
+    for (let mapIndex = 0; mapIndex < 20; mapIndex++) await store.put(testRecord({ mapIndex }))
+    expect(statements).toBe(20)
+    statements = 0
+    const many = await store.getMany({
+      dagId: 'dag',
+      runId: 'run',
+      taskId: ['task', 'other'],
+      mapIndex: Array.from({ length: 10_000 }, (_, i) => i),
+    })
+    expect(many).toHaveLength(20)
+    expect(statements).toBe(1)
+    const reference = testReference({ mapIndex: 0 })
+    await store.put(reference)
+    await store.put(testRecord({ mapIndex: 0 }))
+    expect((await store.pendingPurges(10)).map((purge) => purge.id)).toEqual([reference.id])
+    statements = 0
+    await store.resolvePurges([reference.id])
+    expect(statements).toBe(1)
+    expect(await store.pendingPurges(10)).toEqual([])
+    await store.close()
+    // The caller's pool is left open.
+    expect(await pool.query('SELECT 1 AS one')).toMatchObject({ rows: [{ one: 1 }] })
+    await pool.end()
+  })
+
+  it('reads the URL from XCOM_METADATA_URL when given none', async () => {
+    const previous = process.env.XCOM_METADATA_URL
+    process.env.XCOM_METADATA_URL = POSTGRES_URL
+    try {
+      const store = new PostgresMetadataStore({ schema: newSchemaName() })
+      schemas.push(store.schema)
+      stores.push(store)
+      expect(store.url).toBe(POSTGRES_URL)
+      await store.put(testRecord({}))
+      expect(await store.get(identity)).toBeDefined()
+    } finally {
+      if (previous === undefined) delete process.env.XCOM_METADATA_URL
+      else process.env.XCOM_METADATA_URL = previous
+    }
+  })
+
+  it('fails a statement that exceeds statementTimeoutMs with E_BACKEND, writing nothing', async () => {
+    const store = newStore({ statementTimeoutMs: 100 })
+    const before = testRecord({})
+    await store.put(before)
+    const locker = new pg.Client({ connectionString: POSTGRES_URL })
+    await locker.connect()
+    try {
+      await locker.query('BEGIN')
+      await locker.query(`LOCK TABLE "${store.schema}".xcom_record IN ACCESS EXCLUSIVE MODE`)
+      let error: unknown
+      try {
+        await store.put(testRecord({}))
+      } catch (caught) {
+        error = caught
+      }
+      expect(XComError.is(error, 'E_BACKEND')).toBe(true)
+      expect((error as Error).message).toContain('statementTimeoutMs')
+      await locker.query('ROLLBACK')
+    } finally {
+      await locker.end()
+    }
+    expect(await store.getMany({})).toEqual([before])
+    expect(await store.pendingPurges(10)).toEqual([])
+  })
+
+  it('fails with E_BACKEND naming the masked URL when the server cannot be reached', async () => {
+    const url = urlWith({ username: 'someone', password: 's3cret', port: '1' })
+    const store = new PostgresMetadataStore({ connectionString: url, connectTimeoutMs: 2000 })
+    let error: unknown
+    try {
+      await store.get(identity)
+    } catch (caught) {
+      error = caught
+    }
+    await store.close()
+    expect(XComError.is(error, 'E_BACKEND')).toBe(true)
+    expect((error as Error).message).toContain('someone:***@')
+    expect((error as Error).message).not.toContain('s3cret')
+    await expect(metadataStoreFromUrl(url)).rejects.toSatisfy(
+      (caught) => XComError.is(caught, 'E_BACKEND') && !(caught as Error).message.includes('s3cret'),
+    )
+  })
+
+  it('fails with E_PERMISSION_DENIED for an unknown role and E_CONFIG for a missing database', async () => {
+    const role = newStore({ connectionString: urlWith({ username: 'xcom_no_such_role' }) })
+    await expect(role.ready()).rejects.toSatisfy(rejectsWith('E_PERMISSION_DENIED'))
+    const database = newStore({ connectionString: urlWith({ pathname: '/xcom_no_such_database' }) })
+    await expect(database.ready()).rejects.toSatisfy(rejectsWith('E_CONFIG'))
+  })
+
+  it('fails with E_PERMISSION_DENIED when the role may not write, losing nothing', async () => {
+    const owner = newStore()
+    const record = testReference({})
+    await owner.put(record)
+    const role = `xcom_test_reader_${process.pid}`
+    await admin(`DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN`)
+    try {
+      await admin(
+        `GRANT USAGE ON SCHEMA "${owner.schema}" TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA "${owner.schema}" TO ${role}`,
+      )
+      const reader = newStore({ connectionString: urlWith({ username: role }), schema: owner.schema })
+      expect(await reader.get(identity)).toEqual(record)
+      await expect(reader.put(testRecord({}))).rejects.toSatisfy(rejectsWith('E_PERMISSION_DENIED'))
+      await expect(reader.delete({ dagId: 'dag' })).rejects.toSatisfy(rejectsWith('E_PERMISSION_DENIED'))
+      await reader.close()
+      expect(await owner.getMany({})).toEqual([record])
+      expect(await owner.pendingPurges(10)).toEqual([])
+    } finally {
+      await admin(`DROP OWNED BY ${role}; DROP ROLE ${role}`)
+    }
+  })
+
+  it('fails every call after close with E_BACKEND', async () => {
+    const store = newStore()
+    await store.ready()
+    await store.close()
+    await store.close()
+    await expect(store.get(identity)).rejects.toSatisfy(rejectsWith('E_BACKEND'))
+    await expect(store.list({}, { limit: 0 })).rejects.toSatisfy(rejectsWith('E_INVALID_KEY'))
+  })
+
+  it('pages within a run, and reads cursors from other DAGs in code-point order', async () => {
+    const store = newStore()
+    for (const dagId of ['a', '\uff5e', '😀']) {
+      for (let mapIndex = 0; mapIndex < 5; mapIndex++) await store.put(testRecord({ dagId, mapIndex }))
+    }
+    const seen: string[] = []
+    let after: string | undefined
+    do {
+      const page = await store.list({ dagId: '😀', runId: 'run' }, { limit: 2, after })
+      seen.push(...page.records.map((record) => record.id))
+      after = page.next
+    } while (after !== undefined)
+    expect(seen).toEqual((await store.getMany({ dagId: '😀', runId: 'run' })).map((record) => record.id))
+    const cursorIn = (dagId: string) => encodeCursor({ ...identity, dagId, mapIndex: 2 })
+    // U+FF5E sorts before U+1F600 by code point (though not by UTF-16 code unit): every row of 😀 follows its cursor.
+    expect(
+      (await store.list({ dagId: '😀' }, { limit: 10, after: cursorIn('\uff5e') })).records,
+    ).toHaveLength(5)
+    expect((await store.list({ dagId: '\uff5e' }, { limit: 10, after: cursorIn('😀') })).records).toEqual([])
+    expect(
+      (await store.list({ dagId: '\uff5e', runId: 'run' }, { limit: 10, after: cursorIn('\uff5e') })).records,
+    ).toHaveLength(2)
+  })
+
+  it('is what XCom.fromEnv uses for XCOM_METADATA_URL=postgres://...?schema=', async () => {
+    const schema = newSchemaName()
+    schemas.push(schema)
+    const url = new URL(POSTGRES_URL)
+    url.searchParams.set('schema', schema)
+    const xcom = await XCom.fromEnv({ XCOM_METADATA_URL: url.toString() })
+    try {
+      expect(xcom.metadata).toBeInstanceOf(PostgresMetadataStore)
+      expect((xcom.metadata as PostgresMetadataStore).schema).toBe(schema)
+      await xcom.push({ dagId: 'd', runId: 'r', taskId: 't' }, { rows: [1, 2, 3] })
+      expect(await xcom.pull({ dagId: 'd', runId: 'r', taskId: 't' })).toEqual({ rows: [1, 2, 3] })
+      expect((await xcom.clear({ dagId: 'd' })).deleted).toBe(1)
+    } finally {
+      await xcom.close()
+    }
+  })
+})
