@@ -1,0 +1,114 @@
+import { type Connection, XComError } from '@xcom/core'
+import { type AzureCredentialOptions, azureOptionsFromConnection } from './connection.js'
+import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from './store.js'
+
+/**
+ * The parts of an object storage URL this factory reads: the shape of `ParsedObjectStorageUrl` from
+ * `@xcom/objectstore` (declared here so this package depends on `@xcom/core` only).
+ */
+export interface AzureStorageUrl {
+  /** The URL as given, for messages. */
+  url: string
+  /** The storage named: `abfs` (for `abfs://`, `abfss://`, `adl://` and `az://`). */
+  scheme: string
+  /** The scheme as written. */
+  protocol: string
+  /** The connection id before `@`, if any. */
+  connId: string | undefined
+  /** The container. */
+  bucket: string
+  /** Blob name prefix without leading or trailing `/`. */
+  prefix: string
+  /** Query parameters of the URL. */
+  options: Record<string, string>
+}
+
+/** URL query parameters accepted by {@link objectStoreFactory}, and how each becomes a store option. */
+const URL_OPTIONS: Record<string, (value: string) => Partial<AzureBlobObjectStoreOptions>> = {
+  block_size: (value) => ({ blockSize: Number(value) }),
+  concurrency: (value) => ({ concurrency: Number(value) }),
+  batch_delete: (value) => ({ batchDelete: !/^(false|0|no)$/i.test(value) }),
+}
+
+/**
+ * Builds the {@link AzureBlobObjectStore} of an `abfs://[conn_id@]container/prefix` URL (also `abfss://`, `adl://`,
+ * `az://`): the loader `@xcom/objectstore` calls for these schemes, with the URL's connection already resolved (see
+ * {@link azureOptionsFromConnection}). Without a connection, the standard variables are read:
+ * `AZURE_STORAGE_CONNECTION_STRING`, else `AZURE_STORAGE_ACCOUNT_NAME` with `AZURE_STORAGE_ACCOUNT_KEY` or
+ * `AZURE_STORAGE_SAS_TOKEN` (see {@link azureOptionsFromEnv}). Query parameters `block_size`, `concurrency` and
+ * `batch_delete` set store options.
+ *
+ * The authority is `[conn_id@]container`, as for every xcom URL. fsspec's `abfs://container@account.dfs.core.windows.net/`
+ * form is refused with an explanation: the account comes from the connection.
+ * @throws XComError `E_CONFIG` for another scheme, an unknown query parameter, the fsspec authority form, or a
+ *   connection that cannot be used.
+ */
+export function objectStoreFactory(
+  url: AzureStorageUrl,
+  connection: Connection | undefined,
+): AzureBlobObjectStore {
+  if (url.scheme !== 'abfs') {
+    throw new XComError(
+      'E_CONFIG',
+      `@xcom/azure cannot open ${url.protocol}:// URLs (${url.scheme}): it serves abfs://, abfss://, adl:// and az://.`,
+    )
+  }
+  if (url.bucket.includes('.')) {
+    throw new XComError(
+      'E_CONFIG',
+      `The object storage URL ${url.url} names "${url.bucket}" as its container: xcom URLs are ${url.protocol}://[conn_id@]container/prefix ` +
+        "(the account comes from the connection), not fsspec's container@account.dfs.core.windows.net form.",
+    )
+  }
+  const fromUrl: Partial<AzureBlobObjectStoreOptions> = {}
+  for (const [name, value] of Object.entries(url.options)) {
+    const option = URL_OPTIONS[name]
+    if (!option) {
+      throw new XComError(
+        'E_CONFIG',
+        `The object storage URL ${url.url} has the unknown parameter "${name}": use ${Object.keys(URL_OPTIONS).join(', ')}.`,
+      )
+    }
+    Object.assign(fromUrl, option(value))
+  }
+  return new AzureBlobObjectStore({
+    ...(connection ? azureOptionsFromConnection(connection) : azureOptionsFromEnv(process.env, url.url)),
+    ...fromUrl,
+    container: url.bucket,
+    prefix: url.prefix,
+    scheme: url.protocol,
+    connectionId: url.connId,
+  })
+}
+
+/**
+ * Credential options from the standard Azure Storage variables, for URLs without a connection id:
+ * `AZURE_STORAGE_CONNECTION_STRING`; else `AZURE_STORAGE_ACCOUNT_NAME` (or `AZURE_STORAGE_ACCOUNT_URL`) with
+ * `AZURE_STORAGE_ACCOUNT_KEY` or `AZURE_STORAGE_SAS_TOKEN`.
+ * @param env the variables to read
+ * @param what what to name in the error, e.g. the URL
+ * @throws XComError `E_CONFIG` when none is set (the JavaScript SDK has no default credential chain without
+ *   `@azure/identity`: name a connection, or pass a client built with one).
+ */
+export function azureOptionsFromEnv(
+  env: Record<string, string | undefined>,
+  what = 'Azure storage',
+): AzureCredentialOptions {
+  const value = (name: string) => env[name]?.trim() || undefined
+  const connectionString = value('AZURE_STORAGE_CONNECTION_STRING')
+  if (connectionString) return { connectionString }
+  const accountName = value('AZURE_STORAGE_ACCOUNT_NAME')
+  const accountUrl = value('AZURE_STORAGE_ACCOUNT_URL')
+  const accountKey = value('AZURE_STORAGE_ACCOUNT_KEY')
+  const sasToken = value('AZURE_STORAGE_SAS_TOKEN')
+  if ((accountName || accountUrl) && (accountKey || sasToken)) {
+    return accountKey ? { accountName, accountUrl, accountKey } : { accountName, accountUrl, sasToken }
+  }
+  throw new XComError(
+    'E_CONFIG',
+    `${what} names no connection and no Azure credentials are in the environment: name a connection ` +
+      '(abfs://my_conn@container/prefix with AIRFLOW_CONN_MY_CONN or XCOM_CONN_MY_CONN), or set AZURE_STORAGE_CONNECTION_STRING, ' +
+      'or AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN. Entra ID credentials need ' +
+      '@azure/identity: build a BlobServiceClient with one and pass it as new AzureBlobObjectStore({ client, container }).',
+  )
+}
