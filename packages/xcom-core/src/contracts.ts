@@ -183,6 +183,38 @@ export interface ObjectStore {
   close?(): Promise<void>
 }
 
+/**
+ * An object storage URL `scheme://[conn_id@]bucket/prefix`, split with Python's `urlsplit` rules as Airflow does:
+ * what `@xcom/objectstore` hands to an adapter's {@link ObjectStoreFactory}.
+ */
+export interface ObjectStorageUrl {
+  /** The URL as given. */
+  url: string
+  /** The storage named, aliases resolved (`s3a` -> `s3`, `gcs` -> `gs`, `az`/`abfss`/`adl` -> `abfs`, `local` -> `file`). */
+  scheme: string
+  /** The scheme as written, lowercased. */
+  protocol: string
+  /** The connection id: the raw text before the last `@` of the authority (not decoded); undefined without one. */
+  connId: string | undefined
+  /** The bucket (container) name: the authority after the connection id; for `file://`, the host part if any. */
+  bucket: string
+  /** The percent-decoded path after the bucket, with its leading `/` (for `file://`, the directory). */
+  path: string
+  /** The key prefix inside the bucket: `path` without leading and trailing `/`; `""` for none. */
+  prefix: string
+  /** Query parameters (last duplicate wins), for adapter options. */
+  options: Record<string, string>
+}
+
+/**
+ * Creates the store of an adapter's scheme. Adapter packages (`@xcom/s3`, `@xcom/gcs`, `@xcom/azure`) export one
+ * named `objectStoreFactory`; `connection` is the resolved connection when the URL names one.
+ */
+export type ObjectStoreFactory = (
+  url: ObjectStorageUrl,
+  connection: Connection | undefined,
+) => ObjectStore | Promise<ObjectStore>
+
 /** Options of decompression. */
 export interface DecompressOptions {
   /** Fail with `E_TOO_LARGE` once the output exceeds this many bytes. */

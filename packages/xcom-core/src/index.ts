@@ -1,4 +1,5 @@
 export { BaseXComBackend, type BaseXComBackendOptions } from './backend.js'
+export { byteChunks, checkRange, readChunks } from './bytes.js'
 export {
   DEFAULT_METADATA_URL,
   ENV_VARIABLES,
