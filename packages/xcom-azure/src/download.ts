@@ -42,7 +42,7 @@ function webStreamOf(chunks: AsyncGenerator<Uint8Array>): ReadableStream<Bytes> 
 }
 
 /** Every chunk of a downloaded body. */
-export async function readChunks(stream: NodeJS.ReadableStream | undefined): Promise<Uint8Array[]> {
+export async function collectChunks(stream: NodeJS.ReadableStream | undefined): Promise<Uint8Array[]> {
   const chunks: Uint8Array[] = []
   for await (const chunk of stream ?? []) chunks.push(chunk as Uint8Array)
   return chunks

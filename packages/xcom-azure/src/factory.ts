@@ -1,27 +1,6 @@
-import { type Connection, XComError } from '@xcom/core'
+import { type Connection, type ObjectStorageUrl, XComError } from '@xcom/core'
 import { type AzureCredentialOptions, azureOptionsFromConnection } from './connection.js'
 import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from './store.js'
-
-/**
- * The parts of an object storage URL this factory reads: the shape of `ParsedObjectStorageUrl` from
- * `@xcom/objectstore` (declared here so this package depends on `@xcom/core` only).
- */
-export interface AzureStorageUrl {
-  /** The URL as given, for messages. */
-  url: string
-  /** The storage named: `abfs` (for `abfs://`, `abfss://`, `adl://` and `az://`). */
-  scheme: string
-  /** The scheme as written. */
-  protocol: string
-  /** The connection id before `@`, if any. */
-  connId: string | undefined
-  /** The container. */
-  bucket: string
-  /** Blob name prefix without leading or trailing `/`. */
-  prefix: string
-  /** Query parameters of the URL. */
-  options: Record<string, string>
-}
 
 /** URL query parameters accepted by {@link objectStoreFactory}, and how each becomes a store option. */
 const URL_OPTIONS: Record<string, (value: string) => Partial<AzureBlobObjectStoreOptions>> = {
@@ -32,11 +11,11 @@ const URL_OPTIONS: Record<string, (value: string) => Partial<AzureBlobObjectStor
 
 /**
  * Builds the {@link AzureBlobObjectStore} of an `abfs://[conn_id@]container/prefix` URL (also `abfss://`, `adl://`,
- * `az://`): the loader `@xcom/objectstore` calls for these schemes, with the URL's connection already resolved (see
- * {@link azureOptionsFromConnection}). Without a connection, the standard variables are read:
- * `AZURE_STORAGE_CONNECTION_STRING`, else `AZURE_STORAGE_ACCOUNT_NAME` with `AZURE_STORAGE_ACCOUNT_KEY` or
- * `AZURE_STORAGE_SAS_TOKEN` (see {@link azureOptionsFromEnv}). Query parameters `block_size`, `concurrency` and
- * `batch_delete` set store options.
+ * `az://`): the `ObjectStoreFactory` (see `@xcom/core`) that `@xcom/objectstore` calls for these schemes, with the
+ * URL's connection already resolved (see {@link azureOptionsFromConnection}). Without a connection, the standard
+ * variables are read: `AZURE_STORAGE_CONNECTION_STRING`, else `AZURE_STORAGE_ACCOUNT_NAME` with
+ * `AZURE_STORAGE_ACCOUNT_KEY` or `AZURE_STORAGE_SAS_TOKEN` (see {@link azureOptionsFromEnv}). Query parameters
+ * `block_size`, `concurrency` and `batch_delete` set store options.
  *
  * The authority is `[conn_id@]container`, as for every xcom URL. fsspec's `abfs://container@account.dfs.core.windows.net/`
  * form is refused with an explanation: the account comes from the connection.
@@ -44,7 +23,7 @@ const URL_OPTIONS: Record<string, (value: string) => Partial<AzureBlobObjectStor
  *   connection that cannot be used.
  */
 export function objectStoreFactory(
-  url: AzureStorageUrl,
+  url: ObjectStorageUrl,
   connection: Connection | undefined,
 ): AzureBlobObjectStore {
   if (url.scheme !== 'abfs') {

@@ -1,5 +1,5 @@
 export { type AzureCredentialOptions, azureOptionsFromConnection } from './connection.js'
 export { type AzureErrorContext, toXComError } from './errors.js'
-export { type AzureStorageUrl, azureOptionsFromEnv, objectStoreFactory } from './factory.js'
+export { azureOptionsFromEnv, objectStoreFactory } from './factory.js'
 export { decodeMetadataName, encodeMetadataName } from './metadata.js'
 export { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from './store.js'

@@ -20,6 +20,7 @@ import type {
 } from '@azure/storage-blob'
 import {
   type ByteSource,
+  checkRange,
   type GetOptions,
   type ObjectBody,
   type ObjectInfo,
@@ -29,7 +30,7 @@ import {
 } from '@xcom/core'
 import { buildServiceClient } from './client.js'
 import type { AzureCredentialOptions } from './connection.js'
-import { bodyOf, Prefetch, readChunks } from './download.js'
+import { bodyOf, collectChunks, Prefetch } from './download.js'
 import { codeOf, httpStatus, toXComError } from './errors.js'
 import { decodeMetadata, encodeMetadata } from './metadata.js'
 import { type Block, BlockReader, bodyOfBlock } from './upload.js'
@@ -249,7 +250,7 @@ export class AzureBlobObjectStore implements ObjectStore {
     const fetchRange = async ([start, length]: [number, number]) => {
       const response = await download(start, length, first.etag)
       try {
-        return await readChunks(response.readableStreamBody)
+        return await collectChunks(response.readableStreamBody)
       } catch (error) {
         throw toXComError(error, { action: 'reading', uri, secrets })
       }
@@ -492,18 +493,8 @@ function sizeOption(name: string, value: number | undefined, fallback: number, m
 
 /** `offset`/`count` of the SDK for an inclusive range. @throws XComError `E_INVALID_KEY` for a bad range. */
 function rangeOf(range: GetOptions['range'], uri: string): { offset: number; count: number | undefined } {
-  if (range === undefined) return { offset: 0, count: undefined }
-  const { start, end } = range
-  if (
-    !Number.isSafeInteger(start) ||
-    start < 0 ||
-    (end !== undefined && (!Number.isSafeInteger(end) || end < start))
-  ) {
-    throw new XComError(
-      'E_INVALID_KEY',
-      `Invalid range ${JSON.stringify(range)} reading ${uri}: use { start >= 0, end >= start } (end inclusive).`,
-      { uri },
-    )
-  }
+  const checked = checkRange(range, uri)
+  if (checked === undefined) return { offset: 0, count: undefined }
+  const { start, end } = checked
   return { offset: start, count: end === undefined ? undefined : end - start + 1 }
 }

@@ -1,4 +1,4 @@
-import { type ByteSource, XComError } from '@xcom/core'
+import { type ByteSource, byteChunks, XComError } from '@xcom/core'
 
 /** One block of an upload: views of the source's chunks, `length` bytes in all. */
 export interface Block {
@@ -82,19 +82,18 @@ export class BlockReader {
 
 /** The chunks of a byte source; string chunks (a Node stream with an encoding) are taken as UTF-8. */
 async function* chunksOf(body: ByteSource): AsyncGenerator<Uint8Array> {
-  if (body instanceof Uint8Array) {
-    if (body.byteLength > 0) yield body
-    return
-  }
-  const iterable: AsyncIterable<unknown> =
-    body instanceof ReadableStream ? readWebStream(body) : (body as AsyncIterable<unknown>)
-  if (typeof (iterable as { [Symbol.asyncIterator]?: unknown })?.[Symbol.asyncIterator] !== 'function') {
+  const isByteSource =
+    body instanceof Uint8Array ||
+    body instanceof ReadableStream ||
+    typeof (body as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function'
+  if (!isByteSource) {
     throw new XComError(
       'E_NOT_SERIALIZABLE',
       'An object body must be a Uint8Array, a ReadableStream or an AsyncIterable of Uint8Array.',
     )
   }
-  for await (const chunk of iterable) {
+  // Typed as unknown: a JavaScript caller's iterable may yield anything.
+  for await (const chunk of byteChunks(body) as AsyncIterable<unknown>) {
     if (chunk instanceof Uint8Array) {
       if (chunk.byteLength > 0) yield chunk
     } else if (typeof chunk === 'string') {
@@ -105,23 +104,5 @@ async function* chunksOf(body: ByteSource): AsyncGenerator<Uint8Array> {
         `An object body yielded a ${typeof chunk} chunk: only Uint8Array chunks can be stored.`,
       )
     }
-  }
-}
-
-async function* readWebStream(stream: ReadableStream<unknown>): AsyncGenerator<unknown> {
-  const reader = stream.getReader()
-  let finished = false
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) {
-        finished = true
-        return
-      }
-      yield value
-    }
-  } finally {
-    if (!finished) await reader.cancel().catch(() => {})
-    reader.releaseLock()
   }
 }

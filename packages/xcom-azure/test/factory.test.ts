@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { parseConnection, XCom, XComError } from '@xcom/core'
+import { type ObjectStoreFactory, parseConnection, XCom, XComError } from '@xcom/core'
 import {
   type ObjectReference,
   ObjectStoreXComBackend,
@@ -41,6 +41,12 @@ describe('objectStoreFactory', () => {
       expect(store.url).toBe(`${scheme}://my_conn@container/some/prefix`)
       expect(store.url).not.toContain(KEY)
     }
+  })
+
+  it("has @xcom/core's ObjectStoreFactory type, the one @xcom/objectstore loads", async () => {
+    const asLoaded: ObjectStoreFactory = objectStoreFactory
+    const store = await asLoaded(parseObjectStorageUrl('az://my_conn@container/p'), connection)
+    expect(store).toBeInstanceOf(AzureBlobObjectStore)
   })
 
   it('applies block_size, concurrency and batch_delete from the query', () => {

@@ -1,3 +1,5 @@
+/** Re-exported from `@xcom/core` (its one implementation) for compatibility. */
+export { readChunks } from '@xcom/core'
 export {
   compressIfWorthIt,
   compressStreamIfWorthIt,
@@ -8,7 +10,7 @@ export {
 } from './adaptive.js'
 export { type DeflateOptions, deflate, zlib } from './deflate.js'
 export { type GzipOptions, gzip } from './gzip.js'
-export { compressIterable, decompressIterable, readChunks, toReadableStream } from './iterable.js'
+export { compressIterable, decompressIterable, toReadableStream } from './iterable.js'
 export { none } from './none.js'
 export {
   CODEC_NAMES,

@@ -1,5 +1,5 @@
 import type { ByteSource, Bytes, Codec } from '@xcom/core'
-import { XComError } from '@xcom/core'
+import { readChunks, XComError } from '@xcom/core'
 import type { CodecDecompressOptions } from './types.js'
 
 /**
@@ -39,28 +39,6 @@ export function toReadableStream(source: ByteSource | Iterable<Bytes>): Readable
       await iterator.return?.(reason)
     },
   })
-}
-
-/** The chunks of a ReadableStream as an async iterable; stopping early cancels the stream. */
-export async function* readChunks(stream: ReadableStream<Bytes>): AsyncGenerator<Bytes, void, undefined> {
-  const reader = stream.getReader()
-  let finished = false
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) {
-        finished = true
-        return
-      }
-      yield value
-    }
-  } catch (error) {
-    finished = true
-    throw error
-  } finally {
-    if (!finished) await reader.cancel().catch(() => {})
-    reader.releaseLock()
-  }
 }
 
 /** The source compressed with `codec`, as an async iterable of chunks (same bytes as `codec.compress`). */

@@ -30,7 +30,7 @@ import type {
   PutOptions,
   XComError as XComErrorType,
 } from '@xcom/core'
-import { XComError } from '@xcom/core'
+import { byteChunks, checkRange, XComError } from '@xcom/core'
 import { authOptionsOf } from './auth.js'
 import type { GcsConnectionOptions } from './connection.js'
 import { fastCrc32cValidator } from './crc32c.js'
@@ -472,25 +472,13 @@ class Source {
   }
 }
 
+/** The body's chunks, a Uint8Array cut into `SLICE`-byte views (no copy). */
 async function* chunksOf(body: ByteSource): AsyncGenerator<Bytes> {
-  if (body instanceof Uint8Array) {
-    for (let offset = 0; offset < body.byteLength; offset += SLICE)
-      yield body.subarray(offset, offset + SLICE)
+  if (!(body instanceof Uint8Array)) {
+    yield* byteChunks(body)
     return
   }
-  if (body instanceof ReadableStream) {
-    const reader = body.getReader()
-    try {
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) return
-        yield value
-      }
-    } finally {
-      reader.releaseLock()
-    }
-  }
-  yield* body as AsyncIterable<Bytes>
+  for (let offset = 0; offset < body.byteLength; offset += SLICE) yield body.subarray(offset, offset + SLICE)
 }
 
 function concat(chunks: readonly Bytes[]): Bytes {
@@ -543,19 +531,9 @@ function spanOf(
   size: number,
   uri: string,
 ): { start?: number; end?: number; empty: boolean } {
-  if (range === undefined) return { empty: false }
-  const { start, end } = range
-  if (
-    !Number.isSafeInteger(start) ||
-    start < 0 ||
-    (end !== undefined && (!Number.isSafeInteger(end) || end < start))
-  ) {
-    throw new XComError(
-      'E_INVALID_KEY',
-      `Invalid range ${JSON.stringify(range)} reading ${uri}: use { start >= 0, end >= start } (end inclusive).`,
-      { uri },
-    )
-  }
+  const checked = checkRange(range, uri)
+  if (checked === undefined) return { empty: false }
+  const { start, end } = checked
   // GCS answers 416 for a range that starts at or past the end; the store returns no bytes instead.
   if (start >= size) return { empty: true }
   return { start, end: Math.min(end ?? size - 1, size - 1), empty: false }

@@ -1,5 +1,12 @@
 import { IdempotencyStrategy } from '@google-cloud/storage'
-import { type Connection, EnvConnectionResolver, parseConnection, XComError } from '@xcom/core'
+import {
+  type Connection,
+  EnvConnectionResolver,
+  type ObjectStorageUrl,
+  type ObjectStoreFactory,
+  parseConnection,
+  XComError,
+} from '@xcom/core'
 import { describe, expect, it } from 'vitest'
 import { GcsObjectStore, gcsOptionsFromConnection, objectStoreFactory } from '../src/index.js'
 
@@ -236,7 +243,7 @@ describe('gcsOptionsFromConnection: refusals (E_CONFIG, no secret in the message
 })
 
 describe('objectStoreFactory', () => {
-  const parsed = {
+  const parsed: ObjectStorageUrl = {
     url: 'gs://c@bkt/pre/fix',
     scheme: 'gs',
     protocol: 'gcs',
@@ -258,6 +265,11 @@ describe('objectStoreFactory', () => {
     expect(store.prefix).toBe('pre/fix')
     expect(store.storage.apiEndpoint).toBe('http://127.0.0.1:1')
     expect(store.storage.projectId).toBe('p')
+  })
+
+  it("has @xcom/core's ObjectStoreFactory type, the one @xcom/objectstore loads", async () => {
+    const asLoaded: ObjectStoreFactory = objectStoreFactory
+    expect(await asLoaded(parsed, undefined)).toBeInstanceOf(GcsObjectStore)
   })
 
   it('uses the default credential chain without a connection', () => {

@@ -1,27 +1,6 @@
-import { type Connection, XComError } from '@xcom/core'
+import { type Connection, type ObjectStorageUrl, XComError } from '@xcom/core'
 import { s3OptionsFromConnection } from './connection.js'
 import { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.js'
-
-/**
- * The parts of an object storage URL this factory reads: the shape of `ParsedObjectStorageUrl` from
- * `@xcom/objectstore` (declared here so this package depends on `@xcom/core` only).
- */
-export interface S3StorageUrl {
-  /** The URL as given, for messages. */
-  url: string
-  /** The storage named: `s3` (for `s3://`, `s3a://` and `s3n://`). */
-  scheme: string
-  /** The scheme as written. */
-  protocol: string
-  /** The connection id before `@`, if any. */
-  connId: string | undefined
-  /** The bucket name. */
-  bucket: string
-  /** Key prefix without leading or trailing `/`. */
-  prefix: string
-  /** Query parameters of the URL. */
-  options: Record<string, string>
-}
 
 /** URL query parameters accepted by {@link objectStoreFactory}, and how each becomes a store option. */
 const URL_OPTIONS: Record<string, (value: string) => Partial<S3ObjectStoreOptions>> = {
@@ -34,14 +13,14 @@ const URL_OPTIONS: Record<string, (value: string) => Partial<S3ObjectStoreOption
 }
 
 /**
- * Builds the {@link S3ObjectStore} of an `s3://[conn_id@]bucket/prefix` URL (also `s3a://`, `s3n://`): the loader
- * `@xcom/objectstore` calls for these schemes, with the URL's connection already resolved (see
- * {@link s3OptionsFromConnection}); without a connection the SDK's default credential chain is used. Query
- * parameters `region`, `endpoint`, `force_path_style`, `part_size`, `queue_size` and `conditional_create` override
- * the connection.
+ * Builds the {@link S3ObjectStore} of an `s3://[conn_id@]bucket/prefix` URL (also `s3a://`, `s3n://`): the
+ * `ObjectStoreFactory` (see `@xcom/core`) that `@xcom/objectstore` calls for these schemes, with the URL's connection
+ * already resolved (see {@link s3OptionsFromConnection}); without a connection the SDK's default credential chain is
+ * used. Query parameters `region`, `endpoint`, `force_path_style`, `part_size`, `queue_size` and `conditional_create`
+ * override the connection.
  * @throws XComError `E_CONFIG` for another scheme, an unknown query parameter, or a connection that cannot be used.
  */
-export function objectStoreFactory(url: S3StorageUrl, connection: Connection | undefined): S3ObjectStore {
+export function objectStoreFactory(url: ObjectStorageUrl, connection: Connection | undefined): S3ObjectStore {
   if (url.scheme !== 's3') {
     throw new XComError(
       'E_CONFIG',

@@ -23,6 +23,8 @@ import {
 import { Upload } from '@aws-sdk/lib-storage'
 import {
   type ByteSource,
+  byteChunks,
+  checkRange,
   type GetOptions,
   type ObjectBody,
   type ObjectInfo,
@@ -205,7 +207,7 @@ export class S3ObjectStore implements ObjectStore {
         return { size: body.byteLength }
       }
       // A stream: read up to one part; if it ends there, one PutObject, else a multipart upload of it all.
-      const iterator = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+      const iterator = byteChunks(body)
       const head: Uint8Array[] = []
       let size = 0
       while (size < this.#partSize) {
@@ -296,8 +298,8 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string, options: GetOptions = {}): Promise<ObjectBody> {
     const uri = this.#uri(key)
     const fullKey = this.#fullKey(key)
-    const want = options.range
-    const range = want ? httpRange(want, uri) : undefined
+    const want = checkRange(options.range, uri)
+    const range = want ? `bytes=${want.start}-${want.end ?? ''}` : undefined
     let output: GetObjectCommandOutput
     try {
       output = await this.client.send(
@@ -571,23 +573,6 @@ export class S3ObjectStore implements ObjectStore {
   #uri(key: string): string {
     return `${this.url}/${key}`
   }
-}
-
-/** The HTTP Range header for a range option. @throws XComError `E_INVALID_KEY` for a negative or reversed range. */
-function httpRange(range: { start: number; end?: number }, uri: string): string {
-  const { start, end } = range
-  if (
-    !Number.isSafeInteger(start) ||
-    start < 0 ||
-    (end !== undefined && (!Number.isSafeInteger(end) || end < start))
-  ) {
-    throw new XComError(
-      'E_INVALID_KEY',
-      `Invalid range ${JSON.stringify(range)} reading ${uri}: use { start >= 0, end >= start } (end inclusive).`,
-      { uri },
-    )
-  }
-  return `bytes=${start}-${end ?? ''}`
 }
 
 /** The body of an object held in memory. */

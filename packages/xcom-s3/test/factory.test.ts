@@ -1,10 +1,10 @@
-import { type Connection, XCom, XComError } from '@xcom/core'
-import { type ObjectStoreFactory, objectStoreFromUrl, parseObjectStorageUrl } from '@xcom/objectstore'
+import { type Connection, type ObjectStoreFactory, XCom, XComError } from '@xcom/core'
+import { objectStoreFromUrl, parseObjectStorageUrl } from '@xcom/objectstore'
 import { describe, expect, it } from 'vitest'
 import { objectStoreFactory, S3ObjectStore } from '../src/index.js'
 import { LOCAL_BUCKET, useS3rver } from './support.js'
 
-// The factory has the exact type @xcom/objectstore loads (checked by the typecheck of this file).
+// The factory has the exact type @xcom/objectstore loads, @xcom/core's ObjectStoreFactory (checked by the typecheck).
 const asLoaded: ObjectStoreFactory = objectStoreFactory
 
 const resolver = (connections: Record<string, Connection>) => ({ get: async (id: string) => connections[id] })
