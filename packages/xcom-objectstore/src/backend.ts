@@ -20,7 +20,6 @@ import {
 } from '@xcom/core'
 import {
   type BinaryValue,
-  checkDigest,
   checksumOf,
   chunksOf,
   concat,
@@ -245,7 +244,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
           { uri: ref.uri },
         )
       }
-      const storedBytes = await readVerified(body.stream(), expectedOf(ref))
+      const storedBytes = await readVerified(body, expectedOf(ref))
       if (!codec) return storedBytes
       const raw = await codec.decompress(storedBytes, { maxSize: ref.size, uri: ref.uri })
       if (raw.byteLength !== ref.size) {
@@ -320,10 +319,11 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     const uri = uriOf(this.store.url, key)
     const body = await this.store.get(key)
     const { stream: _stream, bytes: _bytes, ...info } = body
-    const stored = plainBytes(await body.bytes())
     const checksum = info.metadata[META.checksum]
-    if (checksum !== undefined)
-      checkDigest({ size: stored.byteLength, checksum, uri }, stored.byteLength, checksumOf(stored))
+    const stored =
+      checksum === undefined
+        ? plainBytes(await body.bytes())
+        : await readVerified(body, { size: info.size, checksum, uri })
     const named = info.metadata[META.codec]
     let codec: Codec | undefined
     if (named !== undefined) {

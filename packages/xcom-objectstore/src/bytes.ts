@@ -1,8 +1,11 @@
 import { createHash, type Hash } from 'node:crypto'
-import { type ByteSource, type Bytes, XComError } from '@xcom/core'
+import { type ByteSource, type Bytes, type ObjectBody, XComError } from '@xcom/core'
 
-/** Size of the slices a large buffer is cut into, so hashing one slice overlaps writing the previous one. */
-export const SLICE_SIZE = 4 * 1024 * 1024
+/**
+ * Size of the slices a large buffer is cut into: large, so the cost per write vanishes; each slice is hashed while it
+ * is being written.
+ */
+export const SLICE_SIZE = 8 * 1024 * 1024
 
 /** A value that goes to object storage as raw bytes: Uint8Array (incl. Buffer), Blob, web stream, async iterable. */
 export type BinaryValue = Uint8Array | Blob | ReadableStream<Bytes> | AsyncIterable<Bytes | string>
@@ -127,6 +130,9 @@ export function checksumOf(bytes: Uint8Array): string {
 
 /**
  * Passes chunks through while hashing them; `digest()` gives their total size and checksum once they have all passed.
+ * Each chunk is hashed when the consumer asks for the next one, that is once it has started writing this one: hashing
+ * overlaps the write of the same bytes, while they are still in the CPU cache.
+ * @throws XComError `E_BACKEND` from `digest()` when the consumer stopped before the end (the checksum would be wrong).
  */
 export function hashing(source: AsyncIterable<Uint8Array>): {
   chunks: AsyncGenerator<Uint8Array>
@@ -134,14 +140,22 @@ export function hashing(source: AsyncIterable<Uint8Array>): {
 } {
   const hash = createHash('sha256')
   let size = 0
+  let ended = false
   async function* chunks(): AsyncGenerator<Uint8Array> {
     for await (const chunk of source) {
+      yield chunk
       hash.update(chunk)
       size += chunk.byteLength
-      yield chunk
     }
+    ended = true
   }
-  return { chunks: chunks(), digest: () => ({ storedSize: size, checksum: formatChecksum(hash) }) }
+  return {
+    chunks: chunks(),
+    digest: () => {
+      if (!ended) throw new XComError('E_BACKEND', 'The store stopped reading the value before its end.')
+      return { storedSize: size, checksum: formatChecksum(hash) }
+    },
+  }
 }
 
 /** What a verified read must produce. */
@@ -193,25 +207,51 @@ export function verifying(expected: Expected): TransformStream<Uint8Array, Uint8
 }
 
 /**
- * Reads a stream of exactly `expected.size` bytes into one buffer, verifying size and checksum while reading.
+ * An {@link ObjectBody} that can read itself into one new buffer while showing each part to `observe`, in order, as
+ * soon as it has landed and while the next part is being read: the reader hashes as it reads, with no copy. Bodies of
+ * `FileObjectStore` have it; bodies of other stores are read through `stream()`.
+ */
+export interface ObservableBody extends ObjectBody {
+  /** Like `bytes()`, calling `observe` with every part of the result, in order; an error it throws ends the read. */
+  bytesObserved(observe: (part: Uint8Array) => void): Promise<Uint8Array>
+}
+
+function isObservable(body: ObjectBody): body is ObservableBody {
+  return typeof (body as Partial<ObservableBody>).bytesObserved === 'function'
+}
+
+/**
+ * Reads a body of exactly `expected.size` bytes into one buffer, hashing it as it arrives (each part while the next is
+ * read, when the body is an {@link ObservableBody}), and returns it only once size and checksum match.
  * @throws XComError `E_CORRUPT` on a size or checksum mismatch.
  */
-export async function readVerified(
-  stream: ReadableStream<Uint8Array>,
-  expected: Expected,
-): Promise<Uint8Array> {
-  const out = allocate(expected.size)
+export async function readVerified(body: ObjectBody, expected: Expected): Promise<Uint8Array> {
   const hash = createHash('sha256')
   let size = 0
-  for await (const chunk of readStream(stream)) {
-    if (size + chunk.byteLength > expected.size)
+  const take = (part: Uint8Array) => {
+    if (size + part.byteLength > expected.size)
       throw corrupt(expected, `it holds more than the ${expected.size} bytes written`)
-    hash.update(chunk)
-    out.set(chunk, size)
-    size += chunk.byteLength
+    hash.update(part)
+    size += part.byteLength
+  }
+  let out: Uint8Array | undefined
+  if (isObservable(body)) {
+    out = await body.bytesObserved(take)
+    if (out.byteLength !== size) throw corrupt(expected, 'the store returned bytes it did not show')
+  } else {
+    for await (const chunk of readStream(body.stream())) {
+      take(chunk)
+      // A first chunk that is the whole value, alone in its memory, is kept as is; anything else is gathered.
+      if (!out && chunk.byteLength === expected.size && chunk.byteLength === chunk.buffer.byteLength) {
+        out = chunk
+      } else {
+        out ??= allocate(expected.size)
+        out.set(chunk, size - chunk.byteLength)
+      }
+    }
   }
   checkDigest(expected, size, formatChecksum(hash))
-  return out
+  return plainBytes(out ?? new Uint8Array(0))
 }
 
 /**

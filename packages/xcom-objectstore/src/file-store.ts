@@ -13,8 +13,12 @@
  *
  * Keys are '/'-separated; every segment must be non-empty and must not be `.` or `..` (nor contain NUL, or `\` on
  * Windows), and the first segment must not be `.xcom`: a key therefore always names a path inside the root. Deleting
- * an object removes its now-empty parent directories. `list` walks the tree (not following symbolic links) and hides
- * `.xcom`.
+ * an object removes its now-empty parent directories; a write whose directory is removed that way (by this or another
+ * process) before it could place its file there makes the directory again and retries. `list` walks the tree (not
+ * following symbolic links) and hides `.xcom`.
+ *
+ * Whole objects are read in 8 MiB parts straight into one buffer, and bodies show each part as it lands
+ * (`bytesObserved`), so the backend hashes one part while the next is read.
  */
 import { randomUUID } from 'node:crypto'
 import type { Dirent } from 'node:fs'
@@ -32,18 +36,18 @@ import {
   writeFile,
 } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import {
   type ByteSource,
   type GetOptions,
-  type ObjectBody,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
   XComError,
   type XComErrorCode,
 } from '@xcom/core'
-import { allocate, chunksOf } from './bytes.js'
+import { allocate, chunksOf, type ObservableBody } from './bytes.js'
 import { alreadyExists, notFound, resolveRange, uriOf } from './store-util.js'
 
 /** Options of {@link FileObjectStore}. */
@@ -56,8 +60,10 @@ export interface FileObjectStoreOptions {
 
 /** The directory under the root that holds sidecars and temporary files. */
 const INTERNAL = '.xcom'
-/** Bytes read per chunk when streaming an object. */
-const READ_CHUNK = 2 * 1024 * 1024
+/** Bytes read per call when reading a whole object into one buffer: large, so the per-call cost vanishes. */
+const READ_CHUNK = 8 * 1024 * 1024
+/** Bytes per chunk of a stream (two are read ahead), bounding its memory. */
+const STREAM_CHUNK = 2 * 1024 * 1024
 
 /**
  * An {@link ObjectStore} on the local file system (`file:///absolute/path`). Writes are atomic (temporary file +
@@ -106,16 +112,16 @@ export class FileObjectStore implements ObjectStore {
         JSON.stringify({ metadata: options.metadata ?? {}, contentType: options.contentType }),
       )
       if (options.ifNoneMatch) {
-        await inDirectory(target, () =>
+        await placeInDirectory(target, tmp, () =>
           link(tmp, target).catch((error: unknown) => {
             throw errnoOf(error) === 'EEXIST' ? alreadyExists(this.url, key) : error
           }),
         )
         await rm(tmp, { force: true })
-        await inDirectory(metaTarget, () => rename(metaTmp, metaTarget))
+        await placeInDirectory(metaTarget, metaTmp, () => rename(metaTmp, metaTarget))
       } else {
-        await inDirectory(metaTarget, () => rename(metaTmp, metaTarget))
-        await inDirectory(target, () => rename(tmp, target))
+        await placeInDirectory(metaTarget, metaTmp, () => rename(metaTmp, metaTarget))
+        await placeInDirectory(target, tmp, () => rename(tmp, target))
       }
       return { size }
     } catch (error) {
@@ -125,7 +131,7 @@ export class FileObjectStore implements ObjectStore {
   }
 
   /** @throws XComError `E_NOT_FOUND` naming the URI when the key does not exist. */
-  async get(key: string, options: GetOptions = {}): Promise<ObjectBody> {
+  async get(key: string, options: GetOptions = {}): Promise<ObservableBody> {
     const info = await this.head(key)
     if (!info) throw notFound(this.url, key)
     const path = this.#path(key)
@@ -135,7 +141,8 @@ export class FileObjectStore implements ObjectStore {
       ...info,
       stream: () => fileStream(path, start, end, uri),
       bytes: () => readSpan(path, start, end, uri),
-    }
+      bytesObserved: (observe: (part: Uint8Array) => void) => readSpan(path, start, end, uri, observe),
+    } satisfies ObservableBody
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -280,16 +287,46 @@ export class FileObjectStore implements ObjectStore {
   }
 }
 
-/** Runs `place` after creating the parent directory of `path`, again if a concurrent delete pruned that directory. */
-async function inDirectory(path: string, place: () => Promise<void>): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    await mkdir(dirname(path), { recursive: true })
+/** Attempts to place a file before a write gives up on a directory that keeps disappearing (see below). */
+const PLACE_ATTEMPTS = 100
+
+/**
+ * Runs `place` (which moves or links `source` to `target`) after creating the parent directory of `target`. A
+ * concurrent `deleteMany`, in this or another process, removes the directories it leaves empty, so a directory may
+ * vanish between the two steps, or between the levels of the recursive mkdir: then both run again. Each lost race
+ * needs a delete to remove the directory in that short window, and from the third attempt on a short random pause
+ * lets deletes finish first; the bound only ends a directory that can never be made (e.g. behind a dangling link).
+ */
+async function placeInDirectory(target: string, source: string, place: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
     try {
+      await mkdir(dirname(target), { recursive: true })
       return await place()
     } catch (error) {
-      if (errnoOf(error) !== 'ENOENT' || attempt >= 3) throw error
+      if (attempt >= PLACE_ATTEMPTS || !(await lostToPrune(error, dirname(target), source))) throw error
+      if (attempt >= 3) await sleep(Math.random() * Math.min(attempt, 10))
     }
   }
+}
+
+/**
+ * True when `error` (ENOENT, or the ENOTDIR / EEXIST that a recursive mkdir reports when a level disappears under it)
+ * came from a concurrent removal of an empty directory on the way to `dir`: `source` still exists and no file stands
+ * in the way.
+ */
+async function lostToPrune(error: unknown, dir: string, source: string): Promise<boolean> {
+  const code = errnoOf(error)
+  if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EEXIST') return false
+  if (!(await stat(source).then(Boolean, () => false))) return false
+  // The nearest existing level must be a directory: a file there is a real conflict of keys.
+  for (let path = dir; path !== dirname(path); path = dirname(path)) {
+    try {
+      return (await stat(path)).isDirectory()
+    } catch (failure) {
+      if (errnoOf(failure) !== 'ENOENT') return false
+    }
+  }
+  return false
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -314,7 +351,7 @@ function fileStream(path: string, start: number, end: number, uri: string): Read
       async pull(controller) {
         try {
           handle ??= await open(path, 'r')
-          const length = Math.min(READ_CHUNK, end - position)
+          const length = Math.min(STREAM_CHUNK, end - position)
           const buffer = length > 0 ? allocate(length) : undefined
           const { bytesRead } = buffer ? await handle.read(buffer, 0, length, position) : { bytesRead: 0 }
           if (!buffer || bytesRead === 0) {
@@ -335,20 +372,42 @@ function fileStream(path: string, start: number, end: number, uri: string): Read
   )
 }
 
-/** Bytes `[start, end)` of a file in one buffer (shorter if the file shrank since it was examined). */
-async function readSpan(path: string, start: number, end: number, uri: string): Promise<Uint8Array> {
+/**
+ * Bytes `[start, end)` of a file in one buffer (shorter if the file shrank since it was examined), read in
+ * {@link READ_CHUNK} parts straight into it; `observe` sees each part while the next one is being read.
+ */
+async function readSpan(
+  path: string,
+  start: number,
+  end: number,
+  uri: string,
+  observe?: (part: Uint8Array) => void,
+): Promise<Uint8Array> {
   let handle: FileHandle | undefined
+  let reading: Promise<unknown> | undefined
   try {
     handle = await open(path, 'r')
     const out = allocate(end - start)
     let offset = 0
+    let landed: Uint8Array | undefined
     while (offset < out.byteLength) {
-      const { bytesRead } = await handle.read(out, offset, out.byteLength - offset, start + offset)
+      const read = handle.read(out, offset, Math.min(READ_CHUNK, out.byteLength - offset), start + offset)
+      reading = read
+      if (landed) {
+        const part = landed
+        landed = undefined
+        observe?.(part)
+      }
+      const { bytesRead } = await read
+      reading = undefined
       if (bytesRead === 0) break
+      landed = out.subarray(offset, offset + bytesRead)
       offset += bytesRead
     }
+    if (landed) observe?.(landed)
     return offset < out.byteLength ? out.subarray(0, offset) : out
   } catch (error) {
+    await reading?.catch(() => {})
     throw fileError(error, 'Reading', uri)
   } finally {
     await handle?.close()

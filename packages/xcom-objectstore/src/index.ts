@@ -3,6 +3,7 @@ export {
   ObjectStoreXComBackend,
   type ObjectStoreXComBackendOptions,
 } from './backend.js'
+export type { ObservableBody } from './bytes.js'
 export { FileObjectStore, type FileObjectStoreOptions } from './file-store.js'
 export { encodeSegment, identityPath, isObjectKey, objectKey } from './keys.js'
 export { MemoryObjectStore, type MemoryObjectStoreOptions } from './memory-store.js'

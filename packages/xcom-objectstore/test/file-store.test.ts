@@ -1,11 +1,12 @@
+import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { XComError } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
 import { fileError } from '../src/file-store.js'
 import { FileObjectStore } from '../src/index.js'
-import { collect, filesUnder, pattern, rejection, tempDir, tmpFiles } from './helpers.js'
+import { collect, filesUnder, objectFiles, pattern, rejection, tempDir, tmpFiles } from './helpers.js'
 
 describe('FileObjectStore', () => {
   it('lays out objects as plain files with a sidecar of metadata, and a file:// url', async () => {
@@ -107,6 +108,116 @@ describe('FileObjectStore', () => {
     expect(existsSync(root)).toBe(true)
     await store.put('a/b/again', pattern(1))
     expect((await store.head('a/b/again'))?.size).toBe(1)
+  })
+
+  it('never fails a put because a concurrent delete of a sibling pruned the shared directory (in process)', async () => {
+    const root = tempDir()
+    const store = new FileObjectStore({ root })
+    const failures: string[] = []
+    for (let round = 0; round < 30; round++) {
+      // Deleting a missing key still prunes its empty directories: deleters keep removing the directories the puts
+      // are placing their files into, while each put's own task deletes its key again once it has read it back.
+      let writing = true
+      const deleters = Array.from({ length: 8 }, async (_, index) => {
+        while (writing) {
+          const { failed } = await store.deleteMany([
+            `a/${index % 2}/b/c/gone-${index}`,
+            `a/${index % 2}/b/d/gone`,
+          ])
+          expect(failed).toEqual([])
+        }
+      })
+      const keys = Array.from({ length: 16 }, (_, index) => `a/${index % 2}/b/c/${round}-${index}`)
+      await Promise.all(
+        keys.map(async (key, index) => {
+          try {
+            await store.put(key, pattern(16, index + 1), { metadata: { n: String(index) } })
+            const body = await store.get(key)
+            expect([await body.bytes(), body.metadata]).toEqual([
+              pattern(16, index + 1),
+              { n: String(index) },
+            ])
+          } catch (error) {
+            failures.push(`${key}: ${(error as Error).message}`)
+          }
+          expect((await store.deleteMany([key])).failed).toEqual([])
+        }),
+      )
+      writing = false
+      await Promise.all(deleters)
+    }
+    expect(failures).toEqual([])
+    expect(filesUnder(root)).toEqual([])
+  })
+
+  it('never fails a put because another process pruned the shared directory (4 child processes)', async () => {
+    const root = tempDir()
+    const fixtures = resolve(import.meta.dirname, 'fixtures')
+    const run = (name: string) =>
+      new Promise<{ puts: number; failures: string[] }>((done, fail) => {
+        const child = spawn(
+          process.execPath,
+          [
+            '--experimental-transform-types',
+            '--no-warnings',
+            '--import',
+            resolve(fixtures, 'ts-hooks.mjs'),
+            resolve(fixtures, 'put-delete-child.ts'),
+            root,
+            name,
+            '150',
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        )
+        let stdout = ''
+        let stderr = ''
+        child.stdout.on('data', (data: Buffer) => {
+          stdout += data
+        })
+        child.stderr.on('data', (data: Buffer) => {
+          stderr += data
+        })
+        child.on('error', fail)
+        child.on('close', (code) => {
+          if (code === 0) done(JSON.parse(stdout.trim().split('\n').at(-1) as string))
+          else fail(new Error(`child ${name} exited with ${code}: ${stderr}`))
+        })
+      })
+    const results = await Promise.all(['p0', 'p1', 'p2', 'p3'].map(run))
+    expect(results.flatMap((result) => result.failures)).toEqual([])
+    expect(results.map((result) => result.puts)).toEqual([1200, 1200, 1200, 1200])
+    expect(objectFiles(root)).toEqual([])
+  }, 60_000)
+
+  it('reads a whole object or a range straight into one buffer, showing each part while the next is read', async () => {
+    const store = new FileObjectStore({ root: tempDir() })
+    const MiB = 1024 * 1024
+    const bytes = pattern(20 * MiB + 5, 7)
+    await store.put('big', bytes)
+    const parts: Uint8Array[] = []
+    const read = await (await store.get('big')).bytesObserved((part) => parts.push(part))
+    expect(parts.map((part) => part.byteLength)).toEqual([8 * MiB, 8 * MiB, 4 * MiB + 5])
+    expect(parts.every((part) => part.buffer === read.buffer)).toBe(true)
+    expect(Buffer.from(read).equals(bytes)).toBe(true)
+    expect(Buffer.from(await (await store.get('big')).bytes()).equals(bytes)).toBe(true)
+    const ranged: Uint8Array[] = []
+    const range = await (await store.get('big', { range: { start: 5, end: 9 * MiB } })).bytesObserved(
+      (part) => ranged.push(part),
+    )
+    expect(ranged.map((part) => part.byteLength)).toEqual([8 * MiB, MiB - 4])
+    expect(Buffer.from(range).equals(bytes.subarray(5, 9 * MiB + 1))).toBe(true)
+  })
+
+  it('ends a read with the error its observer throws', async () => {
+    const store = new FileObjectStore({ root: tempDir() })
+    await store.put('k', pattern(17 * 1024 * 1024))
+    const body = await store.get('k')
+    await expect(
+      body.bytesObserved(() => {
+        throw new Error('observer failed')
+      }),
+    ).rejects.toThrow('observer failed')
+    expect((await store.deleteMany(['k'])).failed).toEqual([])
   })
 
   it('lists files put there by hand, with empty metadata, and survives a broken sidecar', async () => {

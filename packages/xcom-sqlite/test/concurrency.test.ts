@@ -76,11 +76,9 @@ describe(`${CHILDREN} processes x ${OPS} pushes, pulls and clears on ${IDENTITIE
     const entries = logs.flat()
 
     // Every error is a documented XComError, and the only one expected is E_NOT_FOUND: a pull whose object was purged
-    // by a concurrent push or clear between its row read and its object read, or a push whose object write lost a
-    // race with a concurrent delete pruning the now-empty directory (FileObjectStore). A failed operation has no
-    // effect: it never reached the metadata store, which the checks below confirm.
+    // by a concurrent push or clear between its row read and its object read. Pushes and clears never fail.
     const errors = entries.filter((entry) => entry.error !== undefined)
-    expect(errors.filter((entry) => entry.error !== 'E_NOT_FOUND' || entry.op === 'clear')).toEqual([])
+    expect(errors.filter((entry) => entry.error !== 'E_NOT_FOUND' || entry.op !== 'pull')).toEqual([])
 
     // A successful pull returned a value some process pushed to that identity.
     const pushed = new Map(
