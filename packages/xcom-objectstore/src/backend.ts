@@ -10,6 +10,7 @@ import {
   importModule,
   type ObjectInfo,
   type ObjectStore,
+  readChunks,
   readXComConfig,
   type StoredValue,
   type SweepContext,
@@ -28,7 +29,6 @@ import {
   isBinaryValue,
   plainBytes,
   readHead,
-  readStream,
   readVerified,
   sized,
   streamFrom,
@@ -470,7 +470,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       }
     }
     const hashed = hashing(
-      upload.codec ? readStream(streamFrom(raw()).pipeThrough(upload.codec.compressStream())) : raw(),
+      upload.codec ? readChunks(streamFrom(raw()).pipeThrough(upload.codec.compressStream())) : raw(),
     )
     return this.#write(ctx, upload, hashed.chunks, {}, () => ({ size, ...hashed.digest() }))
   }

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto'
-import { type ByteSource, type Bytes, type ObjectBody, XComError } from '@xcom/core'
+import { type ByteSource, type Bytes, type ObjectBody, readChunks, XComError } from '@xcom/core'
 
 /**
  * Size of the slices a large buffer is cut into: large, so the cost per write vanishes; each slice is hashed while it
@@ -46,30 +46,6 @@ export function concat(chunks: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * Reads a web stream chunk by chunk; stopping early cancels the stream.
- */
-export async function* readStream<T>(stream: ReadableStream<T>): AsyncGenerator<T> {
-  const reader = stream.getReader()
-  let finished = false
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) {
-        finished = true
-        return
-      }
-      yield value
-    }
-  } catch (error) {
-    finished = true
-    throw error
-  } finally {
-    if (!finished) await reader.cancel().catch(() => {})
-    reader.releaseLock()
-  }
-}
-
-/**
  * The chunks of any byte source. Buffers are cut into {@link SLICE_SIZE} views (no copy); string chunks (a Node
  * Readable with an encoding) are taken as UTF-8.
  * @throws XComError `E_NOT_SERIALIZABLE` for a chunk that is neither bytes nor a string.
@@ -84,9 +60,9 @@ export async function* chunksOf(source: ByteSource | BinaryValue): AsyncGenerato
   }
   const iterable: AsyncIterable<unknown> =
     typeof Blob !== 'undefined' && source instanceof Blob
-      ? readStream(source.stream())
+      ? readChunks(source.stream())
       : source instanceof ReadableStream
-        ? readStream(source)
+        ? readChunks(source)
         : (source as AsyncIterable<unknown>)
   for await (const chunk of iterable) {
     if (chunk instanceof Uint8Array) {
@@ -239,7 +215,7 @@ export async function readVerified(body: ObjectBody, expected: Expected): Promis
     out = await body.bytesObserved(take)
     if (out.byteLength !== size) throw corrupt(expected, 'the store returned bytes it did not show')
   } else {
-    for await (const chunk of readStream(body.stream())) {
+    for await (const chunk of readChunks(body.stream())) {
       take(chunk)
       // A first chunk that is the whole value, alone in its memory, is kept as is; anything else is gathered.
       if (!out && chunk.byteLength === expected.size && chunk.byteLength === chunk.buffer.byteLength) {

@@ -1,9 +1,11 @@
 import {
   type Connection,
   type ConnectionResolver,
+  type ObjectStoreFactory as CoreObjectStoreFactory,
   EnvConnectionResolver,
   importModule,
   maskUrl,
+  type ObjectStorageUrl,
   type ObjectStore,
   pyParseQuery,
   pySplitUrl,
@@ -43,33 +45,13 @@ export const ADAPTER_PACKAGES: Readonly<Record<AdapterScheme, string>> = {
 }
 
 /** An object storage URL `scheme://[conn_id@]bucket/prefix`, split with Airflow's ObjectStoragePath rules. */
-export interface ParsedObjectStorageUrl {
-  /** The URL as given. */
-  url: string
-  /** The storage named, aliases resolved (`s3a` -> `s3`, `gcs` -> `gs`, `az`/`abfss`/`adl` -> `abfs`, `local` -> `file`). */
+/** An object storage URL split as Airflow does: core's {@link ObjectStorageUrl} with the scheme resolved to a known one. */
+export interface ParsedObjectStorageUrl extends ObjectStorageUrl {
   scheme: ObjectStorageScheme
-  /** The scheme as written, lowercased. */
-  protocol: string
-  /** The connection id: the raw text before the last `@` of the authority (not decoded); undefined without one. */
-  connId: string | undefined
-  /** The bucket (container) name: the authority after the connection id; for `file://`, the host part if any. */
-  bucket: string
-  /** The percent-decoded path after the bucket, with its leading `/` (for `file://`, the directory). */
-  path: string
-  /** The key prefix inside the bucket: `path` without leading and trailing `/`; `""` for none. */
-  prefix: string
-  /** Query parameters (last duplicate wins), for adapter options. */
-  options: Record<string, string>
 }
 
-/**
- * Creates the store of an adapter scheme. Adapter packages (`@xcom/s3`, `@xcom/gcs`, `@xcom/azure`) export one named
- * `objectStoreFactory`; `connection` is the resolved connection when the URL names one.
- */
-export type ObjectStoreFactory = (
-  url: ParsedObjectStorageUrl,
-  connection: Connection | undefined,
-) => ObjectStore | Promise<ObjectStore>
+/** Creates the store of an adapter scheme: core's contract, re-exported. */
+export type ObjectStoreFactory = CoreObjectStoreFactory
 
 /**
  * Splits an object storage URL `scheme://[conn_id@]bucket/prefix` (Python `urlsplit` semantics, like Airflow).
