@@ -27,6 +27,7 @@ export const ENV_VARIABLES = {
     'XCOM_OBJECTSTORAGE_COMPRESSION',
     'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION',
   ],
+  objectStorageChecksum: ['XCOM_OBJECTSTORAGE_CHECKSUM'],
 } as const
 
 /** The embedded default metadata database, used when XCOM_METADATA_URL is unset. */
@@ -52,6 +53,8 @@ export interface XComConfig {
   objectStoragePath: EnvSetting | undefined
   objectStorageThreshold: EnvSetting | undefined
   objectStorageCompression: EnvSetting | undefined
+  /** The checksum algorithm of new objects (xcom's own setting; Airflow verifies nothing). */
+  objectStorageChecksum: EnvSetting | undefined
   /** Variables that define connections (`XCOM_CONN_*`, `AIRFLOW_CONN_*`). */
   connectionVariables: string[]
 }
@@ -71,6 +74,7 @@ export function readXComConfig(env: Env = process.env): XComConfig {
     objectStoragePath,
     objectStorageThreshold: readSetting(env, ENV_VARIABLES.objectStorageThreshold),
     objectStorageCompression: readSetting(env, ENV_VARIABLES.objectStorageCompression),
+    objectStorageChecksum: readSetting(env, ENV_VARIABLES.objectStorageChecksum),
     connectionVariables: Object.keys(env)
       .filter(
         (name) => CONNECTION_ENV_PREFIXES.some((prefix) => name.startsWith(prefix)) && env[name]?.trim(),
@@ -94,6 +98,7 @@ export function printableConfig(config: XComConfig): Record<string, string> {
     objectStoragePath: show(config.objectStoragePath, '(unset)'),
     objectStorageThreshold: show(config.objectStorageThreshold, '(unset: -1, everything in the database)'),
     objectStorageCompression: show(config.objectStorageCompression, '(unset: none)'),
+    objectStorageChecksum: show(config.objectStorageChecksum, '(unset: crc32)'),
     connections: config.connectionVariables.map((name) => `${name}=***`).join(', ') || '(none)',
   }
 }

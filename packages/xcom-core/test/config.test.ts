@@ -97,6 +97,11 @@ describe('readXComConfig', () => {
     })
     expect(config.objectStorageThreshold).toEqual({ value: '1024', variable: 'XCOM_OBJECTSTORAGE_THRESHOLD' })
     expect(config.metadataUrl).toEqual({ value: 'sqlite://.xcom/xcom.db', variable: '(default)' })
+    expect(config.objectStorageChecksum).toBeUndefined()
+    expect(readXComConfig({ XCOM_OBJECTSTORAGE_CHECKSUM: ' sha256 ' }).objectStorageChecksum).toEqual({
+      value: 'sha256',
+      variable: 'XCOM_OBJECTSTORAGE_CHECKSUM',
+    })
     expect(
       readXComConfig({ XCOM_BACKEND: 'mine#B', XCOM_OBJECTSTORAGE_PATH: 'file:///x' }).backend?.value,
     ).toBe('mine#B')
@@ -115,6 +120,7 @@ describe('readXComConfig', () => {
     expect(text).not.toContain('SECRET')
     expect(printable.metadataUrl).toContain('postgres://user:***@db/xcom')
     expect(printable.connections).toBe('AIRFLOW_CONN_GCP=***, XCOM_CONN_AWS=***')
+    expect(printable.objectStorageChecksum).toBe('(unset: crc32)')
   })
 })
 

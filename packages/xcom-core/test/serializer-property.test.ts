@@ -182,6 +182,18 @@ describe('property: every supported value round-trips', () => {
     )
   })
 
+  it('serializeText says plain exactly when the text holds no envelope, and plain text reads back by JSON.parse', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        const { text, plain } = registry.serializeText(v)
+        expect(text).toBe(registry.serialize(v))
+        expect(plain).toBe(!text.includes('"__classname__"'))
+        if (plain) expect(difference(registry.deserialize(text, { plain: true }), v)).toBe('')
+      }),
+      { numRuns: 400 },
+    )
+  })
+
   it('decode(encode(v)) equals v, and neither call modifies its input', () => {
     fc.assert(
       fc.property(value, (v) => {

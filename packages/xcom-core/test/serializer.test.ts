@@ -72,6 +72,34 @@ describe('JSON values', () => {
     expect(decoded.when).toBe(7n)
   })
 
+  it('are reported plain by serializeText, and read back by JSON.parse alone when said so', () => {
+    const value = { rows: [{ a: 1 }, { b: [2, 3] }], name: 'x' }
+    expect(registry.serializeText(value)).toEqual({ text: JSON.stringify(value), plain: true })
+    expect(registry.deserialize(JSON.stringify(value), { plain: true })).toStrictEqual(value)
+    for (const primitive of ['', 0, true, null]) expect(registry.serializeText(primitive).plain).toBe(true)
+    // Anything that needs an envelope, however deep, makes the text not plain.
+    const special: unknown[] = [
+      { deep: [{ at: new Date(0) }] },
+      [1, undefined],
+      { n: Number.NaN },
+      { n: -0 },
+      { big: 1n },
+      { looksLikeAnEnvelope: { __classname__: 'x', __version__: 1, __data__: 1 } },
+      new Map([[1, 2]]),
+      undefined,
+    ]
+    for (const value of special) {
+      const { text, plain } = registry.serializeText(value)
+      expect(plain, text).toBe(false)
+      expect(text).toBe(registry.serialize(value))
+    }
+    // plain: true only skips the decoding walk: envelopes then stay as they are (which is why it needs plain text).
+    const envelope = registry.serialize({ big: 1n })
+    expect(registry.deserialize(envelope, { plain: true })).toEqual(JSON.parse(envelope))
+    expect(registry.deserialize(envelope, { plain: false })).toEqual({ big: 1n })
+    thrown('E_CORRUPT', () => registry.deserialize('{', { plain: true }))
+  })
+
   it('keep top-level primitives', () => {
     for (const value of ['', 'text', 0, 42, -1.25, true, false, null]) {
       expect(registry.serialize(value)).toBe(JSON.stringify(value))

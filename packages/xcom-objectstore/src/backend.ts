@@ -21,7 +21,6 @@ import {
 } from '@xcom/core'
 import {
   type BinaryValue,
-  checksumOf,
   chunksOf,
   concat,
   type Expected,
@@ -30,11 +29,20 @@ import {
   plainBytes,
   readHead,
   readVerified,
+  readVerifiedText,
   sized,
   streamFrom,
   streamOf,
+  utf8Slices,
   verifying,
 } from './bytes.js'
+import {
+  algorithmOf,
+  CHECKSUM_ALGORITHMS,
+  type ChecksumAlgorithm,
+  checksumOf,
+  isChecksumAlgorithm,
+} from './checksum.js'
 import { isObjectKey, objectKey, objectKeyStem } from './keys.js'
 import { ReplicatedObjectStore } from './replicated-store.js'
 import { uriOf } from './store-util.js'
@@ -72,6 +80,13 @@ export interface ObjectStoreXComBackendOptions extends BaseXComBackendOptions {
   minCompressionRatio?: number
   /** Refuse values larger than this many bytes (before compression) with `E_TOO_LARGE`, on push and on pull. @default Infinity */
   maxValueSize?: number
+  /**
+   * The checksum new references record (reads verify whichever one a reference names). `crc32` detects accidental
+   * damage at about 5 GB/s; `sha256` (about 1.8 GB/s) also pins the content, so that someone who can write to the
+   * bucket but not to the metadata database cannot swap an object unnoticed. See {@link ChecksumAlgorithm}.
+   * @default 'crc32'
+   */
+  checksum?: ChecksumAlgorithm
   /** The clock the sweep compares object ages with. @default () => new Date() */
   now?: () => Date
 }
@@ -90,12 +105,17 @@ export interface ObjectReference extends XComReference {
   codec: string
   /** `json`: UTF-8 JSON text from the serializer; `bytes`: a binary value's raw bytes. */
   format: 'json' | 'bytes'
-  /** `sha256:<hex>` of the stored bytes. */
+  /** `crc32:<8 hex digits>` or `sha256:<64 hex digits>` of the stored bytes. */
   checksum: string
   /** When the object was written (ISO 8601). */
   createdAt: string
   /** The configured codec that was not used because it did not shrink this value enough. */
   compressionSkipped?: string
+  /**
+   * True when the JSON text holds no envelope (nothing in the value needed encoding): once its checksum matches, it is
+   * read back with `JSON.parse` alone, skipping the decoding walk.
+   */
+  plainJson?: boolean
 }
 
 /** Object metadata names (lowercase ASCII letters only, accepted by every store). Identity values are percent-encoded. */
@@ -117,6 +137,8 @@ interface Upload {
   format: 'json' | 'bytes'
   codec: Codec | undefined
   compressionSkipped: string | undefined
+  /** The JSON text holds no envelope. */
+  plainJson?: boolean
 }
 
 /**
@@ -137,10 +159,12 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
   readonly minCompressionRatio: number
   /** See {@link ObjectStoreXComBackendOptions.maxValueSize}. */
   readonly maxValueSize: number
+  /** See {@link ObjectStoreXComBackendOptions.checksum}. */
+  readonly checksum: ChecksumAlgorithm
   readonly #now: () => Date
   readonly #codecs = new Map<string, Promise<Codec>>()
 
-  /** @throws XComError `E_CONFIG` for a missing store or an invalid threshold, ratio or maximum size. */
+  /** @throws XComError `E_CONFIG` for a missing store or an invalid threshold, ratio, maximum size or checksum. */
   constructor(options: ObjectStoreXComBackendOptions) {
     super(options)
     const {
@@ -149,6 +173,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       compression,
       minCompressionRatio = 0.9,
       maxValueSize = Number.POSITIVE_INFINITY,
+      checksum = 'crc32',
     } = options ?? {}
     const fail = (why: string): never => {
       throw new XComError('E_CONFIG', `new ObjectStoreXComBackend(...): ${why}.`)
@@ -171,17 +196,20 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       )
     )
       fail('`maxValueSize` must be a size in bytes')
+    if (!isChecksumAlgorithm(checksum))
+      fail(`\`checksum\` must be one of ${Object.keys(CHECKSUM_ALGORITHMS).join(', ')}`)
     this.store = store
     this.threshold = threshold
     this.compression = compression?.name === 'none' ? undefined : compression
     this.minCompressionRatio = minCompressionRatio
     this.maxValueSize = maxValueSize
+    this.checksum = checksum
     this.#now = options.now ?? (() => new Date())
   }
 
   /**
    * Builds the backend from XCOM_OBJECTSTORAGE_PATH, _THRESHOLD and _COMPRESSION (or their AIRFLOW__COMMON_IO__
-   * spellings); `XCom.fromEnv` calls it. A codec name needs `@xcom/compression`, imported only then.
+   * spellings) and XCOM_OBJECTSTORAGE_CHECKSUM; `XCom.fromEnv` calls it. A codec name needs `@xcom/compression`, imported only then.
    * @throws XComError `E_CONFIG` naming the variable at fault (or the package to install); `E_UNKNOWN_SCHEME` naming the
    * adapter package a URL needs.
    */
@@ -202,11 +230,12 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     }
     const threshold = parseThreshold(config.objectStorageThreshold)
     const compression = await codecFromSetting(config.objectStorageCompression)
+    const checksum = parseChecksum(config.objectStorageChecksum)
     const store = await objectStoreFromUrl(path.value, {
       connections: context.connections ?? new EnvConnectionResolver(env),
       source: path.variable,
     })
-    return new this({ store, threshold, compression })
+    return new this({ store, threshold, compression, checksum })
   }
 
   /**
@@ -216,12 +245,24 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
    */
   override async serializeValue(value: unknown, ctx: XComContext): Promise<StoredValue> {
     if (isBinaryValue(value)) return this.#serializeBinary(value, ctx)
-    const data = this.serializer.serialize(value)
-    if (this.threshold === -1) return this.#inline(data, Buffer.byteLength(data))
-    const bytes = plainBytes(Buffer.from(data, 'utf8'))
-    if (bytes.byteLength <= this.threshold) return this.#inline(data, bytes.byteLength)
-    this.#checkSize(bytes.byteLength)
-    return this.#uploadBuffer(ctx, 'json', bytes)
+    const { text, plain } = this.serializer.serializeText(value)
+    const size = Buffer.byteLength(text, 'utf8')
+    if (this.threshold === -1 || size <= this.threshold) return this.#inline(text, size)
+    this.#checkSize(size)
+    // Large uncompressed text is encoded slice by slice while it is written: no second copy of the value.
+    if (this.compression || size <= UPFRONT_CHECKSUM_LIMIT)
+      return this.#uploadBuffer(ctx, 'json', plainBytes(Buffer.from(text, 'utf8')), plain)
+    const hashed = hashing(utf8Slices(text), this.checksum)
+    const upload: Upload = {
+      format: 'json',
+      codec: undefined,
+      compressionSkipped: undefined,
+      plainJson: plain,
+    }
+    return this.#write(ctx, upload, hashed.chunks, { size, storedSize: size }, () => ({
+      size,
+      ...hashed.digest(),
+    }))
   }
 
   /**
@@ -235,7 +276,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     const ref = this.#reference(stored, ctx)
     this.#checkSize(ref.size, ref.uri)
     const codec = await this.#codecOf(ref)
-    const bytes = await this.#firstReplica(ref, async (store) => {
+    const read = await this.#firstReplica(ref, async (store) => {
       const body = await store.get(ref.key)
       if (body.size !== ref.storedSize) {
         throw new XComError(
@@ -244,6 +285,8 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
           { uri: ref.uri },
         )
       }
+      // Uncompressed JSON is decoded chunk by chunk as it arrives: the text is never held as bytes too.
+      if (!codec && ref.format === 'json') return readVerifiedText(body, expectedOf(ref))
       const storedBytes = await readVerified(body, expectedOf(ref))
       if (!codec) return storedBytes
       const raw = await codec.decompress(storedBytes, { maxSize: ref.size, uri: ref.uri })
@@ -256,9 +299,10 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       }
       return plainBytes(raw)
     })
-    if (ref.format === 'bytes') return bytes
+    if (typeof read === 'string') return this.serializer.deserialize(read)
+    if (ref.format === 'bytes') return read
     return this.serializer.deserialize(
-      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
+      Buffer.from(read.buffer, read.byteOffset, read.byteLength).toString('utf8'),
     )
   }
 
@@ -416,9 +460,14 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
    * Writes a value held in memory, compressed if that pays. Up to {@link UPFRONT_CHECKSUM_LIMIT} stored bytes are
    * hashed first, so the object's metadata carries the checksum; larger ones are hashed slice by slice while written.
    */
-  async #uploadBuffer(ctx: XComContext, format: 'json' | 'bytes', raw: Uint8Array): Promise<StoredValue> {
+  async #uploadBuffer(
+    ctx: XComContext,
+    format: 'json' | 'bytes',
+    raw: Uint8Array,
+    plainJson = false,
+  ): Promise<StoredValue> {
     let stored = raw
-    let upload: Upload = { format, codec: undefined, compressionSkipped: undefined }
+    let upload: Upload = { format, codec: undefined, compressionSkipped: undefined, plainJson }
     if (this.compression) {
       const compressed = await this.compression.compress(raw)
       if (this.#pays(raw.byteLength, compressed.byteLength)) {
@@ -431,14 +480,14 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     const size = raw.byteLength
     const storedSize = stored.byteLength
     if (storedSize <= UPFRONT_CHECKSUM_LIMIT) {
-      const checksum = checksumOf(stored)
+      const checksum = checksumOf(stored, this.checksum)
       return this.#write(ctx, upload, stored, { size, storedSize, checksum }, () => ({
         size,
         storedSize,
         checksum,
       }))
     }
-    const hashed = hashing(chunksOf(stored))
+    const hashed = hashing(chunksOf(stored), this.checksum)
     return this.#write(ctx, upload, hashed.chunks, { size, storedSize }, () => ({ size, ...hashed.digest() }))
   }
 
@@ -471,6 +520,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     }
     const hashed = hashing(
       upload.codec ? readChunks(streamFrom(raw()).pipeThrough(upload.codec.compressStream())) : raw(),
+      this.checksum,
     )
     return this.#write(ctx, upload, hashed.chunks, {}, () => ({ size, ...hashed.digest() }))
   }
@@ -527,6 +577,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
         checksum: facts.checksum,
         createdAt,
         ...(upload.compressionSkipped ? { compressionSkipped: upload.compressionSkipped } : {}),
+        ...(upload.plainJson ? { plainJson: true } : {}),
       }
       return { kind: 'reference', ref, size: facts.size }
     } catch (error) {
@@ -585,12 +636,12 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       count(ref.storedSize) &&
       typeof ref.codec === 'string' &&
       (ref.format === 'json' || ref.format === 'bytes') &&
-      typeof ref.checksum === 'string' &&
-      /^sha256:[0-9a-f]{64}$/.test(ref.checksum)
+      (ref.plainJson === undefined || typeof ref.plainJson === 'boolean') &&
+      algorithmOf(ref.checksum) !== undefined
     if (!valid) {
       throw new XComError(
         'E_CORRUPT',
-        `The reference to ${String(ref.uri)} is malformed (it needs size, storedSize, codec, format and a sha256 checksum): the row was not written by ObjectStoreXComBackend or was damaged.`,
+        `The reference to ${String(ref.uri)} is malformed (it needs size, storedSize, codec, format and a crc32 or sha256 checksum): the row was not written by ObjectStoreXComBackend or was damaged.`,
         { uri: typeof ref.uri === 'string' ? ref.uri : undefined },
       )
     }
@@ -662,6 +713,17 @@ function parseThreshold(setting: EnvSetting | undefined): number {
     )
   }
   return threshold
+}
+
+/** Parses XCOM_OBJECTSTORAGE_CHECKSUM (unset: crc32). @throws XComError `E_CONFIG` naming the variable. */
+function parseChecksum(setting: EnvSetting | undefined): ChecksumAlgorithm {
+  if (!setting) return 'crc32'
+  const name = setting.value.toLowerCase()
+  if (isChecksumAlgorithm(name)) return name
+  throw new XComError(
+    'E_CONFIG',
+    `${setting.variable}=${setting.value} is not a checksum algorithm: use ${Object.keys(CHECKSUM_ALGORITHMS).join(' or ')}.`,
+  )
 }
 
 /** The codec XCOM_OBJECTSTORAGE_COMPRESSION names, if any ("none" and empty mean no compression). */

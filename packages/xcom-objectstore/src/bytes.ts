@@ -1,11 +1,17 @@
-import { createHash, type Hash } from 'node:crypto'
 import { type ByteSource, type Bytes, type ObjectBody, readChunks, XComError } from '@xcom/core'
+import { algorithmOf, type Checksum, type ChecksumAlgorithm, createChecksum } from './checksum.js'
 
 /**
  * Size of the slices a large buffer is cut into: large, so the cost per write vanishes; each slice is hashed while it
  * is being written.
  */
 export const SLICE_SIZE = 8 * 1024 * 1024
+
+/**
+ * UTF-16 units of JSON text encoded per slice when it is written: slices of at most 768 KiB that stay in the CPU cache
+ * while they are hashed and written, and are freed as soon as they are written (no copy of the whole text is made).
+ */
+export const TEXT_SLICE_UNITS = 256 * 1024
 
 /** A value that goes to object storage as raw bytes: Uint8Array (incl. Buffer), Blob, web stream, async iterable. */
 export type BinaryValue = Uint8Array | Blob | ReadableStream<Bytes> | AsyncIterable<Bytes | string>
@@ -78,6 +84,20 @@ export async function* chunksOf(source: ByteSource | BinaryValue): AsyncGenerato
   }
 }
 
+/**
+ * The UTF-8 encoding of `text`, in slices of at most `units` UTF-16 units (a surrogate pair is never split), each in
+ * its own buffer: the concatenation is exactly `Buffer.from(text, 'utf8')`.
+ */
+export function* utf8Slices(text: string, units = TEXT_SLICE_UNITS): Generator<Uint8Array> {
+  for (let start = 0; start < text.length; ) {
+    let end = Math.min(start + units, text.length)
+    const last = text.charCodeAt(end - 1)
+    if (last >= 0xd800 && last <= 0xdbff && end < text.length) end++
+    yield plainBytes(Buffer.from(text.slice(start, end), 'utf8'))
+    start = end
+  }
+}
+
 /** The first chunks of an iterator, until more than `limit` bytes were read or it ended. */
 export async function readHead(
   iterator: AsyncIterator<Uint8Array>,
@@ -94,27 +114,20 @@ export async function readHead(
   return { chunks, size, ended: false }
 }
 
-/** `sha256:<hex>`, the form checksums take in references and metadata. */
-export function formatChecksum(hash: Hash): string {
-  return `sha256:${hash.digest('hex')}`
-}
-
-/** The SHA-256 checksum of `bytes` as `sha256:<hex>`. */
-export function checksumOf(bytes: Uint8Array): string {
-  return formatChecksum(createHash('sha256').update(bytes))
-}
-
 /**
  * Passes chunks through while hashing them; `digest()` gives their total size and checksum once they have all passed.
  * Each chunk is hashed when the consumer asks for the next one, that is once it has started writing this one: hashing
  * overlaps the write of the same bytes, while they are still in the CPU cache.
  * @throws XComError `E_BACKEND` from `digest()` when the consumer stopped before the end (the checksum would be wrong).
  */
-export function hashing(source: AsyncIterable<Uint8Array>): {
+export function hashing(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  algorithm: ChecksumAlgorithm,
+): {
   chunks: AsyncGenerator<Uint8Array>
   digest(): { storedSize: number; checksum: string }
 } {
-  const hash = createHash('sha256')
+  const hash = createChecksum(algorithm)
   let size = 0
   let ended = false
   async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -129,7 +142,7 @@ export function hashing(source: AsyncIterable<Uint8Array>): {
     chunks: chunks(),
     digest: () => {
       if (!ended) throw new XComError('E_BACKEND', 'The store stopped reading the value before its end.')
-      return { storedSize: size, checksum: formatChecksum(hash) }
+      return { storedSize: size, checksum: hash.digest() }
     },
   }
 }
@@ -138,7 +151,7 @@ export function hashing(source: AsyncIterable<Uint8Array>): {
 export interface Expected {
   /** Number of bytes. */
   size: number
-  /** `sha256:<hex>` of those bytes. */
+  /** `<algorithm>:<hex>` of those bytes (see `algorithmOf`). */
   checksum: string
   /** Names the object in errors. */
   uri: string
@@ -150,6 +163,21 @@ function corrupt(expected: Expected, why: string): XComError {
     `The object ${expected.uri} is corrupt: ${why}. It was changed or damaged after it was written; clear this XCom and push it again.`,
     { uri: expected.uri },
   )
+}
+
+/**
+ * A new checksum of the algorithm `expected.checksum` names.
+ * @throws XComError `E_CORRUPT` when that is not a well-formed checksum (the reference or metadata was damaged).
+ */
+function checksumFor(expected: Expected): Checksum {
+  const algorithm = algorithmOf(expected.checksum)
+  if (!algorithm) {
+    throw corrupt(
+      expected,
+      `its recorded checksum ${JSON.stringify(expected.checksum.slice(0, 80))} is not crc32:<8 hex digits> or sha256:<64 hex digits>`,
+    )
+  }
+  return createChecksum(algorithm)
 }
 
 /** Fails with `E_CORRUPT` when `size` bytes with digest `checksum` are not what was expected. */
@@ -166,7 +194,7 @@ export function checkDigest(expected: Expected, size: number, checksum: string):
  * before it ends cleanly.
  */
 export function verifying(expected: Expected): TransformStream<Uint8Array, Uint8Array> {
-  const hash = createHash('sha256')
+  const hash = checksumFor(expected)
   let size = 0
   return new TransformStream({
     transform(chunk, controller) {
@@ -177,7 +205,7 @@ export function verifying(expected: Expected): TransformStream<Uint8Array, Uint8
       controller.enqueue(chunk)
     },
     flush() {
-      checkDigest(expected, size, formatChecksum(hash))
+      checkDigest(expected, size, hash.digest())
     },
   })
 }
@@ -202,7 +230,7 @@ function isObservable(body: ObjectBody): body is ObservableBody {
  * @throws XComError `E_CORRUPT` on a size or checksum mismatch.
  */
 export async function readVerified(body: ObjectBody, expected: Expected): Promise<Uint8Array> {
-  const hash = createHash('sha256')
+  const hash = checksumFor(expected)
   let size = 0
   const take = (part: Uint8Array) => {
     if (size + part.byteLength > expected.size)
@@ -226,8 +254,29 @@ export async function readVerified(body: ObjectBody, expected: Expected): Promis
       }
     }
   }
-  checkDigest(expected, size, formatChecksum(hash))
+  checkDigest(expected, size, hash.digest())
   return plainBytes(out ?? new Uint8Array(0))
+}
+
+/**
+ * Reads a body of UTF-8 text chunk by chunk (never holding its bytes whole), hashing and decoding each chunk while the
+ * next is read, and returns the text only once size and checksum match.
+ * @throws XComError `E_CORRUPT` on a size or checksum mismatch.
+ */
+export async function readVerifiedText(body: ObjectBody, expected: Expected): Promise<string> {
+  const hash = checksumFor(expected)
+  const decoder = new TextDecoder()
+  const pieces: string[] = []
+  let size = 0
+  for await (const chunk of readChunks(body.stream())) {
+    size += chunk.byteLength
+    if (size > expected.size) throw corrupt(expected, `it holds more than the ${expected.size} bytes written`)
+    hash.update(chunk)
+    pieces.push(decoder.decode(chunk, { stream: true }))
+  }
+  pieces.push(decoder.decode())
+  checkDigest(expected, size, hash.digest())
+  return pieces.join('')
 }
 
 /**

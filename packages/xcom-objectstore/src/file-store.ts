@@ -62,8 +62,11 @@ export interface FileObjectStoreOptions {
 const INTERNAL = '.xcom'
 /** Bytes read per call when reading a whole object into one buffer: large, so the per-call cost vanishes. */
 const READ_CHUNK = 8 * 1024 * 1024
-/** Bytes per chunk of a stream (two are read ahead), bounding its memory. */
-const STREAM_CHUNK = 2 * 1024 * 1024
+/**
+ * Bytes per chunk of a stream (two are read ahead), bounding its memory: small enough that a chunk is still in the CPU
+ * cache while the reader hashes and decodes it.
+ */
+const STREAM_CHUNK = 512 * 1024
 
 /**
  * An {@link ObjectStore} on the local file system (`file:///absolute/path`). Writes are atomic (temporary file +

@@ -4,6 +4,15 @@ export {
   type ObjectStoreXComBackendOptions,
 } from './backend.js'
 export type { ObservableBody } from './bytes.js'
+export {
+  algorithmOf,
+  CHECKSUM_ALGORITHMS,
+  type Checksum,
+  type ChecksumAlgorithm,
+  checksumOf,
+  createChecksum,
+  isChecksumAlgorithm,
+} from './checksum.js'
 export { FileObjectStore, type FileObjectStoreOptions } from './file-store.js'
 export { encodeSegment, identityPath, isObjectKey, objectKey } from './keys.js'
 export { MemoryObjectStore, type MemoryObjectStoreOptions } from './memory-store.js'

@@ -1,9 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
+import { crc32 } from 'node:zlib'
 import { MemoryMetadataStore, type StoredValue, XCom, type XComRecord } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { FileObjectStore, MemoryObjectStore, ObjectStoreXComBackend } from '../src/index.js'
+import { checksumOf, FileObjectStore, MemoryObjectStore, ObjectStoreXComBackend } from '../src/index.js'
 import {
   chunked,
   collect,
@@ -118,7 +119,8 @@ describe('values and references', () => {
       codec: 'none',
       format: 'json',
     })
-    expect(ref.checksum).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect(ref.checksum).toBe(checksumOf(readFileSync(join(root, ref.key)), 'crc32'))
+    expect(ref.plainJson).toBeUndefined() // the Date and the Set are envelopes
     expect(ref.size).toBe(ref.storedSize)
     expect(ref.size).toBe(record.value.size)
     expect(new Date(ref.createdAt).getTime()).not.toBeNaN()
@@ -126,6 +128,32 @@ describe('values and references', () => {
       new ObjectStoreXComBackend({ store }).serializer.serialize(value),
     )
     expect(await xcom.pull({ ...ID, mapIndex: 3, key: 'rows' })).toEqual(value)
+  })
+
+  it('round-trips JSON larger than 8 MiB (written and read slice by slice) with multi-byte characters', async () => {
+    for (const store of [undefined, new MemoryObjectStore()]) {
+      const { xcom, backend } = fileXCom({ threshold: 1000, ...(store ? { store } : {}) })
+      const value = Array.from({ length: 60_000 }, (_, index) => ({
+        index,
+        city: 'Zürich 😀 ∑',
+        note: `n${index}`.repeat(20),
+      }))
+      const record = await xcom.push(ID, value)
+      const ref = refOf(record)
+      const text = backend.serializer.serialize(value)
+      expect(ref.size).toBe(Buffer.byteLength(text))
+      expect(ref.size).toBeGreaterThan(8 * 1024 * 1024)
+      const body = await backend.store.get(ref.key)
+      const stored = await body.bytes()
+      expect(Buffer.from(stored).toString('utf8')).toBe(text)
+      expect(ref.checksum).toBe(checksumOf(stored, 'crc32'))
+      expect(ref.plainJson).toBe(true)
+      expect(await xcom.pull(ID)).toEqual(value)
+      const tampered = Uint8Array.from(stored)
+      tampered[5_000_000] = (tampered[5_000_000] as number) ^ 0x01
+      await backend.store.put(ref.key, tampered, { metadata: body.metadata })
+      await rejection(xcom.pull(ID), 'E_CORRUPT')
+    }
   })
 
   it('makes objects self-describing through store metadata', async () => {
@@ -343,6 +371,56 @@ describe('integrity', () => {
     expect(await xcom.pull(ID)).toEqual({ rows: [1, 2, 3] })
   })
 
+  it('records SHA-256 checksums when asked, and reads references of either algorithm', async () => {
+    const store = new MemoryObjectStore()
+    const metadata = new MemoryMetadataStore()
+    const pinned = fileXCom({ threshold: 0, store, checksum: 'sha256' }, metadata)
+    const record = await pinned.xcom.push(ID, pattern(5000, 1))
+    const body = await store.get(refOf(record).key)
+    expect(refOf(record).checksum).toBe(checksumOf(await body.bytes(), 'sha256'))
+    expect(body.metadata.xcomchecksum).toBe(refOf(record).checksum)
+    await pinned.xcom.push({ ...ID, key: 'json' }, { big: 'x'.repeat(100) })
+    // A backend configured with the default crc32 still verifies what was written with sha256, and vice versa.
+    const crc = fileXCom({ threshold: 0, store }, metadata)
+    expect(await crc.xcom.pull(ID)).toEqual(pattern(5000, 1))
+    expect(await crc.xcom.pull({ ...ID, key: 'json' })).toEqual({ big: 'x'.repeat(100) })
+    await crc.xcom.push({ ...ID, key: 'crc' }, 'written with crc32')
+    expect(await pinned.xcom.pull({ ...ID, key: 'crc' })).toBe('written with crc32')
+  })
+
+  it('with sha256, catches an object swapped for one forged to keep its size and CRC-32 (crc32 cannot)', async () => {
+    for (const checksum of ['crc32', 'sha256'] as const) {
+      const { xcom, store } = fileXCom({ threshold: 0, store: new MemoryObjectStore(), checksum })
+      const original = pattern(2000, 7)
+      const record = await xcom.push(ID, original)
+      const key = refOf(record).key
+      const forged = forgeSameCrc32(original, 'paid to the attacker')
+      expect(crc32(forged)).toBe(crc32(original))
+      await store.put(key, forged, { metadata: (await store.head(key))?.metadata ?? {} })
+      if (checksum === 'sha256') await rejection(xcom.pull(ID), 'E_CORRUPT')
+      else expect(await xcom.pull(ID)).toEqual(forged)
+    }
+  })
+
+  it('fails with E_CORRUPT when the reference names a malformed checksum', async () => {
+    const metadata = new MemoryMetadataStore()
+    const { xcom } = fileXCom({ threshold: 0 }, metadata)
+    const record = await xcom.push(ID, { a: 1 })
+    await metadata.put({
+      ...record,
+      value: { ...record.value, ref: { ...refOf(record), plainJson: 'yes' } } as StoredValue,
+    })
+    await rejection(xcom.pull(ID), 'E_CORRUPT')
+    for (const checksum of ['md5:d41d8cd98f00b204e9800998ecf8427e', 'crc32:XYZ', 42]) {
+      await metadata.put({
+        ...record,
+        value: { ...record.value, ref: { ...refOf(record), checksum } } as StoredValue,
+      })
+      const error = await rejection(xcom.pull(ID), 'E_CORRUPT')
+      expect(error.message).toContain('crc32 or sha256 checksum')
+    }
+  })
+
   it('errors a pulled stream with E_CORRUPT at its end when a byte was flipped', async () => {
     const { xcom, store } = fileXCom({ threshold: 0, store: new MemoryObjectStore() })
     const record = await xcom.push(ID, pattern(100_000, 3))
@@ -525,3 +603,48 @@ describe('maxValueSize', () => {
     await rejection(strict.pull(ID), 'E_TOO_LARGE')
   })
 })
+
+/**
+ * Bytes of the same length and CRC-32 as `original`, starting with `text`: CRC-32 is linear over GF(2), so flipping
+ * the right set of bits among the last 32 cancels out any change. What anyone who can write to a bucket can do.
+ */
+function forgeSameCrc32(original: Uint8Array, text: string): Uint8Array {
+  const length = original.byteLength
+  const zero = crc32(new Uint8Array(length))
+  /** How flipping bit `bit` of a zero buffer changes its CRC. */
+  const effect = (bit: number) => {
+    const flipped = new Uint8Array(length)
+    flipped[bit >> 3] = 1 << (bit & 7)
+    return (crc32(flipped) ^ zero) >>> 0
+  }
+  const forged = Uint8Array.from(original)
+  forged.set(Buffer.from(text), 0)
+  const change = (crc32(forged) ^ crc32(original)) >>> 0
+  // Gaussian elimination over the last 32 bits: each basis row is [effect, mask of the last-32 bits it flips].
+  const basis: { effect: number; mask: number }[] = []
+  const reduce = (row: { effect: number; mask: number }) => {
+    for (const kept of basis) {
+      if ((row.effect ^ kept.effect) >>> 0 < row.effect) {
+        row.effect = (row.effect ^ kept.effect) >>> 0
+        row.mask = (row.mask ^ kept.mask) >>> 0
+      }
+    }
+    return row
+  }
+  for (let index = 0; index < 32; index++) {
+    const row = reduce({ effect: effect((length - 4) * 8 + index), mask: (1 << index) >>> 0 })
+    if (row.effect !== 0) {
+      basis.push(row)
+      basis.sort((a, b) => b.effect - a.effect)
+    }
+  }
+  const solution = reduce({ effect: change, mask: 0 })
+  if (solution.effect !== 0) throw new Error('no forgery found')
+  for (let index = 0; index < 32; index++) {
+    if ((solution.mask >>> index) & 1) {
+      const bit = (length - 4) * 8 + index
+      forged[bit >> 3] = (forged[bit >> 3] as number) ^ (1 << (bit & 7))
+    }
+  }
+  return forged
+}

@@ -1,6 +1,7 @@
 import type { ObjectBody } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { checksumOf, hashing, readVerified, streamFrom } from '../src/bytes.js'
+import { hashing, readVerified, readVerifiedText, streamFrom, utf8Slices, verifying } from '../src/bytes.js'
+import { type ChecksumAlgorithm, checksumOf } from '../src/checksum.js'
 import { chunked, pattern, rejection } from './helpers.js'
 
 /** A body of `bytes` whose stream yields `chunks` (and whose bytes() must not be used). */
@@ -20,9 +21,9 @@ function streamBody(chunks: Uint8Array[], size: number): ObjectBody {
   }
 }
 
-const expected = (bytes: Uint8Array) => ({
+const expected = (bytes: Uint8Array, algorithm: ChecksumAlgorithm = 'crc32') => ({
   size: bytes.byteLength,
-  checksum: checksumOf(bytes),
+  checksum: checksumOf(bytes, algorithm),
   uri: 'test://k',
 })
 
@@ -52,13 +53,34 @@ describe('readVerified', () => {
     expect(copied.buffer.byteLength).toBe(1000)
   })
 
-  it('fails with E_CORRUPT on more bytes, fewer bytes, or other bytes than written', async () => {
-    const bytes = pattern(1000, 5)
-    await rejection(readVerified(streamBody([bytes, pattern(1)], 1001), expected(bytes)), 'E_CORRUPT')
-    await rejection(readVerified(streamBody([bytes.subarray(0, 999)], 999), expected(bytes)), 'E_CORRUPT')
-    const other = bytes.slice()
-    other[500] = (other[500] as number) ^ 1
-    await rejection(readVerified(streamBody([other], 1000), expected(bytes)), 'E_CORRUPT')
+  it.each(['crc32', 'sha256'] as const)(
+    'fails with E_CORRUPT on more bytes, fewer bytes, or other bytes than written (%s)',
+    async (algorithm) => {
+      const bytes = pattern(1000, 5)
+      const want = expected(bytes, algorithm)
+      expect(await readVerified(streamBody([bytes], 1000), want)).toEqual(bytes)
+      await rejection(readVerified(streamBody([bytes, pattern(1)], 1001), want), 'E_CORRUPT')
+      await rejection(readVerified(streamBody([bytes.subarray(0, 999)], 999), want), 'E_CORRUPT')
+      const other = bytes.slice()
+      other[500] = (other[500] as number) ^ 1
+      const error = await rejection(readVerified(streamBody([other], 1000), want), 'E_CORRUPT')
+      expect(error.message).toContain(`its checksum is ${algorithm}:`)
+      expect(error.uri).toBe('test://k')
+    },
+  )
+
+  it('fails with E_CORRUPT, reading nothing, when the recorded checksum is malformed', async () => {
+    const bytes = pattern(100, 5)
+    for (const checksum of ['md5:00', 'crc32:ABCDEF01', 'crc32:1234', `sha256:${'0'.repeat(63)}`, '']) {
+      const error = await rejection(
+        readVerified(streamBody([bytes], 100), { ...expected(bytes), checksum }),
+        'E_CORRUPT',
+      )
+      expect(error.message).toContain('is not crc32:<8 hex digits> or sha256:<64 hex digits>')
+      expect(() => verifying({ ...expected(bytes), checksum })).toThrowError(
+        expect.objectContaining({ code: 'E_CORRUPT' }),
+      )
+    }
   })
 
   it('reads an observable body through bytesObserved, hashing the parts it shows', async () => {
@@ -81,18 +103,73 @@ describe('readVerified', () => {
 })
 
 describe('hashing', () => {
-  it('hashes every chunk, each once the consumer has asked for the next one', async () => {
-    const bytes = pattern(50_000, 8)
-    const hashed = hashing(chunked(bytes, 20_000))
-    const seen: Uint8Array[] = []
-    for await (const chunk of hashed.chunks) seen.push(chunk)
-    expect(seen.map((chunk) => chunk.byteLength)).toEqual([20_000, 20_000, 10_000])
-    expect(hashed.digest()).toEqual({ storedSize: 50_000, checksum: checksumOf(bytes) })
-  })
+  it.each(['crc32', 'sha256'] as const)(
+    'hashes every chunk with %s, each once the consumer has asked for the next one',
+    async (algorithm) => {
+      const bytes = pattern(50_000, 8)
+      const hashed = hashing(chunked(bytes, 20_000), algorithm)
+      const seen: Uint8Array[] = []
+      for await (const chunk of hashed.chunks) seen.push(chunk)
+      expect(seen.map((chunk) => chunk.byteLength)).toEqual([20_000, 20_000, 10_000])
+      expect(hashed.digest()).toEqual({ storedSize: 50_000, checksum: checksumOf(bytes, algorithm) })
+    },
+  )
 
   it('refuses to give a checksum when the consumer stopped before the end', async () => {
-    const hashed = hashing(chunked(pattern(50_000, 8), 20_000))
+    const hashed = hashing(chunked(pattern(50_000, 8), 20_000), 'crc32')
     for await (const _chunk of hashed.chunks) break
     expect(() => hashed.digest()).toThrowError(expect.objectContaining({ code: 'E_BACKEND' }))
+  })
+})
+
+describe('utf8Slices', () => {
+  it('encodes text in slices whose concatenation is its UTF-8, never splitting a surrogate pair', () => {
+    const text = 'aé😀b😀😀c€'.repeat(50)
+    for (const units of [1, 2, 3, 7, 64, 10_000]) {
+      const slices = [...utf8Slices(text, units)]
+      expect(Buffer.concat(slices)).toEqual(Buffer.from(text, 'utf8'))
+      for (const slice of slices) {
+        expect(Object.getPrototypeOf(slice)).toBe(Uint8Array.prototype)
+        // Each slice is valid UTF-8 on its own: no pair was cut.
+        expect(new TextDecoder('utf-8', { fatal: true }).decode(slice)).not.toContain('\uFFFD')
+      }
+    }
+    expect([...utf8Slices('')]).toEqual([])
+  })
+})
+
+describe('readVerifiedText', () => {
+  const text = '{"city":"Zürich","smile":"😀","sum":"∑"}'.repeat(300)
+  const bytes = new Uint8Array(Buffer.from(text, 'utf8'))
+  it('decodes chunks that cut multi-byte characters, once size and checksum match', async () => {
+    for (const size of [1, 2, 3, 5, 4096]) {
+      const chunks: Uint8Array[] = []
+      for await (const chunk of chunked(bytes, size)) chunks.push(chunk)
+      expect(await readVerifiedText(streamBody(chunks, bytes.byteLength), expected(bytes, 'sha256'))).toBe(
+        text,
+      )
+    }
+  })
+
+  it('fails with E_CORRUPT on more, fewer or other bytes, and on a malformed checksum', async () => {
+    await rejection(
+      readVerifiedText(streamBody([bytes, pattern(1)], bytes.byteLength + 1), expected(bytes)),
+      'E_CORRUPT',
+    )
+    await rejection(
+      readVerifiedText(streamBody([bytes.subarray(1)], bytes.byteLength - 1), expected(bytes)),
+      'E_CORRUPT',
+    )
+    const other = bytes.slice()
+    other[7] = 0xff // not even UTF-8 any more: still reported as corruption, not as a decoding error
+    const error = await rejection(
+      readVerifiedText(streamBody([other], other.byteLength), expected(bytes)),
+      'E_CORRUPT',
+    )
+    expect(error.uri).toBe('test://k')
+    await rejection(
+      readVerifiedText(streamBody([bytes], bytes.byteLength), { ...expected(bytes), checksum: 'crc32:zz' }),
+      'E_CORRUPT',
+    )
   })
 })

@@ -197,7 +197,13 @@ describe('configuration from the environment', () => {
     expect(backend).toBeInstanceOf(ObjectStoreXComBackend)
     expect(backend.threshold).toBe(1024)
     expect(backend.compression).toBeUndefined()
+    expect(backend.checksum).toBe('crc32')
     expect((backend.store as FileObjectStore).root).toBe(dir)
+    const pinned = await ObjectStoreXComBackend.fromEnv({
+      XCOM_OBJECTSTORAGE_PATH: 'memory://pinned',
+      XCOM_OBJECTSTORAGE_CHECKSUM: 'SHA256',
+    })
+    expect(pinned.checksum).toBe('sha256')
   })
 
   it("accepts Airflow's spellings and defaults the threshold to -1", async () => {
@@ -224,6 +230,15 @@ describe('configuration from the environment', () => {
       )
       expect(error.message).toContain('AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD')
     }
+    const checksum = await rejection(
+      ObjectStoreXComBackend.fromEnv({
+        XCOM_OBJECTSTORAGE_PATH: 'memory://m',
+        XCOM_OBJECTSTORAGE_CHECKSUM: 'md5',
+      }),
+      'E_CONFIG',
+    )
+    expect(checksum.message).toContain('XCOM_OBJECTSTORAGE_CHECKSUM=md5')
+    expect(checksum.message).toContain('crc32 or sha256')
     const error = await rejection(ObjectStoreXComBackend.fromEnv({}), 'E_CONFIG')
     expect(error.message).toContain('XCOM_OBJECTSTORAGE_PATH')
     await rejection(
@@ -265,6 +280,8 @@ describe('configuration from the environment', () => {
       { store, minCompressionRatio: -1 },
       { store, maxValueSize: -1 },
       { store, compression: {} as never },
+      { store, checksum: 'md5' as never },
+      { store, checksum: 'toString' as never },
     ]
     for (const options of bad)
       expect(() => new ObjectStoreXComBackend(options)).toThrowError(

@@ -120,6 +120,15 @@ export class SerializerRegistry {
    * than `maxDepth` or its text exceeds `maxSize`.
    */
   serialize(value: unknown): string {
+    return this.serializeText(value).text
+  }
+
+  /**
+   * Like {@link serialize}, also telling whether the text is plain JSON: nothing in the value needed encoding, so the
+   * text holds no envelope and `deserialize(text, { plain: true })` reads it back with `JSON.parse` alone.
+   * @throws XComError as {@link serialize}.
+   */
+  serializeText(value: unknown): { text: string; plain: boolean } {
     const tree = this.encode(value)
     let text: string
     try {
@@ -136,16 +145,19 @@ export class SerializerRegistry {
       )
     }
     this.#checkSize(text, 'serialize')
-    return text
+    // Encoding is copy-on-write: the very same value back means nothing was encoded.
+    return { text, plain: tree === value }
   }
 
   /**
-   * Reads JSON text written by {@link serialize} (or by Airflow's serde).
+   * Reads JSON text written by {@link serialize} (or by Airflow's serde). With `plain: true` the text is only parsed,
+   * without the walk that decodes envelopes and checks `maxDepth`: pass it only for text that {@link serializeText}
+   * reported plain and that is known to be unchanged since (e.g. verified against a checksum).
    * @throws XComError `E_TOO_LARGE` when the text exceeds `maxSize` or nests deeper than `maxDepth`; `E_CORRUPT`
    * when it is not JSON or an envelope is malformed; `E_NOT_ALLOWED` for a class name that is not registered or
    * not allowed; `E_NOT_SERIALIZABLE` when a stored version is newer than the registered one.
    */
-  deserialize(text: string): unknown {
+  deserialize(text: string, options?: { plain?: boolean }): unknown {
     if (typeof text !== 'string') {
       throw new XComError(
         'E_CORRUPT',
@@ -166,7 +178,7 @@ export class SerializerRegistry {
         { path: 'value', cause: error },
       )
     }
-    return this.decode(tree)
+    return options?.plain === true ? tree : this.decode(tree)
   }
 
   /**
