@@ -1,4 +1,10 @@
 export { type AzuriteHandle, type AzuriteOptions, startAzurite } from './azurite.js'
+export {
+  type CompareTransfersOptions,
+  compareTransfers,
+  type TransferReport,
+  type TransferSide,
+} from './bench.js'
 export { freePort } from './free-port.js'
 export { crc32cBase64, crc32cUpdate } from './gcs/crc32c.js'
 export {

@@ -7,7 +7,7 @@
 import { BlobServiceClient } from '@azure/storage-blob'
 import { MemoryMetadataStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
-import { startAzurite } from '@xcom/test-services'
+import { compareTransfers, startAzurite } from '@xcom/test-services'
 import { AzureBlobObjectStore } from '../dist/index.js'
 
 const MiB = 1024 * 1024
@@ -28,18 +28,9 @@ const data = new Uint8Array(SIZE)
 for (let i = 0; i < SIZE; i += 4096) data[i] = (i / 4096) & 0xff
 
 const rawBlob = service.getContainerClient(CONTAINER).getBlockBlobClient('raw/value.bin')
-const rawSide = {
-  async push(): Promise<void> {
-    await rawBlob.uploadData(data)
-  },
-  async pull(): Promise<void> {
-    const response = await rawBlob.download()
-    const chunks: Uint8Array[] = []
-    for await (const chunk of response.readableStreamBody ?? []) chunks.push(chunk as Uint8Array)
-    if (Buffer.concat(chunks).byteLength !== SIZE) throw new Error('raw SDK read back the wrong size')
-  },
+const checkSize = (bytes: Uint8Array | undefined, who: string) => {
+  if (bytes?.byteLength !== SIZE) throw new Error(`${who} read back the wrong size`)
 }
-
 const store = new AzureBlobObjectStore({
   connectionString: azurite.connectionString,
   container: CONTAINER,
@@ -52,82 +43,46 @@ const xcom = new XCom({
   backend: new ObjectStoreXComBackend({ store, threshold: 0 }),
 })
 const id = { dagId: 'bench', runId: 'run', taskId: 'task' }
-const xcomSide = {
-  async push(): Promise<void> {
-    await xcom.push(id, data)
-  },
-  async pull(): Promise<void> {
-    const back = (await xcom.pull(id)) as Uint8Array
-    if (back.byteLength !== SIZE) throw new Error('xcom read back the wrong size')
-  },
-}
+const tuning = `blockSize ${(blockSize ?? 16 * MiB) / MiB} MiB, concurrency ${concurrency ?? 4}`
 
-// The adapter alone, without the backend's SHA-256 on the way up and down: what the adapter adds or saves.
-const storeSide = {
-  async push(): Promise<void> {
-    await store.put('store-only/value.bin', data)
-  },
-  async pull(): Promise<void> {
-    const back = await (await store.get('store-only/value.bin')).bytes()
-    if (back.byteLength !== SIZE) throw new Error('the store read back the wrong size')
-  },
-}
-
-// Warm up every path (connections, JIT), then alternate the sides round by round so load from elsewhere hits them
-// alike; report medians, which one disturbed round does not move.
-type Side = 'raw' | 'xcom' | 'store'
-const samples: Record<Side, { push: number[]; pull: number[]; both: number[] }> = {
-  raw: { push: [], pull: [], both: [] },
-  xcom: { push: [], pull: [], both: [] },
-  store: { push: [], pull: [], both: [] },
-}
-async function time(side: Side, run: typeof rawSide): Promise<void> {
-  const took = { push: 0, pull: 0 }
-  for (const step of ['push', 'pull'] as const) {
-    globalThis.gc?.()
-    const start = performance.now()
-    await run[step]()
-    took[step] = performance.now() - start
-  }
-  samples[side].push.push(took.push)
-  samples[side].pull.push(took.pull)
-  samples[side].both.push(took.push + took.pull)
-}
 try {
-  for (const side of [rawSide, xcomSide, storeSide]) {
-    await side.push()
-    await side.pull()
-  }
-  for (let round = 0; round < ROUNDS; round++) {
-    await time('raw', rawSide)
-    await time('xcom', xcomSide)
-    await time('store', storeSide)
-  }
+  await compareTransfers({
+    title: `@xcom/azure: push+pull of ${SIZE / MiB} MiB to azurite (${tuning})`,
+    size: SIZE,
+    rounds: ROUNDS,
+    subject: 'xcom',
+    target: 0.9,
+    sides: {
+      raw: {
+        label: 'raw SDK (uploadData defaults + download stream)',
+        push: async () => {
+          await rawBlob.uploadData(data)
+        },
+        pull: async () => {
+          const response = await rawBlob.download()
+          const chunks: Uint8Array[] = []
+          for await (const chunk of response.readableStreamBody ?? []) chunks.push(chunk as Uint8Array)
+          checkSize(Buffer.concat(chunks), 'the raw SDK')
+        },
+      },
+      xcom: {
+        label: 'XCom + ObjectStoreXComBackend + AzureBlobObjectStore',
+        push: async () => {
+          await xcom.push(id, data)
+        },
+        pull: async () => checkSize((await xcom.pull(id)) as Uint8Array, 'xcom'),
+      },
+      // The adapter alone, without the backend's checksums: what the adapter adds or saves.
+      store: {
+        label: 'AzureBlobObjectStore alone (put bytes + get bytes)',
+        push: async () => {
+          await store.put('store-only/value.bin', data)
+        },
+        pull: async () => checkSize(await (await store.get('store-only/value.bin')).bytes(), 'the store'),
+      },
+    },
+  })
 } finally {
   await xcom.close()
   await azurite.stop()
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = sorted.length >> 1
-  return sorted.length % 2
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
-}
-const ms = (value: number) => `${value.toFixed(0)} ms`
-const line = (label: string, side: Side) => {
-  const total = median(samples[side].both)
-  const rate = ((2 * SIZE) / MiB / (total / 1000)).toFixed(0)
-  return `  ${label.padEnd(54)} ${ms(total).padStart(8)} (${rate} MiB/s; push ${ms(median(samples[side].push))}, pull ${ms(median(samples[side].pull))})`
-}
-const ratio = (side: Side) => (median(samples.raw.both) / median(samples[side].both)).toFixed(2)
-const tuning = `blockSize ${(blockSize ?? 16 * MiB) / MiB} MiB, concurrency ${concurrency ?? 4}`
-console.log(
-  `@xcom/azure: push+pull of ${SIZE / MiB} MiB to azurite, median of ${ROUNDS} interleaved rounds (${tuning})`,
-)
-console.log(line('raw SDK (uploadData defaults + download stream)', 'raw'))
-console.log(line('XCom + ObjectStoreXComBackend + AzureBlobObjectStore', 'xcom'))
-console.log(line('AzureBlobObjectStore alone (put bytes + get bytes)', 'store'))
-console.log(`  ratio raw/xcom: ${ratio('xcom')} (target >= 0.9)`)
-console.log(`  ratio raw/store (the adapter without the backend's checksums): ${ratio('store')}`)

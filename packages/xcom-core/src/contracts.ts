@@ -172,6 +172,12 @@ export interface ObjectStore {
     conditionalCreate: boolean
     /** Largest object the store accepts, in bytes. */
     maxObjectSize?: number
+    /**
+     * `put` sends a Uint8Array body straight from its memory (cut into parts or blocks), but has to copy a stream's
+     * chunks into parts: a caller holding a whole value should hand it over whole. `@xcom/objectstore` then hashes the
+     * value before the upload instead of while it streams. @default false
+     */
+    wholeBufferPut?: boolean
   }
   put(key: string, body: ByteSource, options?: PutOptions): Promise<{ size: number }>
   get(key: string, options?: GetOptions): Promise<ObjectBody>

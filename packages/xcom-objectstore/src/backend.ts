@@ -50,8 +50,10 @@ import { objectStoreFromUrl } from './url.js'
 
 /** Bytes of a stream value compressed on trial to decide whether compressing the whole stream is worth it. */
 const COMPRESSION_SAMPLE = 1024 * 1024
-/** Values stored in at most this many bytes are hashed before the upload, so their object metadata has the checksum. */
-const UPFRONT_CHECKSUM_LIMIT = 8 * 1024 * 1024
+/** JSON text larger than this is encoded slice by slice while it is written, instead of into one buffer first. */
+const TEXT_SLICING_FROM = 8 * 1024 * 1024
+/** Values held in memory and stored in at most this many bytes are hashed before the upload. */
+const HASH_FIRST_UP_TO = 8 * 1024 * 1024
 /** Keys deleted per `deleteMany` call by the sweep. */
 const SWEEP_BATCH = 1000
 
@@ -250,7 +252,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     if (this.threshold === -1 || size <= this.threshold) return this.#inline(text, size)
     this.#checkSize(size)
     // Large uncompressed text is encoded slice by slice while it is written: no second copy of the value.
-    if (this.compression || size <= UPFRONT_CHECKSUM_LIMIT)
+    if (this.compression || size <= TEXT_SLICING_FROM)
       return this.#uploadBuffer(ctx, 'json', plainBytes(Buffer.from(text, 'utf8')), plain)
     const hashed = hashing(utf8Slices(text), this.checksum)
     const upload: Upload = {
@@ -457,8 +459,10 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
   }
 
   /**
-   * Writes a value held in memory, compressed if that pays. Up to {@link UPFRONT_CHECKSUM_LIMIT} stored bytes are
-   * hashed first, so the object's metadata carries the checksum; larger ones are hashed slice by slice while written.
+   * Writes a value held in memory, compressed if that pays. Small values are hashed first, so the object's metadata
+   * carries the checksum; so are values of any size for a store that uploads buffers faster whole
+   * (`capabilities.wholeBufferPut`) when the checksum is cheap (`hashFirstAnySize`). Others are hashed slice by slice
+   * while they are written, the hashing hidden behind the I/O.
    */
   async #uploadBuffer(
     ctx: XComContext,
@@ -479,7 +483,10 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     }
     const size = raw.byteLength
     const storedSize = stored.byteLength
-    if (storedSize <= UPFRONT_CHECKSUM_LIMIT) {
+    const hashFirst =
+      storedSize <= HASH_FIRST_UP_TO ||
+      (this.store.capabilities.wholeBufferPut === true && CHECKSUM_ALGORITHMS[this.checksum].hashFirstAnySize)
+    if (hashFirst) {
       const checksum = checksumOf(stored, this.checksum)
       return this.#write(ctx, upload, stored, { size, storedSize, checksum }, () => ({
         size,

@@ -10,10 +10,16 @@ import { crc32 } from 'node:zlib'
  */
 export type ChecksumAlgorithm = 'crc32' | 'sha256'
 
-/** Every {@link ChecksumAlgorithm}, with the form its checksums take: `<algorithm>:<lowercase hex digest>`. */
-export const CHECKSUM_ALGORITHMS: Readonly<Record<ChecksumAlgorithm, { hexDigits: number }>> = {
-  crc32: { hexDigits: 8 },
-  sha256: { hexDigits: 64 },
+/**
+ * Every {@link ChecksumAlgorithm}: the digits of its checksums (`<algorithm>:<lowercase hex digest>`), and whether it
+ * is cheap enough to hash a value of any size before its upload when the store uploads whole buffers faster than
+ * streams (CRC-32 costs a fraction of any upload; SHA-256 is then hashed while the value streams).
+ */
+export const CHECKSUM_ALGORITHMS: Readonly<
+  Record<ChecksumAlgorithm, { hexDigits: number; hashFirstAnySize: boolean }>
+> = {
+  crc32: { hexDigits: 8, hashFirstAnySize: true },
+  sha256: { hexDigits: 64, hashFirstAnySize: false },
 }
 
 /** An incremental checksum: `update` with every part in order, then `digest` once. */

@@ -156,6 +156,33 @@ describe('values and references', () => {
     }
   })
 
+  it('hashes a large buffer first and hands it over whole to a store that asks so, else streams it through the hash', async () => {
+    class WholeBufferStore extends MemoryObjectStore {
+      override readonly capabilities = { ...new MemoryObjectStore().capabilities, wholeBufferPut: true }
+    }
+    const bytes = pattern(9 * 1024 * 1024, 2)
+    const cases = [
+      { store: new WholeBufferStore(), checksum: 'crc32', whole: true },
+      { store: new WholeBufferStore(), checksum: 'sha256', whole: false },
+      { store: new MemoryObjectStore(), checksum: 'crc32', whole: false },
+    ] as const
+    for (const { store, checksum, whole } of cases) {
+      const bodies: unknown[] = []
+      const put = store.put.bind(store)
+      store.put = (key, body, options) => {
+        bodies.push(body)
+        return put(key, body, options)
+      }
+      const { xcom } = fileXCom({ threshold: 0, store, checksum })
+      const record = await xcom.push(ID, bytes)
+      expect(bodies[0] === bytes, `${checksum} whole=${whole}`).toBe(whole)
+      const metadata = (await store.head(refOf(record).key))?.metadata ?? {}
+      expect(metadata.xcomchecksum).toBe(whole ? checksumOf(bytes, checksum) : undefined)
+      expect(refOf(record).checksum).toBe(checksumOf(bytes, checksum))
+      expect(await xcom.pull(ID)).toEqual(bytes)
+    }
+  })
+
   it('makes objects self-describing through store metadata', async () => {
     const { xcom, store } = fileXCom({ threshold: 0 })
     const record = await xcom.push(

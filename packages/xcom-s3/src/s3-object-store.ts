@@ -110,7 +110,12 @@ export class S3ObjectStore implements ObjectStore {
   /** `s3://[connId@]bucket[/prefix]`, without secrets. */
   readonly url: string
   /** Range reads always; conditional creates unless turned off by `conditionalCreate: false`. */
-  readonly capabilities: { rangeReads: boolean; conditionalCreate: boolean; maxObjectSize: number }
+  readonly capabilities: {
+    rangeReads: boolean
+    conditionalCreate: boolean
+    maxObjectSize: number
+    wholeBufferPut: boolean
+  }
   /** The SDK client in use. */
   readonly client: S3Client
   /** The bucket. */
@@ -154,6 +159,8 @@ export class S3ObjectStore implements ObjectStore {
       rangeReads: true,
       conditionalCreate: options.conditionalCreate ?? true,
       maxObjectSize: MAX_OBJECT_SIZE,
+      // lib-storage uploads a buffer's parts as views of it, but concatenates a stream's chunks into each part.
+      wholeBufferPut: true,
     }
     const credentials = options.credentials
     this.#secrets =
