@@ -98,7 +98,12 @@ export class AzureBlobObjectStore implements ObjectStore {
   /** `<scheme>://[<connectionId>@]<container>[/<prefix>]`: never carries secrets. */
   readonly url: string
   /** Range reads and conditional creates (`If-None-Match: *`) are supported; 50,000 blocks of `blockSize` at most. */
-  readonly capabilities: { rangeReads: boolean; conditionalCreate: boolean; maxObjectSize: number }
+  readonly capabilities: {
+    rangeReads: boolean
+    conditionalCreate: boolean
+    maxObjectSize: number
+    wholeBufferPut: boolean
+  }
   /** The container client every call goes through. */
   readonly containerClient: ContainerClient
   readonly #prefix: string
@@ -152,6 +157,8 @@ export class AzureBlobObjectStore implements ObjectStore {
       rangeReads: true,
       conditionalCreate: true,
       maxObjectSize: this.#blockSize * MAX_BLOCKS,
+      // A buffer's blocks are views of it; a stream's chunks are copied together into each block.
+      wholeBufferPut: true,
     }
     const client = options.client ?? buildServiceClient(options, this.url)
     this.containerClient = 'getContainerClient' in client ? client.getContainerClient(container) : client
