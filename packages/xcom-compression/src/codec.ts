@@ -1,7 +1,14 @@
 import type { Bytes } from '@xcom/core'
 import { asBytes } from './bytes.js'
 import { badOption, Failures } from './errors.js'
-import { codecStream, type OutputLimit, type TransformerFactory, transformAll } from './pipeline.js'
+import {
+  codecStream,
+  EngineTransformer,
+  type OutputLimit,
+  type TransformerFactory,
+  transformAll,
+  type ZlibEngine,
+} from './pipeline.js'
 import type { CodecDecompressOptions, CompressionCodec } from './types.js'
 
 /** What a codec is made of: its name, suffix and how to build one compression or decompression run. */
@@ -40,6 +47,24 @@ export function defineCodec(spec: CodecSpec): CompressionCodec {
     compressStream: () => codecStream(encoder, new Failures(name)),
     decompressStream: (options?: CodecDecompressOptions) =>
       codecStream(decoder, new Failures(name, options?.uri), limitOf(options)),
+  })
+}
+
+/** A codec run by node:zlib engines: `compressor()` and `decompressor()` make a new engine for each run. */
+export function nativeCodec(spec: {
+  name: string
+  suffix: string
+  compressor: () => ZlibEngine
+  decompressor: () => ZlibEngine
+}): CompressionCodec {
+  return defineCodec({
+    name: spec.name,
+    suffix: spec.suffix,
+    implementation: 'native',
+    encoder: (sink, failures) =>
+      new EngineTransformer(spec.compressor(), sink, (error) => failures.fromEncoder(error), false),
+    decoder: (sink, failures) =>
+      new EngineTransformer(spec.decompressor(), sink, (error) => failures.fromDecoder(error), true),
   })
 }
 

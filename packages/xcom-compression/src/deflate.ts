@@ -1,9 +1,7 @@
 import type { Bytes } from '@xcom/core'
 import { adler32 } from './checksum.js'
-import { checkLevel, defineCodec, ENGINE_CHUNK, INFLATE_SLICE } from './codec.js'
-import { type DecodeFrame, FramedDecoder, FramedEncoder } from './framing.js'
-import { EngineTransformer, SlicedTransformer } from './pipeline.js'
-import { PortableDeflater } from './portable.js'
+import { checkLevel, ENGINE_CHUNK, nativeCodec } from './codec.js'
+import { type DecodeFrame, portableFramedCodec } from './framing.js'
 import { resolveNative } from './runtime.js'
 import type { CompressionCodec, Implementation } from './types.js'
 
@@ -25,58 +23,28 @@ export function deflate(options: DeflateOptions = {}): CompressionCodec {
   const level = checkLevel('deflate', options.level ?? 6, 0, 9)
   const native = resolveNative(options.implementation, 'deflate')
   if (native !== undefined) {
-    return defineCodec({
+    return nativeCodec({
       name: 'deflate',
       suffix: '.zz',
-      implementation: 'native',
-      encoder: (sink, failures) =>
-        new EngineTransformer(
-          native.createDeflate({ level, chunkSize: ENGINE_CHUNK }),
-          sink,
-          (error) => failures.fromEncoder(error),
-          false,
-        ),
-      decoder: (sink, failures) =>
-        new EngineTransformer(
-          native.createInflate({ chunkSize: ENGINE_CHUNK }),
-          sink,
-          (error) => failures.fromDecoder(error),
-          true,
-        ),
+      compressor: () => native.createDeflate({ level, chunkSize: ENGINE_CHUNK }),
+      decompressor: () => native.createInflate({ chunkSize: ENGINE_CHUNK }),
     })
   }
   // FLEVEL as zlib writes it: 0 fastest, 1 fast, 2 default, 3 best; FCHECK makes the header a multiple of 31.
   const flevel = level <= 1 ? 0 : level <= 5 ? 1 : level === 6 ? 2 : 3
   const flags = (flevel << 6) | (31 - (((0x78 << 8) | (flevel << 6)) % 31))
-  return defineCodec({
+  return portableFramedCodec({
     name: 'deflate',
     suffix: '.zz',
-    implementation: 'portable',
-    encoder: (sink, failures) =>
-      new FramedEncoder(
-        {
-          header: Uint8Array.of(0x78, flags),
-          checksum: adler32,
-          initialCheck: 1,
-          trailer: ({ check }) =>
-            Uint8Array.of(check >>> 24, (check >>> 16) & 0xff, (check >>> 8) & 0xff, check & 0xff),
-        },
-        sink,
-        (inner) =>
-          new SlicedTransformer(
-            new PortableDeflater(level, (chunk) => inner.push(chunk)),
-            inner,
-            (error) => failures.fromEncoder(error),
-            PortableDeflater.SLICE,
-          ),
-      ),
-    decoder: (sink, failures) =>
-      new SlicedTransformer(
-        new FramedDecoder(ZLIB_FRAME, sink, failures),
-        sink,
-        (error) => failures.fromDecoder(error),
-        INFLATE_SLICE,
-      ),
+    level,
+    encode: {
+      header: Uint8Array.of(0x78, flags),
+      checksum: adler32,
+      initialCheck: 1,
+      trailer: ({ check }) =>
+        Uint8Array.of(check >>> 24, (check >>> 16) & 0xff, (check >>> 8) & 0xff, check & 0xff),
+    },
+    decode: ZLIB_FRAME,
   })
 }
 

@@ -1,9 +1,11 @@
 import type { Bytes } from '@xcom/core'
 import { concat, EMPTY } from './bytes.js'
 import type { Checksum } from './checksum.js'
+import { defineCodec, INFLATE_SLICE } from './codec.js'
 import type { Failures } from './errors.js'
-import type { Sink, Transformer } from './pipeline.js'
-import { PortableInflater } from './portable.js'
+import { type Sink, SlicedTransformer, type Transformer } from './pipeline.js'
+import { PortableDeflater, PortableInflater } from './portable.js'
+import type { CompressionCodec } from './types.js'
 
 /** What a framed format writes around raw DEFLATE data. */
 export interface EncodeFrame {
@@ -164,4 +166,41 @@ export class FramedDecoder {
         throw this.failures.corrupt('there is data after the end of the compressed stream')
     }
   }
+}
+
+/**
+ * A framed DEFLATE codec (gzip, zlib) in JavaScript: fflate's raw DEFLATE at `level` inside `encode`'s frame, read back
+ * member by member with `decode`'s.
+ */
+export function portableFramedCodec(spec: {
+  name: string
+  suffix: string
+  level: number
+  encode: EncodeFrame
+  decode: DecodeFrame
+}): CompressionCodec {
+  return defineCodec({
+    name: spec.name,
+    suffix: spec.suffix,
+    implementation: 'portable',
+    encoder: (sink, failures) =>
+      new FramedEncoder(
+        spec.encode,
+        sink,
+        (inner) =>
+          new SlicedTransformer(
+            new PortableDeflater(spec.level, (chunk) => inner.push(chunk)),
+            inner,
+            (error) => failures.fromEncoder(error),
+            PortableDeflater.SLICE,
+          ),
+      ),
+    decoder: (sink, failures) =>
+      new SlicedTransformer(
+        new FramedDecoder(spec.decode, sink, failures),
+        sink,
+        (error) => failures.fromDecoder(error),
+        INFLATE_SLICE,
+      ),
+  })
 }

@@ -1,10 +1,8 @@
 import type { Bytes } from '@xcom/core'
 import { put32, u16, u32 } from './bytes.js'
 import { crc32Portable } from './checksum.js'
-import { checkLevel, defineCodec, ENGINE_CHUNK, INFLATE_SLICE } from './codec.js'
-import { type DecodeFrame, FramedDecoder, FramedEncoder } from './framing.js'
-import { EngineTransformer, SlicedTransformer } from './pipeline.js'
-import { PortableDeflater } from './portable.js'
+import { checkLevel, ENGINE_CHUNK, nativeCodec } from './codec.js'
+import { type DecodeFrame, portableFramedCodec } from './framing.js'
 import { resolveNative } from './runtime.js'
 import type { CompressionCodec, Implementation } from './types.js'
 
@@ -26,60 +24,30 @@ export function gzip(options: GzipOptions = {}): CompressionCodec {
   const level = checkLevel('gzip', options.level ?? 6, 0, 9)
   const native = resolveNative(options.implementation, 'gzip')
   if (native !== undefined) {
-    return defineCodec({
+    return nativeCodec({
       name: 'gzip',
       suffix: '.gz',
-      implementation: 'native',
-      encoder: (sink, failures) =>
-        new EngineTransformer(
-          native.createGzip({ level, chunkSize: ENGINE_CHUNK }),
-          sink,
-          (error) => failures.fromEncoder(error),
-          false,
-        ),
-      decoder: (sink, failures) =>
-        new EngineTransformer(
-          native.createGunzip({ chunkSize: ENGINE_CHUNK }),
-          sink,
-          (error) => failures.fromDecoder(error),
-          true,
-        ),
+      compressor: () => native.createGzip({ level, chunkSize: ENGINE_CHUNK }),
+      decompressor: () => native.createGunzip({ chunkSize: ENGINE_CHUNK }),
     })
   }
-  return defineCodec({
+  return portableFramedCodec({
     name: 'gzip',
     suffix: '.gz',
-    implementation: 'portable',
-    encoder: (sink, failures) =>
-      new FramedEncoder(
-        {
-          // No file name, no modification time (so output depends on the data only), OS "unknown".
-          header: Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level >= 9 ? 2 : level <= 1 ? 4 : 0, 0xff),
-          checksum: crc32Portable,
-          initialCheck: 0,
-          trailer: ({ check, size }) => {
-            const trailer = new Uint8Array(8)
-            put32(trailer, 0, check)
-            put32(trailer, 4, size % 2 ** 32)
-            return trailer
-          },
-        },
-        sink,
-        (inner) =>
-          new SlicedTransformer(
-            new PortableDeflater(level, (chunk) => inner.push(chunk)),
-            inner,
-            (error) => failures.fromEncoder(error),
-            PortableDeflater.SLICE,
-          ),
-      ),
-    decoder: (sink, failures) =>
-      new SlicedTransformer(
-        new FramedDecoder(GZIP_FRAME, sink, failures),
-        sink,
-        (error) => failures.fromDecoder(error),
-        INFLATE_SLICE,
-      ),
+    level,
+    encode: {
+      // No file name, no modification time (so output depends on the data only), OS "unknown".
+      header: Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level >= 9 ? 2 : level <= 1 ? 4 : 0, 0xff),
+      checksum: crc32Portable,
+      initialCheck: 0,
+      trailer: ({ check, size }) => {
+        const trailer = new Uint8Array(8)
+        put32(trailer, 0, check)
+        put32(trailer, 4, size % 2 ** 32)
+        return trailer
+      },
+    },
+    decode: GZIP_FRAME,
   })
 }
 

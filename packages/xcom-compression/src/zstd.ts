@@ -1,6 +1,5 @@
 import { XComError } from '@xcom/core'
-import { checkLevel, defineCodec, ENGINE_CHUNK } from './codec.js'
-import { EngineTransformer } from './pipeline.js'
+import { checkLevel, ENGINE_CHUNK, nativeCodec } from './codec.js'
 import { hasZstd, nodeZlib, resolveNative } from './runtime.js'
 import type { CompressionCodec, Implementation } from './types.js'
 
@@ -27,27 +26,15 @@ export function zstd(options: ZstdOptions = {}): CompressionCodec {
   const native = resolveNative(options.implementation, 'zstd')
   if (!hasZstd(native)) throw zstdUnavailable()
   const { ZSTD_c_compressionLevel, ZSTD_c_checksumFlag } = native.constants
-  return defineCodec({
+  return nativeCodec({
     name: 'zstd',
     suffix: '.zst',
-    implementation: 'native',
-    encoder: (sink, failures) =>
-      new EngineTransformer(
-        native.createZstdCompress({
-          chunkSize: ENGINE_CHUNK,
-          params: { [ZSTD_c_compressionLevel]: level, [ZSTD_c_checksumFlag]: 1 },
-        }),
-        sink,
-        (error) => failures.fromEncoder(error),
-        false,
-      ),
-    decoder: (sink, failures) =>
-      new EngineTransformer(
-        native.createZstdDecompress({ chunkSize: ENGINE_CHUNK }),
-        sink,
-        (error) => failures.fromDecoder(error),
-        true,
-      ),
+    compressor: () =>
+      native.createZstdCompress({
+        chunkSize: ENGINE_CHUNK,
+        params: { [ZSTD_c_compressionLevel]: level, [ZSTD_c_checksumFlag]: 1 },
+      }),
+    decompressor: () => native.createZstdDecompress({ chunkSize: ENGINE_CHUNK }),
   })
 }
 
