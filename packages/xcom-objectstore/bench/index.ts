@@ -30,7 +30,7 @@ function makeXCom(checksum: ChecksumAlgorithm = 'crc32') {
   })
 }
 
-/** Median seconds of `rounds` runs of each contender, interleaved so both see the same machine state. */
+/** Median seconds of `rounds` runs of each contender, interleaved so they all see the same machine state. */
 async function race(
   contenders: Record<string, () => Promise<void>>,
   rounds = ROUNDS,
@@ -40,6 +40,9 @@ async function race(
   )
   for (let round = 0; round < rounds; round++) {
     for (const [name, run] of Object.entries(contenders)) {
+      // Start each run with no dirty pages left by the previous one (or by a build just before): the kernel's
+      // writeback would otherwise land on whichever contender runs next.
+      spawnSync('sync')
       gc()
       const started = performance.now()
       await run()
