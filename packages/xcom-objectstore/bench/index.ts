@@ -15,7 +15,9 @@ import { MemoryMetadataStore, XCom } from '@xcom/core'
 import { type ChecksumAlgorithm, FileObjectStore, ObjectStoreXComBackend } from '../dist/index.js'
 
 const MiB = 1024 * 1024
-const ROUNDS = Number(process.env.XCOM_BENCH_ROUNDS ?? 5)
+const ROUNDS = Number(process.env.XCOM_BENCH_ROUNDS ?? 7)
+/** Untimed rounds first: the first runs in a process are slower (JIT, first-touch of memory, directories). */
+const WARM_UP_ROUNDS = 2
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
 const work = mkdtempSync(join(tmpdir(), 'xcom-objectstore-bench-'))
 
@@ -30,7 +32,10 @@ function makeXCom(checksum: ChecksumAlgorithm = 'crc32') {
   })
 }
 
-/** Median seconds of `rounds` runs of each contender, interleaved so they all see the same machine state. */
+/**
+ * Median seconds of `rounds` runs of each contender, after {@link WARM_UP_ROUNDS} untimed ones, interleaved so they all
+ * see the same machine state. XCOM_BENCH_VERBOSE=1 prints every timed run.
+ */
 async function race(
   contenders: Record<string, () => Promise<void>>,
   rounds = ROUNDS,
@@ -38,7 +43,7 @@ async function race(
   const times: Record<string, number[]> = Object.fromEntries(
     Object.keys(contenders).map((name) => [name, []]),
   )
-  for (let round = 0; round < rounds; round++) {
+  for (let round = -WARM_UP_ROUNDS; round < rounds; round++) {
     for (const [name, run] of Object.entries(contenders)) {
       // Start each run with no dirty pages left by the previous one (or by a build just before): the kernel's
       // writeback would otherwise land on whichever contender runs next.
@@ -46,8 +51,12 @@ async function race(
       gc()
       const started = performance.now()
       await run()
-      times[name]?.push((performance.now() - started) / 1000)
+      if (round >= 0) times[name]?.push((performance.now() - started) / 1000)
     }
+  }
+  if (process.env.XCOM_BENCH_VERBOSE) {
+    for (const [name, list] of Object.entries(times))
+      console.log(`  ${name}: ${list.map((seconds) => (seconds * 1000).toFixed(0)).join(' ')} ms`)
   }
   return Object.fromEntries(
     Object.entries(times).map(([name, list]) => [

@@ -265,7 +265,8 @@ export async function readVerified(body: ObjectBody, expected: Expected): Promis
  */
 export async function readVerifiedText(body: ObjectBody, expected: Expected): Promise<string> {
   const hash = checksumFor(expected)
-  const decoder = new TextDecoder()
+  // Byte-exact: a leading BOM stays in the text (as Buffer#toString keeps it).
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true })
   const pieces: string[] = []
   let size = 0
   for await (const chunk of readChunks(body.stream())) {

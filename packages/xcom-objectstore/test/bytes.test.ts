@@ -151,6 +151,13 @@ describe('readVerifiedText', () => {
     }
   })
 
+  it('is byte-exact: a leading byte order mark stays in the text', async () => {
+    const withBom = new Uint8Array(Buffer.from('\uFEFF"x"', 'utf8'))
+    expect(await readVerifiedText(streamBody([withBom], withBom.byteLength), expected(withBom))).toBe(
+      '\uFEFF"x"',
+    )
+  })
+
   it('fails with E_CORRUPT on more, fewer or other bytes, and on a malformed checksum', async () => {
     await rejection(
       readVerifiedText(streamBody([bytes, pattern(1)], bytes.byteLength + 1), expected(bytes)),
