@@ -4,15 +4,15 @@ export interface TransferSide {
   label: string
   /** Writes the value. */
   push(): Promise<void>
-  /** Reads it back (and checks its size). */
-  pull(): Promise<void>
+  /** Reads it back: whatever holds the bytes read (their `byteLength` must be the size written). */
+  pull(): Promise<{ byteLength: number }>
 }
 
 /** Options of {@link compareTransfers}. */
 export interface CompareTransfersOptions<Name extends string> {
   /** First line of the report, e.g. `@xcom/s3: push+pull of 256 MiB to s3rver`. */
   title: string
-  /** Bytes moved each way, for the MiB/s column. */
+  /** Bytes moved each way: every pull must return this many; also for the MiB/s column. */
   size: number
   /** Timed rounds; every side runs once per round, in turn, after one untimed warm-up each. */
   rounds: number
@@ -52,9 +52,19 @@ export async function compareTransfers<Name extends string>(
   const samples = {} as Record<Name, { push: number[]; pull: number[]; total: number[] }>
   for (const name of names) samples[name] = { push: [], pull: [], total: [] }
   const gc = (globalThis as { gc?: () => void }).gc
+  const sides = {} as Record<Name, { push(): Promise<void>; pull(): Promise<void> }>
   for (const name of names) {
-    await options.sides[name].push()
-    await options.sides[name].pull()
+    const side = options.sides[name]
+    sides[name] = {
+      push: () => side.push(),
+      pull: async () => {
+        const { byteLength } = await side.pull()
+        if (byteLength !== options.size)
+          throw new Error(`${side.label} read back ${byteLength} bytes where ${options.size} were written`)
+      },
+    }
+    await sides[name].push()
+    await sides[name].pull()
   }
   for (let round = 0; round < options.rounds; round++) {
     for (const name of names) {
@@ -62,7 +72,7 @@ export async function compareTransfers<Name extends string>(
       for (const step of ['push', 'pull'] as const) {
         gc?.()
         const start = performance.now()
-        await options.sides[name][step]()
+        await sides[name][step]()
         took[step] = performance.now() - start
       }
       samples[name].push.push(took.push)

@@ -16,6 +16,7 @@ describe('compareTransfers', () => {
       },
       pull: async () => {
         calls.push(`${name}.pull`)
+        return new Uint8Array(1024 * 1024)
       },
     })
     const report = await compareTransfers({
@@ -33,5 +34,24 @@ describe('compareTransfers', () => {
     expect(report.slow.total).toBeGreaterThanOrEqual(report.slow.push)
     expect(lines[0]).toBe('test, median of 3 interleaved rounds')
     expect(lines.at(-1)).toMatch(/ratio side slow \/ side fast: \d+\.\d\d \(target >= 0\.9\) met$/)
+  })
+
+  it('fails when a side reads back another size than was written', async () => {
+    vi.spyOn(console, 'log').mockImplementation(() => {})
+    const side = (bytes: number) => ({
+      label: `reads ${bytes}`,
+      push: async () => {},
+      pull: async () => new Uint8Array(bytes),
+    })
+    await expect(
+      compareTransfers({
+        title: 't',
+        size: 10,
+        rounds: 1,
+        subject: 'short',
+        target: 0.9,
+        sides: { ok: side(10), short: side(9) },
+      }),
+    ).rejects.toThrowError('reads 9 read back 9 bytes where 10 were written')
   })
 })

@@ -28,9 +28,6 @@ const data = new Uint8Array(SIZE)
 for (let i = 0; i < SIZE; i += 4096) data[i] = (i / 4096) & 0xff
 
 const rawBlob = service.getContainerClient(CONTAINER).getBlockBlobClient('raw/value.bin')
-const checkSize = (bytes: Uint8Array | undefined, who: string) => {
-  if (bytes?.byteLength !== SIZE) throw new Error(`${who} read back the wrong size`)
-}
 const store = new AzureBlobObjectStore({
   connectionString: azurite.connectionString,
   container: CONTAINER,
@@ -62,7 +59,7 @@ try {
           const response = await rawBlob.download()
           const chunks: Uint8Array[] = []
           for await (const chunk of response.readableStreamBody ?? []) chunks.push(chunk as Uint8Array)
-          checkSize(Buffer.concat(chunks), 'the raw SDK')
+          return Buffer.concat(chunks)
         },
       },
       xcom: {
@@ -70,7 +67,7 @@ try {
         push: async () => {
           await xcom.push(id, data)
         },
-        pull: async () => checkSize((await xcom.pull(id)) as Uint8Array, 'xcom'),
+        pull: async () => (await xcom.pull(id)) as Uint8Array,
       },
       // The adapter alone, without the backend's checksums: what the adapter adds or saves.
       store: {
@@ -78,7 +75,7 @@ try {
         push: async () => {
           await store.put('store-only/value.bin', data)
         },
-        pull: async () => checkSize(await (await store.get('store-only/value.bin')).bytes(), 'the store'),
+        pull: async () => (await store.get('store-only/value.bin')).bytes(),
       },
     },
   })

@@ -194,20 +194,39 @@ export function checkDigest(expected: Expected, size: number, checksum: string):
  * before it ends cleanly.
  */
 export function verifying(expected: Expected): TransformStream<Uint8Array, Uint8Array> {
-  const hash = checksumFor(expected)
-  let size = 0
+  const tally = verifier(expected)
   return new TransformStream({
     transform(chunk, controller) {
-      size += chunk.byteLength
-      if (size > expected.size)
-        throw corrupt(expected, `it holds more than the ${expected.size} bytes written`)
-      hash.update(chunk)
+      tally.take(chunk)
       controller.enqueue(chunk)
     },
-    flush() {
-      checkDigest(expected, size, hash.digest())
-    },
+    flush: () => tally.check(),
   })
+}
+
+/**
+ * Counts and hashes the parts of a read as they come: `take` fails with `E_CORRUPT` as soon as they exceed the
+ * expected size, `check` at the end when size or checksum differ.
+ */
+function verifier(expected: Expected): {
+  take(part: Uint8Array): void
+  readonly size: number
+  check(): void
+} {
+  const hash = checksumFor(expected)
+  let size = 0
+  return {
+    take(part) {
+      if (size + part.byteLength > expected.size)
+        throw corrupt(expected, `it holds more than the ${expected.size} bytes written`)
+      hash.update(part)
+      size += part.byteLength
+    },
+    get size() {
+      return size
+    },
+    check: () => checkDigest(expected, size, hash.digest()),
+  }
 }
 
 /**
@@ -230,31 +249,24 @@ function isObservable(body: ObjectBody): body is ObservableBody {
  * @throws XComError `E_CORRUPT` on a size or checksum mismatch.
  */
 export async function readVerified(body: ObjectBody, expected: Expected): Promise<Uint8Array> {
-  const hash = checksumFor(expected)
-  let size = 0
-  const take = (part: Uint8Array) => {
-    if (size + part.byteLength > expected.size)
-      throw corrupt(expected, `it holds more than the ${expected.size} bytes written`)
-    hash.update(part)
-    size += part.byteLength
-  }
+  const tally = verifier(expected)
   let out: Uint8Array | undefined
   if (isObservable(body)) {
-    out = await body.bytesObserved(take)
-    if (out.byteLength !== size) throw corrupt(expected, 'the store returned bytes it did not show')
+    out = await body.bytesObserved((part) => tally.take(part))
+    if (out.byteLength !== tally.size) throw corrupt(expected, 'the store returned bytes it did not show')
   } else {
     for await (const chunk of readChunks(body.stream())) {
-      take(chunk)
+      tally.take(chunk)
       // A first chunk that is the whole value, alone in its memory, is kept as is; anything else is gathered.
       if (!out && chunk.byteLength === expected.size && chunk.byteLength === chunk.buffer.byteLength) {
         out = chunk
       } else {
         out ??= allocate(expected.size)
-        out.set(chunk, size - chunk.byteLength)
+        out.set(chunk, tally.size - chunk.byteLength)
       }
     }
   }
-  checkDigest(expected, size, hash.digest())
+  tally.check()
   return plainBytes(out ?? new Uint8Array(0))
 }
 
@@ -264,19 +276,16 @@ export async function readVerified(body: ObjectBody, expected: Expected): Promis
  * @throws XComError `E_CORRUPT` on a size or checksum mismatch.
  */
 export async function readVerifiedText(body: ObjectBody, expected: Expected): Promise<string> {
-  const hash = checksumFor(expected)
+  const tally = verifier(expected)
   // Byte-exact: a leading BOM stays in the text (as Buffer#toString keeps it).
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true })
   const pieces: string[] = []
-  let size = 0
   for await (const chunk of readChunks(body.stream())) {
-    size += chunk.byteLength
-    if (size > expected.size) throw corrupt(expected, `it holds more than the ${expected.size} bytes written`)
-    hash.update(chunk)
+    tally.take(chunk)
     pieces.push(decoder.decode(chunk, { stream: true }))
   }
   pieces.push(decoder.decode())
-  checkDigest(expected, size, hash.digest())
+  tally.check()
   return pieces.join('')
 }
 

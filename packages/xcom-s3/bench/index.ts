@@ -25,10 +25,6 @@ const clientConfig = {
 }
 const data = new Uint8Array(SIZE)
 for (let i = 0; i < SIZE; i += 4096) data[i] = (i / 4096) & 0xff
-const checkSize = (bytes: Uint8Array | undefined, who: string) => {
-  if (bytes?.byteLength !== SIZE) throw new Error(`${who} read back the wrong size`)
-}
-
 const rawClient = new S3Client(clientConfig)
 const store = new S3ObjectStore({ ...clientConfig, bucket: BUCKET, prefix: 'xcom' })
 const xcom = new XCom({
@@ -55,7 +51,7 @@ try {
         },
         pull: async () => {
           const output = await rawClient.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'raw/value.bin' }))
-          checkSize(await output.Body?.transformToByteArray(), 'the raw SDK')
+          return (await output.Body?.transformToByteArray()) ?? new Uint8Array(0)
         },
       },
       xcom: {
@@ -63,7 +59,7 @@ try {
         push: async () => {
           await xcom.push(id, data)
         },
-        pull: async () => checkSize((await xcom.pull(id)) as Uint8Array, 'xcom'),
+        pull: async () => (await xcom.pull(id)) as Uint8Array,
       },
       // The adapter alone, without the backend's checksums: what the adapter adds or saves.
       store: {
@@ -71,7 +67,7 @@ try {
         push: async () => {
           await store.put('store-only/value.bin', data)
         },
-        pull: async () => checkSize(await (await store.get('store-only/value.bin')).bytes(), 'the store'),
+        pull: async () => (await store.get('store-only/value.bin')).bytes(),
       },
     },
   })
