@@ -29,9 +29,13 @@ export class BaseXComBackend implements XComBackend {
     return { kind: 'inline', data, size: Buffer.byteLength(data) }
   }
 
-  /** @throws XComError `E_BACKEND` for a reference: this backend cannot read object storage. */
+  /**
+   * @throws XComError `E_BACKEND` for a reference: this backend cannot read object storage; `E_CORRUPT` for a row the
+   * metadata store could not decode.
+   */
   async deserializeValue(stored: StoredValue, _ctx: XComContext): Promise<unknown> {
     if (stored.kind === 'inline') return this.serializer.deserialize(stored.data)
+    if (stored.kind === 'malformed') throw malformedValue(stored.reason)
     throw new XComError(
       'E_BACKEND',
       `This XCom holds a reference to ${stored.ref.uri}, which BaseXComBackend cannot read: configure the backend that wrote it (e.g. ObjectStoreXComBackend from @xcom/objectstore, or XCOM_BACKEND / XCOM_OBJECTSTORAGE_PATH).`,
@@ -44,9 +48,18 @@ export class BaseXComBackend implements XComBackend {
 
   /** The inline JSON (cut at 200 characters), or the reference's URI and size. */
   display(stored: StoredValue): string {
+    if (stored.kind === 'malformed') return `(malformed row: ${stored.reason})`
     if (stored.kind === 'reference') return `${stored.ref.uri} (${stored.size} bytes)`
     return stored.data.length > DISPLAY_LIMIT
       ? `${stored.data.slice(0, DISPLAY_LIMIT)}... (${stored.size} bytes)`
       : stored.data
   }
+}
+
+/** `E_CORRUPT` for a row the metadata store could not decode: what to do about it. */
+export function malformedValue(reason: string): XComError {
+  return new XComError(
+    'E_CORRUPT',
+    `The row of this XCom is malformed (${reason}): it was damaged or not written by xcom. Clear this XCom and push it again.`,
+  )
 }

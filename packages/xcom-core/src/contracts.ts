@@ -33,6 +33,19 @@ export interface XComKey {
 export interface XComContext extends XComKey {
   /** Unique id of the record this value belongs to. */
   recordId: string
+  /**
+   * The metadata database the record lives in. The facade always sets it; object storage records it in every object
+   * and claims its prefix for it, so two databases can never share (and sweep) one prefix.
+   */
+  database?: DatabaseIdentity
+}
+
+/** Who a metadata database is: a stable id created with the database, and a description for messages. */
+export interface DatabaseIdentity {
+  /** Random id stored in the database when it is created; never changes. 1-64 characters of `[A-Za-z0-9_-]`. */
+  id: string
+  /** Where the database is, without secrets, e.g. `sqlite:///srv/xcom.db` or `postgres://xcom@db:5432/airflow`. */
+  description: string
 }
 
 /** A reference to a value held outside the metadata database. Its fields beyond `uri` belong to the backend. */
@@ -48,6 +61,17 @@ export interface XComReference {
  * shape, is always `inline` data and can never be mistaken for a reference.
  */
 export type StoredValue =
+  | {
+      /**
+       * A row the metadata store could not decode (damaged, or not written by xcom): set by metadata stores only.
+       * Pulling it fails with `E_CORRUPT`; listing shows it; clearing removes it; it owns nothing a purge could delete.
+       */
+      kind: 'malformed'
+      /** What is wrong with it, for messages. */
+      reason: string
+      /** Size the row claims, or 0. */
+      size: number
+    }
   | {
       kind: 'inline'
       /** The serialized value (JSON text from the {@link SerializerRegistry}, or the backend's own format). */
@@ -119,6 +143,11 @@ export interface MetadataStore {
   pendingPurges(limit: number): Promise<PendingPurge[]>
   /** Mark purges as done (their objects are gone). Unknown ids are ignored. */
   resolvePurges(ids: readonly string[]): Promise<void>
+  /**
+   * The database's own identity, created (once, atomically) the first time any process asks, then stable. Object
+   * storage writes the id into every object and into the claim of its prefix.
+   */
+  identity(): Promise<DatabaseIdentity>
   /** Release connections and handles. */
   close(): Promise<void>
 }
@@ -184,9 +213,25 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined>
   /** Delete keys in batches. Missing keys are not failures. */
   deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: XComError }[] }>
-  /** Every object whose key starts with `prefix`, paginating internally. */
+  /**
+   * Every object whose key starts with `prefix`, paginating internally. `metadata` may be empty when the store's
+   * listing does not return it (S3): call `head` for it.
+   */
   list(prefix: string): AsyncIterable<ObjectInfo>
+  /**
+   * Removes what interrupted writes left behind and the store can find (temporary files, unfinished multipart
+   * uploads, uncommitted blocks) that was started before `startedBefore`. `gc()` calls it.
+   */
+  removeIncomplete?(startedBefore: Date): Promise<IncompleteReport>
   close?(): Promise<void>
+}
+
+/** What {@link ObjectStore.removeIncomplete} did. */
+export interface IncompleteReport {
+  /** Temporary files, uploads or uncommitted blobs removed. */
+  removed: number
+  /** What could not be removed (URIs or upload ids), to retry at the next `gc()`. */
+  failed: string[]
 }
 
 /**
@@ -250,10 +295,15 @@ export interface PushOptions {
 
 /** What a backend's garbage collector can see and do. */
 export interface SweepContext {
-  /** Every stored value the metadata database still references (and pending purges, which are not yet garbage). */
-  referenced(): AsyncIterable<StoredValue>
+  /**
+   * Every record the metadata database still holds, and those whose purge is pending (not yet garbage either). A
+   * backend derives the objects each one owns from its identity and record id.
+   */
+  referenced(): AsyncIterable<XComRecord>
   /** Objects younger than this are never collected: pushes may be in flight. */
   graceMs: number
+  /** The database being collected for: only objects that name it may be deleted. */
+  database: DatabaseIdentity
 }
 
 /** What a sweep did. */
@@ -264,6 +314,10 @@ export interface SweepReport {
   deleted: number
   /** Keys or URIs that could not be deleted. */
   failed: string[]
+  /** Objects left alone because they name another database (or none): never deleted by this database's sweep. */
+  foreign?: number
+  /** Leftovers of interrupted writes removed (see {@link ObjectStore.removeIncomplete}). */
+  incomplete?: number
 }
 
 /**

@@ -1,4 +1,4 @@
-export { BaseXComBackend, type BaseXComBackendOptions } from './backend.js'
+export { BaseXComBackend, type BaseXComBackendOptions, malformedValue } from './backend.js'
 export { byteChunks, checkRange, readChunks } from './bytes.js'
 export {
   DEFAULT_METADATA_URL,
@@ -38,7 +38,9 @@ export {
   XCOM_RETURN_KEY,
 } from './identity.js'
 export { MemoryMetadataStore } from './memory-metadata-store.js'
+export { checkObjectKey } from './object-keys.js'
 export { decodeCursor, encodeCursor, matchesQuery, queryValues, validateQuery } from './query.js'
+export { type RecordRow, recordFromRow } from './rows.js'
 export * from './serializer/index.js'
 export {
   type BackendEnvContext,

@@ -1,4 +1,13 @@
-import type { MetadataStore, PendingPurge, RecordPage, XComKey, XComQuery, XComRecord } from './contracts.js'
+import { randomUUID } from 'node:crypto'
+import type {
+  DatabaseIdentity,
+  MetadataStore,
+  PendingPurge,
+  RecordPage,
+  XComKey,
+  XComQuery,
+  XComRecord,
+} from './contracts.js'
 import { compareKeys } from './identity.js'
 import { decodeCursor, encodeCursor, matchesQuery } from './query.js'
 
@@ -9,6 +18,7 @@ import { decodeCursor, encodeCursor, matchesQuery } from './query.js'
 export class MemoryMetadataStore implements MetadataStore {
   readonly #records = new Map<string, XComRecord>()
   readonly #purges = new Map<string, PendingPurge>()
+  readonly #identity: DatabaseIdentity = { id: randomUUID(), description: 'memory://' }
   #closed = false
 
   async put(record: XComRecord): Promise<XComRecord | undefined> {
@@ -66,6 +76,11 @@ export class MemoryMetadataStore implements MetadataStore {
   async resolvePurges(ids: readonly string[]): Promise<void> {
     this.#checkOpen()
     for (const id of ids) this.#purges.delete(id)
+  }
+
+  /** A new id per store: a memory database lives as long as its process. */
+  async identity(): Promise<DatabaseIdentity> {
+    return { ...this.#identity, description: `memory:// (${this.#identity.id})` }
   }
 
   async close(): Promise<void> {

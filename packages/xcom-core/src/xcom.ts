@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import { BaseXComBackend } from './backend.js'
+import { BaseXComBackend, malformedValue } from './backend.js'
 import { type Env, importExport, readXComConfig, type XComConfig } from './config.js'
 import { EnvConnectionResolver } from './connections.js'
 import type {
   Bytes,
   ConnectionResolver,
+  DatabaseIdentity,
   MetadataStore,
   PushOptions,
   RecordPage,
-  StoredValue,
   SweepReport,
   XComBackend,
   XComContext,
@@ -61,7 +61,7 @@ export interface PulledXCom extends XComKey {
 export interface PurgeReport {
   /** Rows deleted. */
   deleted: number
-  /** Stored values whose objects were deleted. */
+  /** Stored values whose objects were deleted (inline values own no object and are not counted). */
   purged: number
   /** Purges that failed; they stay recorded and `gc()` retries them. */
   failedPurges: number
@@ -94,6 +94,7 @@ export class XCom {
   readonly backend: XComBackend
   readonly #now: () => Date
   readonly #concurrency: number
+  #database: Promise<DatabaseIdentity> | undefined
 
   constructor(options: XComOptions) {
     if (!options?.metadata)
@@ -139,7 +140,8 @@ export class XCom {
         `Invalid expiresAt for ${formatIdentity(key)}: must be a valid Date.`,
       )
     }
-    const ctx: XComContext = { ...key, recordId: randomUUID() }
+    const database = await this.#call('reading the database identity for', key, () => this.#identity())
+    const ctx: XComContext = { ...key, recordId: randomUUID(), database }
     const stored = await this.#call('pushing', key, () => this.backend.serializeValue(value, ctx))
     const record: XComRecord = { ...key, id: ctx.recordId, value: stored, createdAt: this.#now(), expiresAt }
     let replaced: XComRecord | undefined
@@ -169,15 +171,14 @@ export class XCom {
   async pull<T = unknown>(identity: XComIdentity, options?: { default?: T }): Promise<T> {
     const key = resolveIdentity(identity)
     const record = await this.#call('reading the row of', key, () => this.metadata.get(key))
-    if (!record || this.#expired(record)) {
-      if (options && 'default' in options) return options.default as T
-      throw new XComError(
-        'E_NOT_FOUND',
-        `No XCom ${formatIdentity(key)}${record ? ' (it expired)' : ''}: push it first, or pass { default } to pull.`,
-        { xcom: formatIdentity(key) },
-      )
-    }
-    return (await this.#deserialize(record)) as T
+    const read = record && !this.#expired(record) ? await this.#readCurrent(record) : { gone: record }
+    if (!('gone' in read)) return read.value as T
+    if (options && 'default' in options) return options.default as T
+    throw new XComError(
+      'E_NOT_FOUND',
+      `No XCom ${formatIdentity(key)}${read.gone ? ' (it expired)' : ''}: push it first, or pass { default } to pull.`,
+      { xcom: formatIdentity(key) },
+    )
   }
 
   /**
@@ -187,11 +188,11 @@ export class XCom {
   async pullStream(identity: XComIdentity): Promise<ReadableStream<Bytes>> {
     const key = resolveIdentity(identity)
     const record = await this.#call('reading the row of', key, () => this.metadata.get(key))
-    if (!record || this.#expired(record)) {
-      throw new XComError('E_NOT_FOUND', `No XCom ${formatIdentity(key)}: push it first.`, {
+    const missing = () =>
+      new XComError('E_NOT_FOUND', `No XCom ${formatIdentity(key)}: push it first.`, {
         xcom: formatIdentity(key),
       })
-    }
+    if (!record || this.#expired(record)) throw missing()
     const open = this.backend.openStream
     if (!open) {
       throw new XComError(
@@ -202,7 +203,14 @@ export class XCom {
         },
       )
     }
-    return this.#call('streaming', key, () => open.call(this.backend, record.value, contextOf(record)))
+    const opened = await this.#readCurrent(record, (current) =>
+      this.#call('streaming', current, async () => {
+        if (current.value.kind === 'malformed') throw malformedValue(current.value.reason)
+        return open.call(this.backend, current.value, contextOf(current))
+      }),
+    )
+    if ('gone' in opened) throw missing()
+    return opened.value
   }
 
   /**
@@ -220,14 +228,13 @@ export class XCom {
       key: query.keys,
     })
     const records = (await this.metadata.getMany(storeQuery)).filter((record) => !this.#expired(record))
-    return mapLimit(records, this.#concurrency, async (record) => ({
-      dagId: record.dagId,
-      runId: record.runId,
-      taskId: record.taskId,
-      mapIndex: record.mapIndex,
-      key: record.key,
-      value: await this.#deserialize(record),
-    }))
+    const pulled = await mapLimit(records, this.#concurrency, async (record) => {
+      const read = await this.#readCurrent(record)
+      if ('gone' in read) return undefined // cleared while this call ran
+      const { dagId, runId, taskId, mapIndex, key } = record
+      return { dagId, runId, taskId, mapIndex, key, value: read.value }
+    })
+    return pulled.filter((item) => item !== undefined)
   }
 
   /** Deletes the selected rows and purges their stored values. */
@@ -244,6 +251,7 @@ export class XCom {
 
   /** What a UI shows for a row, without downloading. */
   display(record: XComRecord): string {
+    if (record.value.kind === 'malformed') return `(malformed row: ${record.value.reason})`
     return this.backend.display(record.value)
   }
 
@@ -263,7 +271,11 @@ export class XCom {
     const pending = await this.metadata.pendingPurges(options.maxPurges ?? 10_000)
     const { purged, failedPurges } = await this.#purgeRecords(pending.map((purge) => purge.record))
     const sweep = this.backend.sweep
-      ? await this.backend.sweep({ graceMs, referenced: () => this.#referencedValues() })
+      ? await this.backend.sweep({
+          graceMs,
+          database: await this.#identity(),
+          referenced: () => this.#referencedRecords(),
+        })
       : undefined
     return { purgesRetried: purged, purgesFailed: failedPurges, sweep }
   }
@@ -274,37 +286,81 @@ export class XCom {
     await this.metadata.close()
   }
 
-  async *#referencedValues(): AsyncIterable<StoredValue> {
+  /** The database's identity, asked once (again after a failure). */
+  #identity(): Promise<DatabaseIdentity> {
+    if (!this.#database) {
+      this.#database = this.metadata.identity()
+      this.#database.catch(() => {
+        this.#database = undefined
+      })
+    }
+    return this.#database
+  }
+
+  async *#referencedRecords(): AsyncIterable<XComRecord> {
     let after: string | undefined
     do {
       const page = await this.metadata.list({}, { limit: 1000, after })
-      for (const record of page.records) yield record.value
+      yield* page.records
       after = page.next
     } while (after !== undefined)
-    for (const purge of await this.metadata.pendingPurges(Number.MAX_SAFE_INTEGER)) yield purge.record.value
+    for (const purge of await this.metadata.pendingPurges(Number.MAX_SAFE_INTEGER)) yield purge.record
   }
 
   /**
    * Purges each record's value. Stores queue purges for references only, so only those are resolved; a failure
-   * stays recorded for gc().
+   * stays recorded for gc(). A malformed row, or a reference that names no object of its XCom (`E_CORRUPT`), owns
+   * nothing that could be deleted: its purge is resolved, and the sweep collects any object it left.
    */
   async #purgeRecords(records: XComRecord[]): Promise<{ purged: number; failedPurges: number }> {
     const resolved: string[] = []
+    let purged = 0
     let failed = 0
     await mapLimit(records, this.#concurrency, async (record) => {
+      if (record.value.kind === 'inline') return
       try {
-        await this.backend.purge(record.value, contextOf(record))
-        if (record.value.kind === 'reference') resolved.push(record.id)
-      } catch {
-        failed++
+        if (record.value.kind === 'reference') {
+          await this.backend.purge(record.value, contextOf(record))
+          purged++
+        }
+        resolved.push(record.id)
+      } catch (error) {
+        if (XComError.is(error, 'E_CORRUPT')) resolved.push(record.id)
+        else failed++
       }
     })
     if (resolved.length > 0) await this.metadata.resolvePurges(resolved)
-    return { purged: records.length - failed, failedPurges: failed }
+    return { purged, failedPurges: failed }
+  }
+
+  /**
+   * The record's value, or `gone` when the XCom was cleared while it was read. A value whose object vanished because
+   * a concurrent push replaced the row is read again from the new row: the result was current at some moment of the
+   * call, and `E_NOT_FOUND` for the object is thrown only while the row still names it.
+   */
+  async #readCurrent<T = unknown>(
+    first: XComRecord,
+    read: (record: XComRecord) => Promise<T> = (record) => this.#deserialize(record) as Promise<T>,
+  ): Promise<{ value: T } | { gone: undefined }> {
+    let record = first
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { value: await read(record) }
+      } catch (error) {
+        if (!XComError.is(error, 'E_NOT_FOUND') || attempt >= RACE_RETRIES) throw error
+        const current = await this.#call('reading the row of', record, () => this.metadata.get(record))
+        if (!current || this.#expired(current)) return { gone: undefined }
+        if (current.id === record.id) throw error
+        record = current
+      }
+    }
   }
 
   async #deserialize(record: XComRecord): Promise<unknown> {
-    return this.#call('reading', record, () => this.backend.deserializeValue(record.value, contextOf(record)))
+    return this.#call('reading', record, async () => {
+      if (record.value.kind === 'malformed') throw malformedValue(record.value.reason)
+      return this.backend.deserializeValue(record.value, contextOf(record))
+    })
   }
 
   #expired(record: XComRecord): boolean {
@@ -319,6 +375,9 @@ export class XCom {
     }
   }
 }
+
+/** How many times a pull reads again after the value it was reading was replaced under it. */
+const RACE_RETRIES = 5
 
 function contextOf(record: XComRecord): XComContext {
   return {
@@ -394,26 +453,71 @@ async function openMetadataStore(config: XComConfig): Promise<MetadataStore> {
 }
 
 async function loadBackend(config: XComConfig, env: Env, context: BackendEnvContext): Promise<XComBackend> {
-  if (!config.backend) return new BaseXComBackend()
+  if (!config.backend) {
+    // Object storage settings without a path would be ignored: say so instead of keeping everything inline silently.
+    const stray = [
+      config.objectStorageThreshold,
+      config.objectStorageCompression,
+      config.objectStorageChecksum,
+    ].find((setting) => setting !== undefined)
+    if (stray) {
+      throw new XComError(
+        'E_CONFIG',
+        `${stray.variable} is set but XCOM_OBJECTSTORAGE_PATH (or AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH) is not, so it would be ignored: set the path (e.g. file:///var/lib/xcom) or unset ${stray.variable}.`,
+      )
+    }
+    return new BaseXComBackend()
+  }
   const { value: spec, variable } = config.backend
   const exported = (await importExport(spec, variable)) as {
     fromEnv?: (env: Env, context: BackendEnvContext) => unknown
     new (): XComBackend
   }
+  const notBackend = () =>
+    new XComError(
+      'E_CONFIG',
+      `${variable}=${spec} is not an XCom backend: export a class (optionally with static fromEnv(env, context)) or an object with ${BACKEND_HOOKS.join(', ')}.`,
+    )
   let backend: unknown = exported
   if (typeof exported === 'function') {
-    backend = typeof exported.fromEnv === 'function' ? await exported.fromEnv(env, context) : new exported()
+    // A plain function (node:fs#readFile) is not called: only a class with the hooks, or one with fromEnv.
+    if (typeof exported.fromEnv !== 'function' && !hasHooks(exported.prototype)) throw notBackend()
+    try {
+      backend = typeof exported.fromEnv === 'function' ? await exported.fromEnv(env, context) : new exported()
+    } catch (error) {
+      throw backendFailed(error, `${variable}=${spec}`)
+    }
   }
-  const hooks = ['serializeValue', 'deserializeValue', 'purge', 'display'] as const
-  if (
-    typeof backend !== 'object' ||
-    backend === null ||
-    !hooks.every((hook) => typeof (backend as any)[hook] === 'function')
-  ) {
-    throw new XComError(
-      'E_CONFIG',
-      `${variable}=${spec} is not an XCom backend: export a class (optionally with static fromEnv(env, context)) or an object with ${hooks.join(', ')}.`,
-    )
-  }
+  if (!hasHooks(backend)) throw notBackend()
   return backend as XComBackend
+}
+
+const BACKEND_HOOKS = ['serializeValue', 'deserializeValue', 'purge', 'display'] as const
+
+function hasHooks(candidate: unknown): boolean {
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    BACKEND_HOOKS.every((hook) => typeof (candidate as Record<string, unknown>)[hook] === 'function')
+  )
+}
+
+/** An error building the backend, naming the setting that chose it; an XComError keeps its code. */
+function backendFailed(error: unknown, setting: string): XComError {
+  const message = (error as Error)?.message ?? String(error)
+  if (XComError.is(error)) {
+    return message.includes(setting.split('=')[0] as string)
+      ? error
+      : new XComError(error.code, `Building the backend of ${setting}: ${message}`, {
+          cause: error.cause ?? error,
+          uri: error.uri,
+        })
+  }
+  return new XComError(
+    'E_CONFIG',
+    `Building the backend of ${setting} failed: ${message}. Check that setting.`,
+    {
+      cause: error,
+    },
+  )
 }

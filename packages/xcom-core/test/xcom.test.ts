@@ -24,7 +24,8 @@ class ExternalBackend implements XComBackend {
     return { kind: 'reference', ref: { uri: `ext://${ctx.recordId}` }, size: data.length }
   }
   async deserializeValue(stored: StoredValue): Promise<unknown> {
-    if (stored.kind !== 'reference') return JSON.parse(stored.data)
+    if (stored.kind === 'malformed') throw new XComError('E_CORRUPT', stored.reason)
+    if (stored.kind === 'inline') return JSON.parse(stored.data)
     const data = this.objects.get(stored.ref.uri.slice(6))
     if (data === undefined)
       throw new XComError('E_NOT_FOUND', `${stored.ref.uri} is missing`, { uri: stored.ref.uri })
@@ -37,11 +38,11 @@ class ExternalBackend implements XComBackend {
     this.purged.push(stored.ref.uri)
   }
   display(stored: StoredValue): string {
-    return stored.kind === 'reference' ? stored.ref.uri : stored.data
+    return stored.kind === 'reference' ? stored.ref.uri : stored.kind === 'inline' ? stored.data : ''
   }
   async sweep(ctx: SweepContext) {
     const referenced = new Set<string>()
-    for await (const value of ctx.referenced())
+    for await (const { value } of ctx.referenced())
       if (value.kind === 'reference') referenced.add(value.ref.uri.slice(6))
     let deleted = 0
     for (const key of [...this.objects.keys()]) {
@@ -151,7 +152,7 @@ describe('XCom with the default backend', () => {
     now = new Date('2025-01-03T00:00:00Z')
     expect((await rejection(xcom.pull(id))).message).toContain('expired')
     expect(await xcom.pullMany({ dagId: 'dag', runId: 'run' })).toHaveLength(1)
-    expect(await xcom.purgeExpired()).toEqual({ deleted: 1, purged: 1, failedPurges: 0 })
+    expect(await xcom.purgeExpired()).toEqual({ deleted: 1, purged: 0, failedPurges: 0 }) // inline values own no object
     expect(await metadata.getMany({})).toHaveLength(1)
   })
 
