@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { CONNECTION_ENV_PREFIXES } from './connections.js'
 import { XComError, type XComErrorCode } from './errors.js'
+import { maskText, maskUrl } from './mask.js'
 
 /** The environment as a plain record (process.env or a test's own). */
 export type Env = Record<string, string | undefined>
@@ -83,12 +84,10 @@ export function readXComConfig(env: Env = process.env): XComConfig {
   }
 }
 
-/** Replaces the password of a URL-like string with `***`. */
-export function maskUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]*:)[^@]*@/i, '$1***@')
-}
-
-/** The configuration as `variable -> value` lines for printing: passwords and connection values masked. */
+/**
+ * The configuration as `variable -> value` lines for printing: every setting through {@link maskUrl} (passwords and
+ * secret query parameters), connection values not shown at all.
+ */
 export function printableConfig(config: XComConfig): Record<string, string> {
   const show = (setting: EnvSetting | undefined, fallback: string) =>
     setting ? `${maskUrl(setting.value)}  (from ${setting.variable})` : fallback
@@ -115,7 +114,7 @@ export interface ImportModuleOptions {
  * Imports a package name, an absolute or relative file path, or a `file:` URL. Packages are resolved from xcom's own
  * location first, then from `cwd` (the application), so an adapter installed beside the app is found.
  * @throws XComError `E_CONFIG` naming `variable` and, for a missing package, the package to install (or the error
- * given as `whenMissing`).
+ * given as `whenMissing`); credentials in the specifier or the loader's message are masked.
  */
 export async function importModule(
   specifier: string,
@@ -130,7 +129,7 @@ export async function importModule(
       : pathToFileURL(resolve(cwd, specifier)).href
     : specifier
   if (isPath && !specifier.startsWith('file:') && !existsSync(resolve(cwd, specifier))) {
-    throw new XComError('E_CONFIG', `${variable}: the module file ${resolve(cwd, specifier)} does not exist.`)
+    throw configError(`${variable}: the module file ${maskUrl(resolve(cwd, specifier))} does not exist.`)
   }
   let failure: unknown
   for (const attempt of isPath
@@ -149,20 +148,21 @@ export async function importModule(
   if (!isPath && isPackageMissing(failure, specifier)) {
     const name = packageName(specifier)
     throw options.whenMissing
-      ? new XComError(options.whenMissing.code, options.whenMissing.message, { cause: failure })
-      : new XComError(
-          'E_CONFIG',
-          `${variable} needs the package ${name}, which is not installed: run \`npm install ${name}\`.`,
-          {
-            cause: failure,
-          },
+      ? new XComError(options.whenMissing.code, maskText(options.whenMissing.message), { cause: failure })
+      : configError(
+          `${variable} needs the package ${maskUrl(name)}, which is not installed: run \`npm install ${maskUrl(name)}\`.`,
+          failure,
         )
   }
-  throw new XComError(
-    'E_CONFIG',
-    `${variable}: could not load ${specifier}: ${(failure as Error)?.message}`,
-    { cause: failure },
+  throw configError(
+    `${variable}: could not load ${maskUrl(specifier)}: ${maskText(String((failure as Error)?.message))}`,
+    failure,
   )
+}
+
+/** An `E_CONFIG` error whose message went through {@link maskText}, as a last guard for values it quotes. */
+function configError(message: string, cause?: unknown): XComError {
+  return new XComError('E_CONFIG', maskText(message), cause === undefined ? {} : { cause })
 }
 
 function packageName(specifier: string): string {
@@ -197,9 +197,9 @@ export async function importExport(
   const loaded = await importModule(module, variable, options)
   if (!(exportName in loaded)) {
     const names = Object.keys(loaded).filter((name) => name !== 'default')
-    throw new XComError(
-      'E_CONFIG',
-      `${variable}=${spec}: ${module} has no export "${exportName}". Name one as "${module}#Name"; it exports: ${names.join(', ') || '(nothing)'}.`,
+    const shown = maskUrl(module)
+    throw configError(
+      `${variable}=${maskUrl(spec)}: ${shown} has no export "${exportName}". Name one as "${shown}#Name"; it exports: ${names.join(', ') || '(nothing)'}.`,
     )
   }
   return loaded[exportName]

@@ -1,5 +1,6 @@
 import type { Connection, ConnectionResolver } from './contracts.js'
 import { XComError } from './errors.js'
+import { maskConnectionId, maskText } from './mask.js'
 
 /** Environment variable prefixes searched for a connection id, in order. */
 export const CONNECTION_ENV_PREFIXES = ['XCOM_CONN_', 'AIRFLOW_CONN_'] as const
@@ -38,7 +39,8 @@ export class EnvConnectionResolver implements ConnectionResolver {
   async get(id: string): Promise<Connection | undefined> {
     const variable = this.variableFor(id)
     if (variable === undefined) return undefined
-    return parseConnection(id, this.#env[variable] as string, variable)
+    // an id read from a URL's userinfo (s3://KEY:SECRET@bucket) puts the secret in the variable name
+    return parseConnection(id, this.#env[variable] as string, maskConnectionId(variable))
   }
 }
 
@@ -47,7 +49,11 @@ export class EnvConnectionResolver implements ConnectionResolver {
  * @param source what to name in errors, e.g. the environment variable.
  * @throws XComError `E_CONFIG` naming `source` (never the secret value) and what a valid value looks like.
  */
-export function parseConnection(id: string, value: string, source = `connection ${id}`): Connection {
+export function parseConnection(
+  id: string,
+  value: string,
+  source = `connection ${maskConnectionId(id)}`,
+): Connection {
   const text = value.trim()
   return text.startsWith('{') ? parseConnectionJson(id, text, source) : parseConnectionUri(id, text, source)
 }
@@ -55,7 +61,7 @@ export function parseConnection(id: string, value: string, source = `connection 
 function configError(source: string, why: string): never {
   throw new XComError(
     'E_CONFIG',
-    `${source} is not a valid connection: ${why}. Use a URI like "aws://<login>:<password>@/?region_name=eu-west-1" (percent-encode special characters) or JSON like {"conn_type":"aws","login":"...","password":"...","extra":{...}}.`,
+    `${maskText(source)} is not a valid connection: ${why}. Use a URI like "aws://<login>:<password>@/?region_name=eu-west-1" (percent-encode special characters) or JSON like {"conn_type":"aws","login":"...","password":"...","extra":{...}}.`,
   )
 }
 

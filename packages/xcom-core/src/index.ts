@@ -8,7 +8,6 @@ export {
   type ImportModuleOptions,
   importExport,
   importModule,
-  maskUrl,
   OBJECT_STORAGE_BACKEND,
   parseModuleSpec,
   printableConfig,
@@ -37,6 +36,7 @@ export {
   validateMapIndex,
   XCOM_RETURN_KEY,
 } from './identity.js'
+export { isSecretName, maskConnectionId, maskConnectionValue, maskText, maskUrl } from './mask.js'
 export { MemoryMetadataStore } from './memory-metadata-store.js'
 export { checkObjectKey } from './object-keys.js'
 export { decodeCursor, encodeCursor, matchesQuery, queryValues, validateQuery } from './query.js'

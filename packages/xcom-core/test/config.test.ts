@@ -124,6 +124,84 @@ describe('readXComConfig', () => {
   })
 })
 
+describe('printableConfig masks every secret form', () => {
+  it.each([
+    {
+      env: { XCOM_METADATA_URL: 'postgres://u:a@secret@host/db' },
+      secrets: ['a@secret', 'secret'],
+      kept: ['postgres://u:***@host/db', 'XCOM_METADATA_URL'],
+    },
+    {
+      env: { XCOM_METADATA_URL: 'postgres://user@host/db?password=hunter2&sslmode=require' },
+      secrets: ['hunter2'],
+      kept: ['user@host/db', 'sslmode=require'],
+    },
+    {
+      env: { XCOM_METADATA_URL: 'postgres://u:pa/ss@host/db' },
+      secrets: ['pa/ss'],
+      kept: ['u:***@host/db'],
+    },
+    {
+      env: { XCOM_OBJECTSTORAGE_PATH: 's3://KEY:SECRET@bucket/x' },
+      secrets: ['SECRET'],
+      kept: ['KEY', 'bucket/x'],
+    },
+    {
+      env: { AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH: 'abfs://acct:ACCOUNTKEY@container/x' },
+      secrets: ['ACCOUNTKEY'],
+      kept: ['acct', 'container/x', 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH'],
+    },
+    {
+      env: {
+        XCOM_OBJECTSTORAGE_PATH: 'abfs://container@acct.dfs.core.windows.net/x?sas_token=sv%3D1%26sig%3DSIG1',
+      },
+      secrets: ['SIG1'],
+      kept: ['container@acct.dfs.core.windows.net/x'],
+    },
+    {
+      env: { XCOM_OBJECTSTORAGE_PATH: 's3://bucket/x?aws_secret_access_key=SAK1&region_name=eu-west-1' },
+      secrets: ['SAK1'],
+      kept: ['s3://bucket/x', 'region_name=eu-west-1'],
+    },
+    {
+      env: {
+        XCOM_CONN_AWS: 'aws://KEY:SE/CRET@',
+        AIRFLOW_CONN_AZ: JSON.stringify({ conn_type: 'wasb', login: 'acct', password: 'PW1' }),
+      },
+      secrets: ['SE/CRET', 'CRET', 'PW1'],
+      kept: ['XCOM_CONN_AWS=***', 'AIRFLOW_CONN_AZ=***'],
+    },
+  ])('$env', ({ env, secrets, kept }) => {
+    const text = JSON.stringify(printableConfig(readXComConfig(env)))
+    for (const secret of secrets) expect(text).not.toContain(secret)
+    for (const part of kept) expect(text).toContain(part)
+  })
+})
+
+describe('configuration errors', () => {
+  it('mask credentials in the module a backend setting names', async () => {
+    const { importExport, importModule } = await import('../src/index.ts')
+    const errors = await Promise.all(
+      [
+        importModule('file://u:SECRET1@localhost/nope/backend.mjs', 'XCOM_BACKEND'),
+        importExport('https://u:SECRET2@host/b.mjs?token=SECRET3#B', 'XCOM_BACKEND'),
+        importModule('@scope/pkg?password=SECRET4', 'XCOM_BACKEND'),
+        importModule('x', 'XCOM_BACKEND', {
+          whenMissing: {
+            code: 'E_UNKNOWN_SCHEME',
+            message: 'no adapter for XCOM_BACKEND=s3://KEY:SECRET5@bucket',
+          },
+        }),
+      ].map((failure) => failure.catch((caught: unknown) => caught)),
+    )
+    for (const error of errors) {
+      expect(XComError.is(error)).toBe(true)
+      expect((error as XComError).message).toContain('XCOM_BACKEND')
+      expect((error as XComError).message).not.toMatch(/SECRET\d/)
+    }
+  })
+})
+
 describe('importModule', () => {
   it('tells a missing package apart from a missing dependency of an installed one', async () => {
     const { importModule } = await import('../src/index.ts')

@@ -143,6 +143,37 @@ describe('EnvConnectionResolver', () => {
   })
 })
 
+describe('connection errors never show a secret', () => {
+  it.each([
+    ['aws://KEY:SECRET', 'SECRET'],
+    ['aws://KEY:SE/CRET@', 'CRET'],
+    ['x://user:SECRET@https://host', 'SECRET'],
+    ['x://u:SE%2FCRET@h:99999', 'SE%2FCRET'],
+    ['{"conn_type":"aws","password":"SECRET"', 'SECRET'],
+    ['{"conn_type":"aws","password":"SECRET","extra":"not json"}', 'SECRET'],
+    ['{"conn_type":"aws","password":"SECRET","port":"x"}', 'SECRET'],
+    ['{"conn_type":"aws","password":"SECRET","extra":{"a":1},"typo":1}', 'SECRET'],
+  ])('%s', (value, secret) => {
+    expect(configError(value).message).not.toContain(secret)
+  })
+
+  it('masks a connection id read from userinfo, in the default source and the variable name', async () => {
+    let message = ''
+    try {
+      parseConnection('KEY:SECRET', 'aws://KEY:SECRET')
+    } catch (error) {
+      message = (error as XComError).message
+    }
+    expect(message).toContain('connection KEY:***')
+    expect(message).not.toContain('SECRET')
+    const resolver = new EnvConnectionResolver({ 'XCOM_CONN_KEY:SECRET': 'aws://KEY:SECRET' })
+    const error = await resolver.get('KEY:SECRET').catch((caught: unknown) => caught)
+    expect(XComError.is(error, 'E_CONFIG')).toBe(true)
+    expect((error as XComError).message).toContain('XCOM_CONN_KEY:***')
+    expect((error as XComError).message).not.toContain('SECRET')
+  })
+})
+
 describe('pySplitUrl', () => {
   it('splits like Python urlsplit', () => {
     expect(pySplitUrl('s3://conn@bucket/a/b?x=1#f')).toMatchObject({
