@@ -8,6 +8,7 @@ import {
   EnvConnectionResolver,
   type EnvSetting,
   importModule,
+  malformedValue,
   type ObjectInfo,
   type ObjectStore,
   readChunks,
@@ -43,9 +44,11 @@ import {
   checksumOf,
   isChecksumAlgorithm,
 } from './checksum.js'
-import { isObjectKey, objectKey, objectKeyStem } from './keys.js'
+import { DATABASE_META, PrefixClaim } from './claim.js'
+import { objectKey } from './keys.js'
 import { ReplicatedObjectStore } from './replicated-store.js'
 import { uriOf } from './store-util.js'
+import { sweepStore } from './sweep.js'
 import { objectStoreFromUrl } from './url.js'
 
 /** Bytes of a stream value compressed on trial to decide whether compressing the whole stream is worth it. */
@@ -54,8 +57,8 @@ const COMPRESSION_SAMPLE = 1024 * 1024
 const TEXT_SLICING_FROM = 8 * 1024 * 1024
 /** Values held in memory and stored in at most this many bytes are hashed before the upload. */
 const HASH_FIRST_UP_TO = 8 * 1024 * 1024
-/** Keys deleted per `deleteMany` call by the sweep. */
-const SWEEP_BATCH = 1000
+/** The default {@link ObjectStoreXComBackendOptions.maxValueSize}: 2 GiB. */
+export const DEFAULT_MAX_VALUE_SIZE = 2 ** 31
 
 /** Options of {@link ObjectStoreXComBackend}. */
 export interface ObjectStoreXComBackendOptions extends BaseXComBackendOptions {
@@ -80,7 +83,12 @@ export interface ObjectStoreXComBackendOptions extends BaseXComBackendOptions {
    * @default 0.9
    */
   minCompressionRatio?: number
-  /** Refuse values larger than this many bytes (before compression) with `E_TOO_LARGE`, on push and on pull. @default Infinity */
+  /**
+   * Refuse values larger than this many bytes (before compression) with `E_TOO_LARGE`, on push and on pull; a
+   * reference recording a larger size is refused before anything is downloaded, so a forged size cannot make a read
+   * inflate without bound. Raise it (up to `Infinity`) for larger streamed values.
+   * @default 2 GiB ({@link DEFAULT_MAX_VALUE_SIZE})
+   */
   maxValueSize?: number
   /**
    * The checksum new references record (reads verify whichever one a reference names). `crc32` detects accidental
@@ -165,6 +173,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
   readonly checksum: ChecksumAlgorithm
   readonly #now: () => Date
   readonly #codecs = new Map<string, Promise<Codec>>()
+  readonly #claim: PrefixClaim
 
   /** @throws XComError `E_CONFIG` for a missing store or an invalid threshold, ratio, maximum size or checksum. */
   constructor(options: ObjectStoreXComBackendOptions) {
@@ -174,7 +183,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       threshold = -1,
       compression,
       minCompressionRatio = 0.9,
-      maxValueSize = Number.POSITIVE_INFINITY,
+      maxValueSize = DEFAULT_MAX_VALUE_SIZE,
       checksum = 'crc32',
     } = options ?? {}
     const fail = (why: string): never => {
@@ -207,6 +216,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     this.maxValueSize = maxValueSize
     this.checksum = checksum
     this.#now = options.now ?? (() => new Date())
+    this.#claim = new PrefixClaim(store)
   }
 
   /**
@@ -274,10 +284,8 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
    * reference; `E_TOO_LARGE` when the value is over `maxValueSize`.
    */
   override async deserializeValue(stored: StoredValue, ctx: XComContext): Promise<unknown> {
-    if (stored.kind === 'inline') return super.deserializeValue(stored, ctx)
-    const ref = this.#reference(stored, ctx)
-    this.#checkSize(ref.size, ref.uri)
-    const codec = await this.#codecOf(ref)
+    if (stored.kind !== 'reference') return super.deserializeValue(stored, ctx)
+    const { ref, codec } = await this.#reference(stored, ctx)
     const read = await this.#firstReplica(ref, async (store) => {
       const body = await store.get(ref.key)
       if (body.size !== ref.storedSize) {
@@ -291,7 +299,11 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       if (!codec && ref.format === 'json') return readVerifiedText(body, expectedOf(ref))
       const storedBytes = await readVerified(body, expectedOf(ref))
       if (!codec) return storedBytes
-      const raw = await codec.decompress(storedBytes, { maxSize: ref.size, uri: ref.uri })
+      const raw = await codec
+        .decompress(storedBytes, { maxSize: ref.size, uri: ref.uri })
+        .catch((error: unknown) => {
+          throw XComError.is(error, 'E_TOO_LARGE') ? inflatesPast(ref) : error
+        })
       if (raw.byteLength !== ref.size) {
         throw new XComError(
           'E_CORRUPT',
@@ -315,20 +327,21 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
    * @throws XComError `E_NOT_FOUND` naming the URI when the object is gone.
    */
   async openStream(stored: StoredValue, ctx: XComContext): Promise<ReadableStream<Bytes>> {
+    if (stored.kind === 'malformed') throw malformedValue(stored.reason)
     if (stored.kind === 'inline') {
       const value = await super.deserializeValue(stored, ctx)
       return streamOf(
         value instanceof Uint8Array ? plainBytes(value) : plainBytes(Buffer.from(stored.data, 'utf8')),
       )
     }
-    const ref = this.#reference(stored, ctx)
-    const codec = await this.#codecOf(ref)
+    const { ref, codec } = await this.#reference(stored, ctx)
     const body = await this.#firstReplica(ref, (store) => store.get(ref.key))
     const verified = body.stream().pipeThrough(verifying(expectedOf(ref)))
     return codec
-      ? verified
-          .pipeThrough(codec.decompressStream({ maxSize: ref.size, uri: ref.uri }))
-          .pipeThrough(sized(ref.size, ref.uri))
+      ? inflated(
+          verified.pipeThrough(codec.decompressStream({ maxSize: ref.size, uri: ref.uri })),
+          ref,
+        ).pipeThrough(sized(ref.size, ref.uri))
       : verified
   }
 
@@ -338,15 +351,15 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
    * that does not name this XCom's object (nothing is deleted).
    */
   override async purge(stored: StoredValue, ctx: XComContext): Promise<void> {
-    if (stored.kind === 'inline') return
-    const key = this.#ownedKey(stored.ref, ctx)
+    if (stored.kind !== 'reference') return
+    const key = await this.#ownedKey(stored.ref, ctx)
     const { failed } = await this.store.deleteMany([key])
     if (failed[0]) throw failed[0].error
   }
 
   /** `<uri> (<size> bytes, <codec>)` for references; the inline JSON (cut) otherwise. Downloads nothing. */
   override display(stored: StoredValue): string {
-    if (stored.kind === 'inline') return super.display(stored)
+    if (stored.kind !== 'reference') return super.display(stored)
     const codec =
       typeof stored.ref.codec === 'string' && stored.ref.codec !== 'none' ? `, ${stored.ref.codec}` : ''
     return `${stored.ref.uri} (${stored.size} bytes${codec})`
@@ -371,6 +384,12 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
         ? plainBytes(await body.bytes())
         : await readVerified(body, { size: info.size, checksum, uri })
     const named = info.metadata[META.codec]
+    const recorded = Number(info.metadata[META.size])
+    // A recorded size bounds decompression exactly; without one, maxValueSize does.
+    const maxSize =
+      Number.isSafeInteger(recorded) && recorded >= 0
+        ? Math.min(recorded, this.maxValueSize)
+        : this.maxValueSize
     let codec: Codec | undefined
     if (named !== undefined) {
       codec = await this.#codecNamed(named, `Reading ${uri}`)
@@ -378,39 +397,20 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       const compression = await loadCompression(`Reading ${uri} (to infer its compression)`)
       codec = compression.codecForSuffix(key) ?? compression.detectCodec(stored.subarray(0, 16))
     }
-    const limit = Number.isFinite(this.maxValueSize) ? { maxSize: this.maxValueSize } : {}
+    const limit = Number.isFinite(maxSize) ? { maxSize, uri } : { uri }
     const bytes = codec ? plainBytes(await codec.decompress(stored, limit)) : stored
     return { bytes, info, codec: codec?.name ?? 'none', verified: checksum !== undefined }
   }
 
   /**
-   * Deletes the objects of the backend's key layout that no stored value references and that were last modified
-   * more than `graceMs` ago (younger objects may belong to pushes in flight). Other objects of the store are left alone.
+   * Deletes the objects of the backend's key layout that no record references, that name this database, and that
+   * were last modified more than `graceMs` ago (younger objects may belong to pushes in flight); then removes what
+   * interrupted writes left behind (see `ObjectStore.removeIncomplete`). Other objects of the store are left alone.
+   * @throws XComError `E_CONFIG` when the prefix belongs to another metadata database.
    */
   async sweep(ctx: SweepContext): Promise<SweepReport> {
-    const referenced = new Set<string>()
-    for await (const value of ctx.referenced()) {
-      if (value.kind === 'reference' && typeof value.ref.key === 'string') referenced.add(value.ref.key)
-    }
-    const cutoff = this.#now().getTime() - ctx.graceMs
-    const report: SweepReport = { scanned: 0, deleted: 0, failed: [] }
-    let batch: string[] = []
-    const flush = async () => {
-      const keys = batch
-      batch = []
-      const { failed } = await this.store.deleteMany(keys)
-      report.deleted += keys.length - failed.length
-      report.failed.push(...failed.map(({ key }) => uriOf(this.store.url, key)))
-    }
-    for await (const info of this.store.list('')) {
-      if (!isObjectKey(info.key)) continue
-      report.scanned++
-      if (referenced.has(info.key) || info.lastModified.getTime() > cutoff) continue
-      batch.push(info.key)
-      if (batch.length >= SWEEP_BATCH) await flush()
-    }
-    if (batch.length > 0) await flush()
-    return report
+    await this.#claim.check(ctx.database)
+    return sweepStore(this.store, ctx, this.#now().getTime() - ctx.graceMs)
   }
 
   /** Closes the store. */
@@ -543,10 +543,12 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     known: { size?: number; storedSize?: number; checksum?: string },
     done: () => { size: number; storedSize: number; checksum: string },
   ): Promise<StoredValue> {
+    await this.#claim.check(ctx.database)
     const key = objectKey(ctx, upload.format, upload.codec?.suffix ?? '')
     const uri = uriOf(this.store.url, key)
     const createdAt = new Date().toISOString()
     const metadata: Record<string, string> = {
+      [DATABASE_META]: (ctx.database as { id: string }).id,
       [META.dagId]: encodeURIComponent(ctx.dagId),
       [META.runId]: encodeURIComponent(ctx.runId),
       [META.taskId]: encodeURIComponent(ctx.taskId),
@@ -619,23 +621,36 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     }
   }
 
-  /** The key of a reference, if it names an object of this very XCom record. */
-  #ownedKey(ref: XComReference, ctx: XComContext): string {
-    const key = ref.key
-    if (typeof key !== 'string' || !key.startsWith(`${objectKeyStem(ctx)}.`)) {
+  /**
+   * The key of a reference, if it is exactly the key this backend derives for the record (identity, record id,
+   * format and codec): a forged key (`<own key>/../<other key>`, another XCom's key) is refused, never resolved.
+   * @throws XComError `E_CORRUPT` naming the reference (nothing is read or deleted).
+   */
+  async #ownedKey(ref: XComReference, ctx: XComContext): Promise<string> {
+    const format = ref.format === 'json' || ref.format === 'bytes' ? ref.format : undefined
+    const codec =
+      format && typeof ref.codec === 'string'
+        ? await this.#codecNamed(ref.codec, `Reading ${String(ref.uri)}`)
+        : null
+    if (!format || codec === null || ref.key !== objectKey(ctx, format, codec?.suffix ?? '')) {
       throw new XComError(
         'E_CORRUPT',
-        `The reference ${JSON.stringify(String(ref.uri))} does not name an object of this XCom (it was not written by ObjectStoreXComBackend for this record): nothing was read or deleted.`,
+        `The reference ${JSON.stringify(String(ref.uri))} does not name the object of this XCom (it was not written by ObjectStoreXComBackend for this record): nothing was read or deleted.`,
         { uri: typeof ref.uri === 'string' ? ref.uri : undefined },
       )
     }
-    return key
+    return ref.key
   }
 
-  /** Validates a stored reference. @throws XComError `E_CORRUPT` when a field is missing or malformed. */
-  #reference(stored: Extract<StoredValue, { kind: 'reference' }>, ctx: XComContext): ObjectReference {
+  /**
+   * Validates a stored reference and finds its codec.
+   * @throws XComError `E_CORRUPT` when a field is missing or malformed; `E_TOO_LARGE` over `maxValueSize`.
+   */
+  async #reference(
+    stored: Extract<StoredValue, { kind: 'reference' }>,
+    ctx: XComContext,
+  ): Promise<{ ref: ObjectReference; codec: Codec | undefined }> {
     const ref = stored.ref
-    const key = this.#ownedKey(ref, ctx)
     const count = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0
     const valid =
       typeof ref.uri === 'string' &&
@@ -644,15 +659,19 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       typeof ref.codec === 'string' &&
       (ref.format === 'json' || ref.format === 'bytes') &&
       (ref.plainJson === undefined || typeof ref.plainJson === 'boolean') &&
-      algorithmOf(ref.checksum) !== undefined
+      algorithmOf(ref.checksum) !== undefined &&
+      // An uncompressed object holds exactly the value: its sizes must agree.
+      (ref.codec !== 'none' || ref.size === ref.storedSize)
     if (!valid) {
       throw new XComError(
         'E_CORRUPT',
-        `The reference to ${String(ref.uri)} is malformed (it needs size, storedSize, codec, format and a crc32 or sha256 checksum): the row was not written by ObjectStoreXComBackend or was damaged.`,
+        `The reference to ${String(ref.uri)} is malformed (it needs size, storedSize, codec, format and a crc32 or sha256 checksum, and equal sizes when uncompressed): the row was not written by ObjectStoreXComBackend or was damaged.`,
         { uri: typeof ref.uri === 'string' ? ref.uri : undefined },
       )
     }
-    return { ...(ref as ObjectReference), key }
+    const key = await this.#ownedKey(ref, ctx)
+    this.#checkSize(ref.size as number, ref.uri)
+    return { ref: { ...(ref as ObjectReference), key }, codec: await this.#codecOf(ref as ObjectReference) }
   }
 
   /** The codec an object was written with: this backend's, or one loaded by name from `@xcom/compression`. */
@@ -687,10 +706,36 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     if (failure) throw failure
     throw new XComError(
       'E_NOT_FOUND',
-      `The object ${ref.uri} of this XCom is missing: it was deleted outside xcom (or never fully written). Clear this XCom and push it again.`,
+      `The object ${ref.uri} of this XCom is missing although its row still references it: it was not removed by an overwrite or clear of this XCom. Something deleted it (a bucket lifecycle rule, a manual delete, another tool; or gc with a grace period shorter than a push) or it was never fully written. The value is lost: clear this XCom and push it again.`,
       { uri: ref.uri, cause: errors[0] },
     )
   }
+}
+
+/** `E_CORRUPT`: the object inflates past the size its reference records (a forged or damaged reference or object). */
+function inflatesPast(ref: ObjectReference): XComError {
+  return new XComError(
+    'E_CORRUPT',
+    `The object ${ref.uri} is corrupt: it decompresses to more than the ${ref.size} bytes its reference records (decompression stopped there).`,
+    { uri: ref.uri },
+  )
+}
+
+/** The decompressed stream, its `E_TOO_LARGE` (output past the recorded size) reported as `E_CORRUPT`. */
+function inflated(stream: ReadableStream<Uint8Array>, ref: ObjectReference): ReadableStream<Uint8Array> {
+  const reader = stream.getReader()
+  return new ReadableStream({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read()
+        if (done) controller.close()
+        else controller.enqueue(value)
+      } catch (error) {
+        controller.error(XComError.is(error, 'E_TOO_LARGE') ? inflatesPast(ref) : error)
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  })
 }
 
 function expectedOf(ref: ObjectReference): Expected {

@@ -11,8 +11,9 @@
  * Two unconditional writes racing on one key each land whole, the last rename winning (the sidecar may then come from
  * the other writer; the backend never writes a key twice).
  *
- * Keys are '/'-separated; every segment must be non-empty and must not be `.` or `..` (nor contain NUL, or `\` on
- * Windows), and the first segment must not be `.xcom`: a key therefore always names a path inside the root. Deleting
+ * Keys pass core's `checkObjectKey` (no empty, `.` or `..` segment, no control character or `\`), and the first segment
+ * must not be `.xcom`: a key therefore always names a path inside the root. Temporary files that a killed write left
+ * in `.xcom/tmp` are removed by `removeIncomplete` (which `gc()` calls) once older than the grace period. Deleting
  * an object removes its now-empty parent directories; a write whose directory is removed that way (by this or another
  * process) before it could place its file there makes the directory again and retries. `list` walks the tree (not
  * following symbolic links) and hides `.xcom`.
@@ -40,7 +41,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import {
   type ByteSource,
+  checkObjectKey,
   type GetOptions,
+  type IncompleteReport,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
@@ -186,6 +189,34 @@ export class FileObjectStore implements ObjectStore {
   }
 
   /** Every object whose key starts with `prefix`, walking directories in name order. */
+  /**
+   * Removes temporary files of writes that never finished (a killed process) and were last written before
+   * `startedBefore`; a write still in progress keeps touching its file, so it is kept.
+   */
+  async removeIncomplete(startedBefore: Date): Promise<IncompleteReport> {
+    const tmpDir = join(this.root, INTERNAL, 'tmp')
+    const report: IncompleteReport = { removed: 0, failed: [] }
+    let names: string[]
+    try {
+      names = await readdir(tmpDir)
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return report
+      throw fileError(error, 'Listing the temporary files of', this.url)
+    }
+    await forEachLimit(names, 16, async (name) => {
+      const path = join(tmpDir, name)
+      try {
+        const info = await stat(path)
+        if (info.mtimeMs >= startedBefore.getTime()) return
+        await rm(path, { force: true })
+        if (!name.endsWith('.meta')) report.removed++
+      } catch (error) {
+        if (errnoOf(error) !== 'ENOENT') report.failed.push(pathToFileURL(path).href)
+      }
+    })
+    return report
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     yield* this.#walk(this.root, '', prefix)
   }
@@ -269,17 +300,12 @@ export class FileObjectStore implements ObjectStore {
    * on Windows), or starts with the reserved `.xcom` segment.
    */
   #path(key: string, tree?: 'meta'): string {
-    const segments = typeof key === 'string' ? key.split('/') : []
-    const bad = (segment: string) =>
-      segment === '' ||
-      segment === '.' ||
-      segment === '..' ||
-      segment.includes('\0') ||
-      (sep === '\\' && /[\\:]/.test(segment))
-    if (segments.length === 0 || segments.some(bad) || segments[0] === INTERNAL) {
+    const segments = checkObjectKey(this.url, key).split('/')
+    // A drive letter or stream name would leave the root on Windows.
+    if (segments[0] === INTERNAL || (sep === '\\' && segments.some((segment) => segment.includes(':')))) {
       throw new XComError(
         'E_INVALID_KEY',
-        `Invalid object key ${JSON.stringify(key)} for ${this.url}: keys are '/'-separated non-empty segments other than "." and "..", without NUL, not starting with "${INTERNAL}/".`,
+        `Invalid object key ${JSON.stringify(key)} for ${this.url}: keys must not start with "${INTERNAL}/" (nor hold ":" on Windows).`,
       )
     }
     const base = tree === 'meta' ? join(this.root, INTERNAL, 'meta') : this.root

@@ -1,4 +1,5 @@
 export {
+  DEFAULT_MAX_VALUE_SIZE,
   type ObjectReference,
   ObjectStoreXComBackend,
   type ObjectStoreXComBackendOptions,
@@ -13,8 +14,9 @@ export {
   createChecksum,
   isChecksumAlgorithm,
 } from './checksum.js'
+export { CLAIM_KEY, DATABASE_META } from './claim.js'
 export { FileObjectStore, type FileObjectStoreOptions } from './file-store.js'
-export { encodeSegment, identityPath, isObjectKey, objectKey } from './keys.js'
+export { encodeSegment, identityPath, isObjectKey, objectKey, recordIdOf } from './keys.js'
 export { MemoryObjectStore, type MemoryObjectStoreOptions } from './memory-store.js'
 export { ReplicatedObjectStore } from './replicated-store.js'
 export {

@@ -76,3 +76,12 @@ export function objectKeyStem(ctx: XComContext): string {
 export function isObjectKey(key: string): boolean {
   return OBJECT_KEY.test(key)
 }
+
+/**
+ * The record id in a key built by {@link objectKey}, lowercased: the sweep matches objects to rows by it, which holds
+ * even on stores that fold the case of the identity segments (macOS and Windows file systems).
+ */
+export function recordIdOf(key: string): string {
+  const name = key.slice(key.lastIndexOf('/') + 1)
+  return name.slice(0, name.indexOf('.')).toLowerCase()
+}

@@ -3,9 +3,18 @@
  * Bytes are copied in when written and out when read, so no caller can change a stored object by mutating a buffer.
  * `list` walks the keys in code-unit order, one page at a time, like a bucket listing.
  */
-import type { ByteSource, GetOptions, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from '@xcom/core'
+import {
+  type ByteSource,
+  checkObjectKey,
+  type GetOptions,
+  type ObjectBody,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type XComError,
+} from '@xcom/core'
 import { chunksOf, concat, streamOf } from './bytes.js'
-import { alreadyExists, checkKey, notFound, resolveRange, uriOf } from './store-util.js'
+import { alreadyExists, notFound, resolveRange, uriOf } from './store-util.js'
 
 /** Options of {@link MemoryObjectStore}. */
 export interface MemoryObjectStoreOptions {
@@ -51,7 +60,7 @@ export class MemoryObjectStore implements ObjectStore {
    * abort reason otherwise (nothing is stored then).
    */
   async put(key: string, body: ByteSource, options: PutOptions = {}): Promise<{ size: number }> {
-    checkKey(this.url, key)
+    checkObjectKey(this.url, key)
     options.signal?.throwIfAborted()
     const chunks: Uint8Array[] = []
     let size = 0
@@ -73,7 +82,7 @@ export class MemoryObjectStore implements ObjectStore {
 
   /** @throws XComError `E_NOT_FOUND` naming the URI when the key does not exist. */
   async get(key: string, options: GetOptions = {}): Promise<ObjectBody> {
-    const object = this.#objects.get(checkKey(this.url, key))
+    const object = this.#objects.get(checkObjectKey(this.url, key))
     if (!object) throw notFound(this.url, key)
     const { start, end } = resolveRange(options.range, object.bytes.byteLength, uriOf(this.url, key))
     const bytes = object.bytes.slice(start, end)
@@ -81,14 +90,21 @@ export class MemoryObjectStore implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
-    const object = this.#objects.get(checkKey(this.url, key))
+    const object = this.#objects.get(checkObjectKey(this.url, key))
     return object && infoOf(key, object)
   }
 
   /** Missing keys are not failures. */
-  async deleteMany(keys: readonly string[]): Promise<{ failed: never[] }> {
-    for (const key of keys) this.#objects.delete(key)
-    return { failed: [] }
+  async deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: XComError }[] }> {
+    const failed: { key: string; error: XComError }[] = []
+    for (const key of keys) {
+      try {
+        this.#objects.delete(checkObjectKey(this.url, key))
+      } catch (error) {
+        failed.push({ key, error: error as XComError })
+      }
+    }
+    return { failed }
   }
 
   /** Every object whose key starts with `prefix`, in key order, a page at a time. */

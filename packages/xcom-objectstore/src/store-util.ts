@@ -25,17 +25,6 @@ export function alreadyExists(storeUrl: string, key: string): XComError {
   )
 }
 
-/** Rejects keys no store can hold: not a string, or empty. */
-export function checkKey(storeUrl: string, key: unknown): string {
-  if (typeof key !== 'string' || key === '') {
-    throw new XComError(
-      'E_INVALID_KEY',
-      `Invalid object key ${JSON.stringify(key)} for ${storeUrl}: keys are non-empty strings.`,
-    )
-  }
-  return key
-}
-
 /**
  * The byte span `[start, end)` a `range` option selects in an object of `size` bytes (`end` of the option is
  * inclusive; a range past the end is cut at the end).

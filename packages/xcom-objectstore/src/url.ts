@@ -151,7 +151,18 @@ export async function objectStoreFromUrl(
       )
     }
   }
-  return factory(parsed, connection)
+  try {
+    return await factory(parsed, connection)
+  } catch (error) {
+    // The adapter names its option; only this function knows which setting the URL came from.
+    const message = (error as Error)?.message ?? String(error)
+    if (message.includes(source)) throw error
+    throw new XComError(
+      XComError.is(error) ? error.code : 'E_CONFIG',
+      `${source} (${parsed.protocol}://${parsed.bucket}${parsed.path ? parsed.path : ''}): ${message}`,
+      { cause: error },
+    )
+  }
 }
 
 /** The directory a `file://` URL names: `file:///abs` is absolute, `file://rel/dir` relative to the working directory. */

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { MemoryMetadataStore, type MetadataStore, XCom, XComError, type XComRecord } from '@xcom/core'
 import { afterEach, expect } from 'vitest'
-import { FileObjectStore, ObjectStoreXComBackend, type ObjectStoreXComBackendOptions } from '../src/index.js'
+import {
+  CLAIM_KEY,
+  FileObjectStore,
+  ObjectStoreXComBackend,
+  type ObjectStoreXComBackendOptions,
+} from '../src/index.js'
 
 const dirs: string[] = []
 
@@ -32,9 +37,9 @@ export function filesUnder(dir: string): string[] {
   return out.sort()
 }
 
-/** Objects of a file store (sidecars and temporary files excluded). */
+/** Value objects of a file store (sidecars, temporary files and the prefix's database claim excluded). */
 export function objectFiles(root: string): string[] {
-  return filesUnder(root).filter((path) => !path.startsWith('.xcom/'))
+  return filesUnder(root).filter((path) => !path.startsWith('.xcom/') && path !== CLAIM_KEY)
 }
 
 /** Temporary files a file store left in its work directory. */

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ByteSource, ObjectStore, PutOptions } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { FileObjectStore, MemoryObjectStore, ReplicatedObjectStore } from '../src/index.js'
+import { FileObjectStore, isObjectKey, MemoryObjectStore, ReplicatedObjectStore } from '../src/index.js'
 import { chunked, collect, fileXCom, ID, objectFiles, pattern, refOf, rejection, tempDir } from './helpers.js'
 
 function replicas() {
@@ -142,9 +142,10 @@ describe('ReplicatedObjectStore', () => {
     const { xcom } = fileXCom({ threshold: 0, store })
     await xcom.push(ID, 'x')
     expect(objectFiles(root)).toHaveLength(1)
-    expect(await collect(memory.list(''))).toHaveLength(1)
+    const values = async () => (await collect(memory.list(''))).filter((info) => isObjectKey(info.key))
+    expect(await values()).toHaveLength(1)
     await xcom.clear({ dagId: 'dag' })
     expect(objectFiles(root)).toEqual([])
-    expect(await collect(memory.list(''))).toEqual([])
+    expect(await values()).toEqual([])
   })
 })
