@@ -19,6 +19,7 @@ import type {
 } from './contracts.js'
 import { XComError } from './errors.js'
 import { formatIdentity, resolveIdentity, validateIdentifier } from './identity.js'
+import { maskText, maskUrl } from './mask.js'
 import { MemoryMetadataStore } from './memory-metadata-store.js'
 import { validateQuery } from './query.js'
 
@@ -468,8 +469,10 @@ async function loadBackend(config: XComConfig, env: Env, context: BackendEnvCont
     }
     return new BaseXComBackend()
   }
-  const { value: spec, variable } = config.backend
-  const exported = (await importExport(spec, variable)) as {
+  const { variable } = config.backend
+  // Module specifiers (node:fs#x) are shown as given; only URL-like ones may carry credentials.
+  const spec = /\/\/|[@?]/.test(config.backend.value) ? maskUrl(config.backend.value) : config.backend.value
+  const exported = (await importExport(config.backend.value, variable)) as {
     fromEnv?: (env: Env, context: BackendEnvContext) => unknown
     new (): XComBackend
   }
@@ -504,7 +507,7 @@ function hasHooks(candidate: unknown): boolean {
 
 /** An error building the backend, naming the setting that chose it; an XComError keeps its code. */
 function backendFailed(error: unknown, setting: string): XComError {
-  const message = (error as Error)?.message ?? String(error)
+  const message = maskText((error as Error)?.message ?? String(error))
   if (XComError.is(error)) {
     return message.includes(setting.split('=')[0] as string)
       ? error

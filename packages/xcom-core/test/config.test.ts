@@ -63,6 +63,35 @@ describe('XCom.fromEnv', () => {
     ).toContain('not an XCom backend')
   })
 
+  it('refuses exports that are not backend classes, and names XCOM_BACKEND when a backend fails to build', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xcom-backend-'))
+    const file = join(dir, 'throwing.mjs')
+    writeFileSync(
+      file,
+      `export class Throwing {
+        constructor() { throw new Error('bucket name missing') }
+        async serializeValue() {} async deserializeValue() {} async purge() {} display() { return '' }
+      }`,
+    )
+    const plain = await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: 'node:fs#readFile' })
+    expect(plain.message).toContain('XCOM_BACKEND=node:fs#readFile is not an XCom backend')
+    const throwing = await configError({ XCOM_METADATA_URL: 'memory://', XCOM_BACKEND: `${file}#Throwing` })
+    expect(throwing.message).toContain('XCOM_BACKEND=')
+    expect(throwing.message).toContain('bucket name missing')
+  })
+
+  it('refuses object storage settings without a path instead of ignoring them', async () => {
+    for (const variable of [
+      'XCOM_OBJECTSTORAGE_THRESHOLD',
+      'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD',
+      'XCOM_OBJECTSTORAGE_COMPRESSION',
+      'XCOM_OBJECTSTORAGE_CHECKSUM',
+    ]) {
+      const error = await configError({ XCOM_METADATA_URL: 'memory://', [variable]: 'abc' })
+      expect(error.message).toContain(`${variable} is set but XCOM_OBJECTSTORAGE_PATH`)
+    }
+  })
+
   it('names the package to install when a backend package is missing', async () => {
     const error = await configError({
       XCOM_METADATA_URL: 'memory://',
