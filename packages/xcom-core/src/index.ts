@@ -27,6 +27,7 @@ export {
 } from './connections.js'
 export type * from './contracts.js'
 export { XCOM_ERROR_CODES, XComError, type XComErrorCode, type XComErrorOptions } from './errors.js'
+export type { BackendEnvContext } from './from-env.js'
 export {
   compareKeys,
   formatIdentity,
@@ -43,7 +44,6 @@ export { decodeCursor, encodeCursor, matchesQuery, queryValues, validateQuery } 
 export { type RecordRow, recordFromRow } from './rows.js'
 export * from './serializer/index.js'
 export {
-  type BackendEnvContext,
   type ClearQuery,
   type GcReport,
   type PulledXCom,
