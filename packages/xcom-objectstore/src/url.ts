@@ -4,6 +4,8 @@ import {
   type ObjectStoreFactory as CoreObjectStoreFactory,
   EnvConnectionResolver,
   importModule,
+  maskConnectionId,
+  maskText,
   maskUrl,
   type ObjectStorageUrl,
   type ObjectStore,
@@ -80,7 +82,7 @@ export function parseObjectStorageUrl(
       `${source} ${JSON.stringify(shown)} has the unknown scheme "${parts.scheme}://": use one of ${Object.keys(OBJECT_STORAGE_SCHEMES).join(', ')}.`,
     )
   }
-  if (parts.userinfo?.includes(':')) {
+  if (parts.userinfo !== undefined && pyUnquote(parts.userinfo).includes(':')) {
     return invalid(
       'holds credentials: name a connection instead (scheme://conn_id@bucket/...) and define it in XCOM_CONN_<ID> or AIRFLOW_CONN_<ID>',
     )
@@ -91,6 +93,8 @@ export function parseObjectStorageUrl(
   const prefix = path.replace(/^\/+|\/+$/g, '')
   if (scheme !== 'file') {
     if (bucket === '') return invalid('names no bucket')
+    // No bucket name has a ":": this is `key:secret` whose secret holds a "/" (or a port, which buckets have not).
+    if (bucket.includes(':')) return invalid('holds credentials or a port where the bucket belongs')
     if (prefix.split('/').some((segment) => segment === '.' || segment === '..'))
       return invalid('has a "." or ".." prefix segment')
   }
@@ -144,10 +148,11 @@ export async function objectStoreFromUrl(
   if (parsed.connId !== undefined) {
     connection = await (options.connections ?? new EnvConnectionResolver()).get(parsed.connId)
     if (!connection) {
-      const name = parsed.connId.toUpperCase()
+      const shown = maskConnectionId(parsed.connId)
+      const name = shown.toUpperCase()
       throw new XComError(
         'E_CONFIG',
-        `${source} names the connection "${parsed.connId}", which is not defined: set XCOM_CONN_${name} or AIRFLOW_CONN_${name} (a URI or JSON).`,
+        `${source} names the connection "${shown}", which is not defined: set XCOM_CONN_${name} or AIRFLOW_CONN_${name} (a URI or JSON).`,
       )
     }
   }
@@ -155,7 +160,7 @@ export async function objectStoreFromUrl(
     return await factory(parsed, connection)
   } catch (error) {
     // The adapter names its option; only this function knows which setting the URL came from.
-    const message = (error as Error)?.message ?? String(error)
+    const message = maskText((error as Error)?.message ?? String(error))
     if (message.includes(source)) throw error
     throw new XComError(
       XComError.is(error) ? error.code : 'E_CONFIG',
@@ -172,7 +177,7 @@ function fileRoot(parsed: ParsedObjectStorageUrl, source: string): string {
   if (root === '')
     throw new XComError(
       'E_CONFIG',
-      `${source} ${JSON.stringify(parsed.url)} names no directory: use file:///absolute/dir or file://relative/dir.`,
+      `${source} ${JSON.stringify(maskUrl(parsed.url))} names no directory: use file:///absolute/dir or file://relative/dir.`,
     )
   return root
 }

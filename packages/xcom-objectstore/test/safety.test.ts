@@ -349,3 +349,27 @@ describe('adapter errors name the setting', () => {
     expect(error.message).toMatch(/^XCOM_OBJECTSTORAGE_PATH .*partSize must be/)
   })
 })
+
+describe('secrets in object storage URLs', () => {
+  it('never shows them in errors: slashes in secrets, encoded colons, adapter messages, file URLs', async () => {
+    const cases: [string, string, Parameters<typeof objectStoreFromUrl>[1]][] = [
+      ['s3://AKIA:ab/cdSECRET@bucket/x', 'cdSECRET', {}],
+      ['s3://KEY%3ASECRET@bucket/x', 'SECRET', {}],
+      [
+        's3://KEY@bucket/x',
+        'TOKENSECRET',
+        { adapters: { s3: () => Promise.reject(new Error('denied for s3://u:TOKENSECRET@h')) } },
+      ],
+      ['file://?password=SECRET', 'SECRET', {}],
+    ]
+    for (const [url, secret, options] of cases) {
+      const error = await objectStoreFromUrl(url, { source: 'XCOM_OBJECTSTORAGE_PATH', ...options }).then(
+        () => undefined,
+        (reason: unknown) => reason as Error,
+      )
+      expect(XComError.is(error), `${url}: ${String(error)}`).toBe(true)
+      expect((error as Error).message, url).not.toContain(secret)
+      expect((error as Error).message).toContain('XCOM_OBJECTSTORAGE_PATH')
+    }
+  })
+})
