@@ -1,4 +1,12 @@
-import type { ByteSource, GetOptions, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from '@xcom/core'
+import type {
+  ByteSource,
+  GetOptions,
+  IncompleteReport,
+  ObjectBody,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+} from '@xcom/core'
 import { XComError } from '@xcom/core'
 import { chunksOf } from './bytes.js'
 import { notFound } from './store-util.js'
@@ -109,6 +117,15 @@ export class ReplicatedObjectStore implements ObjectStore {
         seen.add(info.key)
         yield info
       }
+    }
+  }
+
+  /** Asks every replica that can find leftovers of interrupted writes to remove them; the reports add up. */
+  async removeIncomplete(startedBefore: Date): Promise<IncompleteReport> {
+    const reports = await Promise.all(this.stores.map((store) => store.removeIncomplete?.(startedBefore)))
+    return {
+      removed: reports.reduce((sum, report) => sum + (report?.removed ?? 0), 0),
+      failed: reports.flatMap((report) => report?.failed ?? []),
     }
   }
 

@@ -149,3 +149,13 @@ describe('ReplicatedObjectStore', () => {
     expect(await values()).toEqual([])
   })
 })
+
+describe('ReplicatedObjectStore leftovers', () => {
+  it('asks each replica that can to remove leftovers of interrupted writes', async () => {
+    const root = tempDir()
+    const store = new ReplicatedObjectStore([new FileObjectStore({ root }), new MemoryObjectStore()])
+    await store.put('a/b', pattern(10))
+    writeFileSync(join(root, '.xcom', 'tmp', 'killed'), 'partial')
+    expect(await store.removeIncomplete(new Date(Date.now() + 60_000))).toEqual({ removed: 1, failed: [] })
+  })
+})
