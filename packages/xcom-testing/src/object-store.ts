@@ -200,6 +200,30 @@ export function describeObjectStore(
       expect(sha256(await (await fixture.store.get(key('large/object.bin'))).bytes())).toBe(sha256(bytes))
     })
 
+    it('refuses keys with empty, "." or ".." segments, backslashes or control characters on every operation', async () => {
+      const { store } = fixture
+      const target = key('dots/target.bin')
+      await store.put(target, pattern(10, 3))
+      // Each resolves to `target` on a server or SDK that normalizes paths: it must never reach it.
+      const forged = [
+        `${key('dots/x')}/../target.bin`,
+        `${key('dots')}/./target.bin`,
+        `${key('dots')}//target.bin`,
+        `${key('dots')}\\..\\dots\\target.bin`,
+        `${key('dots/target.bin')}\u0000`,
+      ]
+      for (const bad of forged) {
+        await expectXComError(store.put(bad, pattern(5, 4)), 'E_INVALID_KEY')
+        await expectXComError(store.get(bad), 'E_INVALID_KEY')
+        await expectXComError(store.head(bad), 'E_INVALID_KEY')
+      }
+      const { failed } = await store.deleteMany([...forged, key('dots/absent')])
+      expect(failed.map((failure) => [failure.key, failure.error.code])).toEqual(
+        forged.map((bad) => [bad, 'E_INVALID_KEY']),
+      )
+      expect(await (await store.get(target)).bytes()).toEqual(pattern(10, 3))
+    })
+
     it('replaces an object written twice under one key, metadata included', async () => {
       const { store } = fixture
       await store.put(key('replace/k'), pattern(100, 1), { metadata: { version: 'one' } })
