@@ -6,7 +6,8 @@
  * Put Blob request; a larger one is staged as blocks of `blockSize` bytes (each with its Content-MD5, at most
  * `concurrency` of them in memory and in flight), then committed in one block list, so nothing is visible before the
  * last byte. Directory placeholders of accounts with a hierarchical namespace (metadata `hdi_isfolder=true`) are not
- * objects and are never listed.
+ * objects and are never listed. Every key and list prefix passes core's `checkObjectKey` first: the SDK resolves `.`
+ * and `..` segments before sending, so a forged `<key>/../../<other>` would otherwise reach other blobs and containers.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
@@ -22,6 +23,7 @@ import {
   type ByteSource,
   checkRange,
   type GetOptions,
+  type IncompleteReport,
   type ObjectBody,
   type ObjectInfo,
   type ObjectStore,
@@ -32,6 +34,8 @@ import { buildServiceClient } from './client.js'
 import type { AzureCredentialOptions } from './connection.js'
 import { bodyOf, collectChunks, Prefetch } from './download.js'
 import { codeOf, httpStatus, toXComError } from './errors.js'
+import { removeUncommittedBlobs } from './incomplete.js'
+import { blobNameOf, blobPrefixOf } from './keys.js'
 import { decodeMetadata, encodeMetadata } from './metadata.js'
 import { type Block, BlockReader, bodyOfBlock } from './upload.js'
 
@@ -168,7 +172,8 @@ export class AzureBlobObjectStore implements ObjectStore {
    * Uploads `body` as a block blob: in one request when it holds at most `blockSize` bytes, else staged as blocks of
    * `blockSize` (`concurrency` at once, each with its Content-MD5, each retried by the SDK) and committed together, so
    * nothing is visible until the whole body is uploaded. Memory stays about `blockSize * concurrency`.
-   * @throws XComError `E_PRECONDITION_FAILED` when `ifNoneMatch` is set and the blob exists; `E_TOO_LARGE` over
+   * @throws XComError `E_INVALID_KEY` for a key core's `checkObjectKey` refuses (before anything is sent);
+   *   `E_PRECONDITION_FAILED` when `ifNoneMatch` is set and the blob exists; `E_TOO_LARGE` over
    *   `capabilities.maxObjectSize`; `E_PERMISSION_DENIED`, `E_NOT_FOUND` (missing container), `E_BACKEND`; the body's
    *   own error or the abort reason as is (nothing is committed then, and the body is closed).
    */
@@ -209,7 +214,8 @@ export class AzureBlobObjectStore implements ObjectStore {
    * versions, and each resuming where it stopped when its connection breaks (`maxDownloadRetries`). `size` is the
    * whole blob's size, also for a range.
    * @throws XComError `E_NOT_FOUND` naming the URI when the blob (or container) does not exist; `E_INVALID_KEY` for a
-   *   negative or reversed range; `E_PERMISSION_DENIED`; `E_BACKEND`. The body's stream errors with the same codes.
+   *   key `checkObjectKey` refuses or a negative or reversed range; `E_PERMISSION_DENIED`; `E_BACKEND`. The body's
+   *   stream errors with the same codes.
    */
   async get(key: string, options: GetOptions = {}): Promise<ObjectBody> {
     const uri = this.#uri(key)
@@ -282,12 +288,13 @@ export class AzureBlobObjectStore implements ObjectStore {
   }
 
   /**
-   * The blob's size, last modification and metadata, or undefined when it (or its container) does not exist.
-   * @throws XComError `E_PERMISSION_DENIED`, `E_BACKEND`.
+   * The blob's size, last modification and user metadata, or undefined when it (or its container) does not exist.
+   * @throws XComError `E_INVALID_KEY` for a key `checkObjectKey` refuses; `E_PERMISSION_DENIED`, `E_BACKEND`.
    */
   async head(key: string): Promise<ObjectInfo | undefined> {
+    const blob = this.containerClient.getBlobClient(this.#blobName(key))
     try {
-      const properties = await this.containerClient.getBlobClient(this.#blobName(key)).getProperties()
+      const properties = await blob.getProperties()
       return {
         key,
         size: properties.contentLength ?? 0,
@@ -307,11 +314,21 @@ export class AzureBlobObjectStore implements ObjectStore {
   /**
    * Deletes blobs (with their snapshots) in blob batches of up to 256, or one at a time (`deleteConcurrency` at once)
    * where batches are refused. Missing blobs are not failures; each failure names its key and carries a mapped error.
+   * A key `checkObjectKey` refuses is a failure with its `E_INVALID_KEY` error; the other keys are still deleted.
    */
   async deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: XComError }[] }> {
     const failed: { key: string; error: XComError }[] = []
-    for (let start = 0; start < keys.length; start += BATCH_SIZE) {
-      const slice = keys.slice(start, start + BATCH_SIZE)
+    const valid: string[] = []
+    for (const key of keys) {
+      try {
+        this.#blobName(key)
+        valid.push(key)
+      } catch (error) {
+        failed.push({ key, error: error as XComError })
+      }
+    }
+    for (let start = 0; start < valid.length; start += BATCH_SIZE) {
+      const slice = valid.slice(start, start + BATCH_SIZE)
       const batchFailures = this.#batchDelete && slice.length > 1 ? await this.#deleteBatch(slice) : undefined
       failed.push(...(batchFailures ?? (await this.#deleteEach(slice))))
     }
@@ -319,13 +336,15 @@ export class AzureBlobObjectStore implements ObjectStore {
   }
 
   /**
-   * Every blob under `<prefix>/<prefix argument>`, with its metadata, a page of `pageSize` names at a time.
-   * @throws XComError `E_NOT_FOUND` when the container does not exist; `E_PERMISSION_DENIED`; `E_BACKEND`.
+   * Every blob under `<prefix>/<prefix argument>`, a page of `pageSize` names at a time, each with its user metadata
+   * (the listing asks for it, so `metadata` is never left empty for want of a `head`).
+   * @throws XComError `E_INVALID_KEY` for a prefix with an empty, `.` or `..` segment (one trailing `/` is allowed);
+   *   `E_NOT_FOUND` when the container does not exist; `E_PERMISSION_DENIED`; `E_BACKEND`.
    */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const strip = this.#prefix ? this.#prefix.length + 1 : 0
     const pages = this.containerClient
-      .listBlobsFlat({ prefix: this.#blobName(prefix), includeMetadata: true })
+      .listBlobsFlat({ prefix: blobPrefixOf(this.url, this.#prefix, prefix), includeMetadata: true })
       .byPage({ maxPageSize: this.#pageSize })
     const iterator = pages[Symbol.asyncIterator]()
     for (;;) {
@@ -348,17 +367,34 @@ export class AzureBlobObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * Removes the leftovers of staged uploads that were killed before their commit and started before `startedBefore`:
+   * uncommitted blobs under the store's prefix (listed with `includeUncommitedBlobs`), each freed by committing an
+   * empty block list with `If-None-Match: *` and deleting that empty blob. Committed blobs are never touched, also
+   * those with a newer upload in progress; their uncommitted blocks stay until Azure discards them, a week after the
+   * last block. `gc()` calls it.
+   * @throws XComError when the listing fails: `E_NOT_FOUND` (missing container), `E_PERMISSION_DENIED`, `E_BACKEND`.
+   *   A blob that cannot be removed is reported in `failed` (its URI), to retry at the next `gc()`.
+   */
+  async removeIncomplete(startedBefore: Date): Promise<IncompleteReport> {
+    const strip = this.#prefix ? this.#prefix.length + 1 : 0
+    return removeUncommittedBlobs(this.containerClient, {
+      namePrefix: this.#prefix ? `${this.#prefix}/` : '',
+      startedBefore,
+      pageSize: this.#pageSize,
+      concurrency: this.#deleteConcurrency,
+      storeUrl: this.url,
+      uriOf: (name) => this.#uri(name.slice(strip)),
+      secrets: this.#secrets,
+    })
+  }
+
   /** Nothing to release: the Azure SDK shares its HTTP agent across clients and a client has no close(). */
   async close(): Promise<void> {}
 
+  /** @throws XComError `E_INVALID_KEY` for a key core's `checkObjectKey` refuses. */
   #blobName(key: string): string {
-    if (typeof key !== 'string') {
-      throw new XComError(
-        'E_INVALID_KEY',
-        `Invalid object key ${JSON.stringify(key)} for ${this.url}: keys are strings.`,
-      )
-    }
-    return this.#prefix ? `${this.#prefix}/${key}` : key
+    return blobNameOf(this.url, this.#prefix, key)
   }
 
   #uri(key: string): string {

@@ -2,6 +2,8 @@ import { createHash, randomUUID } from 'node:crypto'
 import { gzip } from '@xcom/compression'
 import { MemoryMetadataStore, XCom } from '@xcom/core'
 import {
+  CLAIM_KEY,
+  DATABASE_META,
   type ObjectReference,
   ObjectStoreXComBackend,
   type ObjectStoreXComBackendOptions,
@@ -59,7 +61,11 @@ function describeBackend(target: AzureTarget): void {
       const metadata = new MemoryMetadataStore()
       const backend = new ObjectStoreXComBackend({ threshold: 0, ...options, store })
       const xcom = new XCom({ metadata, backend })
-      const names = () => blobNames(target.service, target.container, `${prefix}/`)
+      // Value blobs only: the prefix's database claim is left out.
+      const names = async () =>
+        (await blobNames(target.service, target.container, `${prefix}/`)).filter(
+          (name) => name !== `${prefix}/${CLAIM_KEY}`,
+        )
       const blobOf = (ref: ObjectReference) => container.getBlockBlobClient(`${prefix}/${ref.key}`)
       return { xcom, store, metadata, prefix, names, blobOf }
     }
@@ -119,21 +125,37 @@ function describeBackend(target: AzureTarget): void {
       expect(await names()).toEqual([])
     })
 
-    it('gc deletes an orphan blob of the key layout and keeps referenced and foreign ones', async () => {
-      const { store, prefix, names } = setup()
+    it("gc deletes an orphan blob of its database and an uncommitted upload, keeping referenced, another database's and other blobs", async () => {
+      const { store, prefix, names, metadata } = setup()
       const later = () => new Date(Date.now() + 60_000)
       const backend = new ObjectStoreXComBackend({ threshold: 0, store, now: later })
-      const xcom = new XCom({ metadata: new MemoryMetadataStore(), backend })
+      const xcom = new XCom({ metadata, backend })
       await xcom.push(ID, { kept: true })
       const kept = await refOf(xcom)
-      await store.put(
-        'etl/run-0/extract/-1/return_value/orphan-record.json',
-        new TextEncoder().encode('{"lost":1}'),
-      )
+      const database = await metadata.identity()
+      const lost = new TextEncoder().encode('{"lost":1}')
+      const otherDatabase = 'etl/run-0/extract/-1/return_value/other-record.json'
+      await store.put('etl/run-0/extract/-1/return_value/orphan-record.json', lost, {
+        metadata: { [DATABASE_META]: database.id },
+      })
+      await store.put(otherDatabase, lost, { metadata: { [DATABASE_META]: 'another-database' } })
       await store.put('notes/readme.txt', new TextEncoder().encode('not an xcom object'))
+      // A push killed while staging blocks: an uncommitted blob.
+      await container
+        .getBlockBlobClient(`${prefix}/etl/run-0/extract/-1/return_value/killed-record.json`)
+        .stageBlock(Buffer.from('block-0').toString('base64'), lost, lost.byteLength)
       const report = await xcom.gc({ graceMs: 0 })
-      expect(report.sweep).toMatchObject({ deleted: 1, failed: [] })
-      expect(await names()).toEqual([`${prefix}/${kept.key}`, `${prefix}/notes/readme.txt`].sort())
+      expect(report.sweep).toMatchObject({ deleted: 1, failed: [], foreign: 1, incomplete: 1 })
+      expect(await names()).toEqual(
+        [`${prefix}/${kept.key}`, `${prefix}/${otherDatabase}`, `${prefix}/notes/readme.txt`].sort(),
+      )
+      const uncommitted: string[] = []
+      for await (const item of container.listBlobsFlat({
+        prefix: `${prefix}/etl/run-0/`,
+        includeUncommitedBlobs: true,
+      }))
+        uncommitted.push(item.name)
+      expect(uncommitted).toEqual([`${prefix}/${otherDatabase}`])
       expect(await xcom.pull(ID)).toEqual({ kept: true })
     })
 

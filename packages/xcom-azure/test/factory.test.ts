@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { type ObjectStoreFactory, parseConnection, XCom, XComError } from '@xcom/core'
 import {
+  CLAIM_KEY,
   type ObjectReference,
   ObjectStoreXComBackend,
   objectStoreFromUrl,
@@ -8,7 +9,7 @@ import {
 } from '@xcom/objectstore'
 import { afterAll, describe, expect, it } from 'vitest'
 import { AzureBlobObjectStore, objectStoreFactory } from '../src/index.js'
-import { blobNames, startAzuriteTarget } from './support.js'
+import { blobNames, expectNoSecrets, startAzuriteTarget } from './support.js'
 
 const azurite = await startAzuriteTarget()
 afterAll(() => azurite?.stop())
@@ -115,10 +116,13 @@ if (!azurite) {
           | ObjectReference
           | undefined
         expect(ref?.uri).toBe(`abfs://my_conn@${container}/${prefix}/${ref?.key}`)
-        expect(await blobNames(service, container, `${prefix}/`)).toEqual([`${prefix}/${ref?.key}`])
+        // The value, and the claim of the prefix by this metadata database.
+        expect(await blobNames(service, container, `${prefix}/`)).toEqual(
+          [`${prefix}/${ref?.key}`, `${prefix}/${CLAIM_KEY}`].sort(),
+        )
         expect(await xcom.pull(ID)).toEqual({ rows: [1, 2, 3] })
         await xcom.clear({ dagId: 'etl' })
-        expect(await blobNames(service, container, `${prefix}/`)).toEqual([])
+        expect(await blobNames(service, container, `${prefix}/`)).toEqual([`${prefix}/${CLAIM_KEY}`])
       } finally {
         await xcom.close()
       }
@@ -140,6 +144,38 @@ if (!azurite) {
         await store.put('k', new Uint8Array([1, 2, 3]))
         expect(await blobNames(service, container, `${prefix}/`)).toEqual([`${prefix}/k`])
         expect((await store.deleteMany(['k'])).failed).toEqual([])
+      }
+    })
+
+    it('keeps the key of a wasb connection out of the errors of a push and a pull it cannot authorize', async () => {
+      const azuriteHandle = azurite.azurite
+      if (!azuriteHandle) throw new Error('azurite handle missing')
+      const endpoint = new URL(azuriteHandle.blobEndpoint)
+      const wrongKey = Buffer.from(`wrong-${randomUUID()}`).toString('base64')
+      const prefix = `env-denied-${randomUUID().slice(0, 8)}`
+      const xcom = await XCom.fromEnv({
+        XCOM_OBJECTSTORAGE_PATH: `abfs://bad_conn@${container}/${prefix}`,
+        XCOM_OBJECTSTORAGE_THRESHOLD: '0',
+        XCOM_METADATA_URL: 'memory://',
+        AIRFLOW_CONN_BAD_CONN: `wasb://http://${azuriteHandle.accountName}:${encodeURIComponent(wrongKey)}@${endpoint.host}${endpoint.pathname}`,
+      })
+      try {
+        const failure = (promise: Promise<unknown>) =>
+          promise.then(
+            () => {
+              throw new Error('expected a failure')
+            },
+            (reason: unknown) => reason,
+          )
+        const push = await failure(xcom.push(ID, { rows: [1] }))
+        expect(XComError.is(push, 'E_PERMISSION_DENIED'), String(push)).toBe(true)
+        expectNoSecrets(push, [wrongKey, encodeURIComponent(wrongKey)])
+        const gc = await failure(xcom.gc({ graceMs: 0 }))
+        expect(XComError.is(gc), String(gc)).toBe(true)
+        expectNoSecrets(gc, [wrongKey, encodeURIComponent(wrongKey)])
+        expect(await blobNames(service, container, `${prefix}/`)).toEqual([])
+      } finally {
+        await xcom.close()
       }
     })
 

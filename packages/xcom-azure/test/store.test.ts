@@ -3,7 +3,15 @@ import { AccountSASPermissions, BlobServiceClient, StorageSharedKeyCredential } 
 import { XComError } from '@xcom/core'
 import { afterAll, describe, expect, it } from 'vitest'
 import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from '../src/index.js'
-import { blobNames, chunked, pattern, readAll, rejection, startAzuriteTarget } from './support.js'
+import {
+  blobNames,
+  chunked,
+  expectNoSecrets,
+  pattern,
+  readAll,
+  rejection,
+  startAzuriteTarget,
+} from './support.js'
 
 const MiB = 1024 * 1024
 const azurite = await startAzuriteTarget()
@@ -35,19 +43,6 @@ if (!azurite) {
       ),
     )
     return { accountUrl: `${url.origin}${url.pathname}`, sasToken: url.search.slice(1) }
-  }
-
-  /** Asserts that nothing about an error (message, cause, JSON, inspection) contains any of `secrets`. */
-  const expectNoSecrets = (error: XComError, secrets: string[]) => {
-    const cause = error.cause as Error | undefined
-    const texts = [
-      error.message,
-      String(error.stack),
-      cause?.message ?? '',
-      JSON.stringify(cause ?? {}),
-      JSON.stringify(error),
-    ]
-    for (const secret of secrets) for (const text of texts) expect(text).not.toContain(secret)
   }
 
   describe('AzureBlobObjectStore on azurite: layout and metadata', () => {
@@ -318,8 +313,9 @@ if (!azurite) {
           'E_PERMISSION_DENIED',
         ),
         ...(await store.deleteMany(['x', 'y'])).failed.map((failure) => failure.error),
+        await rejection(store.removeIncomplete(new Date()), 'E_PERMISSION_DENIED'),
       ]
-      expect(errors).toHaveLength(6)
+      expect(errors).toHaveLength(7)
       for (const error of errors) {
         expect(error.code).toBe('E_PERMISSION_DENIED')
         expect(error.message).toContain(store.url)
@@ -360,6 +356,54 @@ if (!azurite) {
         })(),
         'E_NOT_FOUND',
       )
+    })
+
+    it('keeps the account key of a connection string out of every error and cause, for every operation', async () => {
+      const wrongKey = Buffer.from(`wrong-key-${randomUUID()}`).toString('base64')
+      const withWrongKey = `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${wrongKey};BlobEndpoint=${blobEndpoint};`
+      const { prefix, names } = storeOn()
+      const store = new AzureBlobObjectStore({ connectionString: withWrongKey, container, prefix })
+      const errors = [
+        await rejection(store.put('k.bin', pattern(10)), 'E_PERMISSION_DENIED'),
+        await rejection(
+          store.put('k.bin', chunked(pattern(3 * MiB), MiB), { size: 3 * MiB }),
+          'E_PERMISSION_DENIED',
+        ),
+        await rejection(store.get('k.bin'), 'E_PERMISSION_DENIED'),
+        await rejection(store.head('k.bin'), 'E_PERMISSION_DENIED'),
+        await rejection(store.removeIncomplete(new Date()), 'E_PERMISSION_DENIED'),
+        ...(await store.deleteMany(['a'])).failed.map((failure) => failure.error),
+      ]
+      expect(errors).toHaveLength(6)
+      for (const error of errors) expectNoSecrets(error, [wrongKey, withWrongKey])
+      expect(await names()).toEqual([])
+    })
+
+    it('keeps the SAS of a connection string out of errors: refused writes and an unreachable endpoint', async () => {
+      const readOnly = sasOf('rl')
+      const signature = new URLSearchParams(readOnly.sasToken).get('sig') as string
+      const { prefix, names } = storeOn()
+      const refused = new AzureBlobObjectStore({
+        connectionString: `BlobEndpoint=${blobEndpoint};SharedAccessSignature=${readOnly.sasToken}`,
+        container,
+        prefix,
+        retryOptions: { maxTries: 1 },
+      })
+      const unreachable = new AzureBlobObjectStore({
+        connectionString: `BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;SharedAccessSignature=${readOnly.sasToken}`,
+        container,
+        retryOptions: { maxTries: 1 },
+      })
+      const errors = [
+        await rejection(refused.put('k.bin', pattern(10)), 'E_PERMISSION_DENIED'),
+        ...(await refused.deleteMany(['a', 'b'])).failed.map((failure) => failure.error),
+        await rejection(unreachable.put('k.bin', pattern(10)), 'E_BACKEND'),
+        await rejection(unreachable.get('k.bin'), 'E_BACKEND'),
+        await rejection(unreachable.removeIncomplete(new Date()), 'E_BACKEND'),
+      ]
+      expect(errors).toHaveLength(6)
+      for (const error of errors) expectNoSecrets(error, [readOnly.sasToken, signature])
+      expect(await names()).toEqual([])
     })
 
     it('maps an unreachable endpoint to E_BACKEND', async () => {

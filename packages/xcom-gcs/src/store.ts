@@ -8,6 +8,9 @@
  * Uploads: bodies up to `resumableThreshold` bytes (streams are read that far to find out) go in one multipart
  * request (`resumable: false`); larger ones stream through a resumable upload in `chunkSize` PUTs answered by 308s.
  * The SDK checks the crc32c of every upload and of every whole-object download (`validation`).
+ *
+ * Every key, and every non-empty list prefix, passes core's `checkObjectKey` before any request: a forged
+ * `<key>/../../<other>` is refused with `E_INVALID_KEY` instead of trusting every server and proxy not to resolve it.
  */
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -35,6 +38,7 @@ import { authOptionsOf } from './auth.js'
 import type { GcsConnectionOptions } from './connection.js'
 import { fastCrc32cValidator } from './crc32c.js'
 import { toXComError } from './errors.js'
+import { listPrefixOf, objectNameOf } from './keys.js'
 
 type RetryOptions = NonNullable<StorageOptions['retryOptions']>
 
@@ -107,6 +111,10 @@ const MAX_OBJECT_SIZE = 5 * 1024 ** 4
  * validated and ranged downloads, bounded-concurrency deletes, paginated listing, create-only writes
  * (`ifGenerationMatch=0`). Every SDK error becomes an {@link XComError} (see `toXComError`).
  *
+ * It has no `removeIncomplete`: the only leftovers of interrupted writes are resumable upload sessions, which the JSON
+ * API cannot list (only their creator holds the session URI). GCS drops them, with their bytes, a week after they
+ * start; nothing else is left, as an upload commits nothing before its last byte.
+ *
  * @example
  * ```ts
  * const store = new GcsObjectStore({ bucket: 'my-bucket', prefix: 'xcom', keyFilename: '/keys/sa.json' })
@@ -161,15 +169,13 @@ export class GcsObjectStore implements ObjectStore {
     this.#bucket = this.storage.bucket(this.bucket)
   }
 
-  /** The full object name of `key` in the bucket. */
+  /**
+   * The full object name of `key` in the bucket.
+   * @throws XComError `E_INVALID_KEY` for a key core's `checkObjectKey` refuses (an empty, `.` or `..` segment, a
+   *   backslash or a control character).
+   */
   objectName(key: string): string {
-    if (typeof key !== 'string' || key === '') {
-      throw new XComError(
-        'E_INVALID_KEY',
-        `Invalid object key ${JSON.stringify(key)} for ${this.url}: keys are non-empty strings.`,
-      )
-    }
-    return this.prefix ? `${this.prefix}/${key}` : key
+    return objectNameOf(this.url, this.prefix, key)
   }
 
   /** The URI of `key`, for messages and references. */
@@ -180,7 +186,8 @@ export class GcsObjectStore implements ObjectStore {
   /**
    * Uploads `body` to `key` with its metadata and content type: in one request when it is at most
    * `resumableThreshold` bytes, else streamed through a resumable upload. Create-only when `ifNoneMatch` is set.
-   * @throws XComError `E_PRECONDITION_FAILED` when `ifNoneMatch` is set and the object exists; `E_PERMISSION_DENIED`,
+   * @throws XComError `E_INVALID_KEY` for a key `checkObjectKey` refuses (nothing is sent);
+   * `E_PRECONDITION_FAILED` when `ifNoneMatch` is set and the object exists; `E_PERMISSION_DENIED`,
    * `E_NOT_FOUND` (no such bucket), `E_CORRUPT` (the upload's crc32c did not match: GCS kept nothing), `E_BACKEND`
    * otherwise; the abort reason when `signal` aborts. A failed upload leaves no object.
    */
@@ -260,7 +267,8 @@ export class GcsObjectStore implements ObjectStore {
    * are checked against the object's crc32c.
    * @throws XComError `E_NOT_FOUND` naming the URI when the object does not exist (also from the stream, when it is
    * deleted before being read); `E_CORRUPT` from the stream when the bytes do not match their checksum;
-   * `E_INVALID_KEY` for a negative or reversed range; `E_PERMISSION_DENIED` / `E_BACKEND` otherwise.
+   * `E_INVALID_KEY` for a key `checkObjectKey` refuses or a negative or reversed range; `E_PERMISSION_DENIED` /
+   * `E_BACKEND` otherwise.
    */
   async get(key: string, options: GetOptions = {}): Promise<ObjectBody> {
     const name = this.objectName(key)
@@ -295,8 +303,9 @@ export class GcsObjectStore implements ObjectStore {
   }
 
   /**
-   * The object's info, or `undefined` when it does not exist.
-   * @throws XComError `E_PERMISSION_DENIED` / `E_BACKEND` for other failures.
+   * The object's size, update time and custom metadata, or `undefined` when it does not exist.
+   * @throws XComError `E_INVALID_KEY` for a key `checkObjectKey` refuses; `E_PERMISSION_DENIED` / `E_BACKEND` for
+   *   other failures.
    */
   async head(key: string): Promise<ObjectInfo | undefined> {
     const metadata = await this.#metadata(this.objectName(key), this.uriOf(key))
@@ -305,31 +314,42 @@ export class GcsObjectStore implements ObjectStore {
 
   /**
    * Deletes `keys`, `deleteConcurrency` at a time. Missing objects are not failures; every other failure is reported
-   * per key (never thrown), so one refused delete does not hide the others.
+   * per key (never thrown), so one refused delete does not hide the others. A key `checkObjectKey` refuses is a
+   * failure with its `E_INVALID_KEY` error, and is never sent.
    */
   async deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: XComErrorType }[] }> {
     const failed: { key: string; error: XComErrorType }[] = []
+    const named: [key: string, name: string][] = []
+    for (const key of keys) {
+      try {
+        named.push([key, this.objectName(key)])
+      } catch (error) {
+        failed.push({ key, error: error as XComErrorType })
+      }
+    }
     let next = 0
     const worker = async (): Promise<void> => {
-      while (next < keys.length) {
-        const key = keys[next++] as string
+      while (next < named.length) {
+        const [key, name] = named[next++] as [string, string]
         try {
-          await this.#bucket.file(this.objectName(key)).delete({ ignoreNotFound: true })
+          await this.#bucket.file(name).delete({ ignoreNotFound: true })
         } catch (error) {
           failed.push({ key, error: toXComError(error, { action: 'deleting', uri: this.uriOf(key) }) })
         }
       }
     }
-    await Promise.all(Array.from({ length: Math.min(this.#deleteConcurrency, keys.length) }, worker))
+    await Promise.all(Array.from({ length: Math.min(this.#deleteConcurrency, named.length) }, worker))
     return { failed }
   }
 
   /**
-   * Every object whose key starts with `prefix`, `listPageSize` per request, following GCS page tokens.
-   * @throws XComError `E_NOT_FOUND` (no such bucket), `E_PERMISSION_DENIED`, `E_BACKEND`.
+   * Every object whose key starts with `prefix`, `listPageSize` per request, following GCS page tokens. Each comes with
+   * its custom metadata: GCS listings carry it, so `metadata` is never left empty for want of a `head`.
+   * @throws XComError `E_INVALID_KEY` for a prefix with an empty, `.` or `..` segment (one trailing `/` is allowed);
+   *   `E_NOT_FOUND` (no such bucket), `E_PERMISSION_DENIED`, `E_BACKEND`.
    */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    const full = this.prefix ? `${this.prefix}/${prefix}` : prefix
+    const full = listPrefixOf(this.url, this.prefix, prefix)
     let pageToken: string | undefined
     do {
       let files: GetFilesResponse[0]

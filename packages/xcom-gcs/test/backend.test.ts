@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { gzip } from '@xcom/compression'
 import { MemoryMetadataStore, type ObjectInfo, XCom, XComError } from '@xcom/core'
-import { ObjectStoreXComBackend } from '@xcom/objectstore'
+import { CLAIM_KEY, DATABASE_META, ObjectStoreXComBackend } from '@xcom/objectstore'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { GcsObjectStore, GcsObjectStoreOptions } from '../src/index.js'
 import { explainRealSkip, type GcsTarget, realTarget, startLocal, storeOn } from './targets.js'
@@ -17,9 +17,10 @@ function noise(size: number, seed = 7): Uint8Array {
   return bytes
 }
 
+/** The value objects of a store (the prefix's database claim left out). */
 async function objects(store: GcsObjectStore): Promise<ObjectInfo[]> {
   const found: ObjectInfo[] = []
-  for await (const info of store.list('')) found.push(info)
+  for await (const info of store.list('')) if (info.key !== CLAIM_KEY) found.push(info)
   return found
 }
 
@@ -114,20 +115,28 @@ function suite(getTarget: () => GcsTarget | undefined) {
     expect(await objects(store)).toEqual([])
   })
 
-  it('gc deletes an orphan object of the backend layout and keeps referenced ones', async () => {
-    const { store, xcom } = setup(getTarget()!, 0)
+  it("gc deletes an orphan object of its database and keeps referenced ones, another database's and others", async () => {
+    const { store, xcom, metadata } = setup(getTarget()!, 0)
     const identity = id()
     await xcom.push(identity, 'kept')
+    const database = await metadata.identity()
     const orphan = `etl/${identity.runId}/extract/-1/orphan/${randomUUID()}.json`
-    const foreign = 'not-an-xcom-object.txt'
-    await store.put(orphan, new TextEncoder().encode('"lost"'))
-    await store.put(foreign, new TextEncoder().encode('keep me'))
+    const otherDatabase = `etl/${identity.runId}/extract/-1/orphan/${randomUUID()}.json`
+    const unrelated = 'not-an-xcom-object.txt'
+    const bytes = new TextEncoder().encode('"lost"')
+    await store.put(orphan, bytes, { metadata: { [DATABASE_META]: database.id } })
+    await store.put(otherDatabase, bytes, { metadata: { [DATABASE_META]: 'another-database' } })
+    await store.put(unrelated, new TextEncoder().encode('keep me'))
     const report = await xcom.gc({ graceMs: 0 })
-    expect(report.sweep).toMatchObject({ deleted: 1, failed: [] })
+    // GCS cannot list the leftovers of interrupted uploads: the store has no removeIncomplete.
+    expect('removeIncomplete' in store).toBe(false)
+    expect(report.sweep).toMatchObject({ deleted: 1, failed: [], foreign: 1 })
+    expect(report.sweep?.incomplete).toBeUndefined()
     const left = (await objects(store)).map((info) => info.key)
     expect(left).not.toContain(orphan)
-    expect(left).toContain(foreign)
-    expect(left).toHaveLength(2)
+    expect(left).toContain(otherDatabase)
+    expect(left).toContain(unrelated)
+    expect(left).toHaveLength(3)
     expect(await xcom.pull(identity)).toBe('kept')
   })
 

@@ -75,6 +75,18 @@ describe('GcsObjectStore against the GCS test server', () => {
     expect(store.url).toBe(`gs://${local.bucket}/${store.prefix}`)
   })
 
+  it('returns the custom metadata from head, get and list alike (GCS listings carry it)', async () => {
+    const store = storeOn(local)
+    const metadata = { 'xcom-dag-id': 'etl', xcomformat: 'json', 'xcom-checksum': 'crc32:0a1b2c3d' }
+    await store.put('dag/meta.json', bytesOf('{}'), { metadata })
+    await store.put('dag/none.json', bytesOf('{}'))
+    expect((await store.head('dag/meta.json'))?.metadata).toEqual(metadata)
+    expect((await store.get('dag/meta.json')).metadata).toEqual(metadata)
+    const listed: Record<string, Record<string, string>> = {}
+    for await (const info of store.list('dag/')) listed[info.key] = info.metadata
+    expect(listed).toEqual({ 'dag/meta.json': metadata, 'dag/none.json': {} })
+  })
+
   it('works without a prefix', async () => {
     const store = new GcsObjectStore({ bucket: local.bucket, ...local.options })
     const key = `no-prefix-${randomUUID()}`
