@@ -28,6 +28,8 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
+  prefixedKey,
+  prefixedListPrefix,
   XComError,
 } from '@xcom/core'
 import { buildServiceClient } from './client.js'
@@ -35,7 +37,6 @@ import type { AzureCredentialOptions } from './connection.js'
 import { bodyOf, collectChunks, Prefetch } from './download.js'
 import { codeOf, httpStatus, toXComError } from './errors.js'
 import { removeUncommittedBlobs } from './incomplete.js'
-import { blobNameOf, blobPrefixOf } from './keys.js'
 import { decodeMetadata, encodeMetadata } from './metadata.js'
 import { type Block, BlockReader, bodyOfBlock } from './upload.js'
 
@@ -344,7 +345,7 @@ export class AzureBlobObjectStore implements ObjectStore {
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const strip = this.#prefix ? this.#prefix.length + 1 : 0
     const pages = this.containerClient
-      .listBlobsFlat({ prefix: blobPrefixOf(this.url, this.#prefix, prefix), includeMetadata: true })
+      .listBlobsFlat({ prefix: prefixedListPrefix(this.url, this.#prefix, prefix), includeMetadata: true })
       .byPage({ maxPageSize: this.#pageSize })
     const iterator = pages[Symbol.asyncIterator]()
     for (;;) {
@@ -394,7 +395,7 @@ export class AzureBlobObjectStore implements ObjectStore {
 
   /** @throws XComError `E_INVALID_KEY` for a key core's `checkObjectKey` refuses. */
   #blobName(key: string): string {
-    return blobNameOf(this.url, this.#prefix, key)
+    return prefixedKey(this.url, this.#prefix, key)
   }
 
   #uri(key: string): string {

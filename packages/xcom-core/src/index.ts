@@ -39,7 +39,7 @@ export {
 } from './identity.js'
 export { isSecretName, maskConnectionId, maskConnectionValue, maskText, maskUrl } from './mask.js'
 export { MemoryMetadataStore } from './memory-metadata-store.js'
-export { checkObjectKey } from './object-keys.js'
+export { checkObjectKey, prefixedKey, prefixedListPrefix } from './object-keys.js'
 export { decodeCursor, encodeCursor, matchesQuery, queryValues, validateQuery } from './query.js'
 export { type RecordRow, recordFromRow } from './rows.js'
 export * from './serializer/index.js'

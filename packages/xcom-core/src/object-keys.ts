@@ -29,3 +29,24 @@ function objectKeyProblem(key: unknown): string | undefined {
   }
   return undefined
 }
+
+/**
+ * The full name of `key` under a store's own prefix (`<prefix>/<key>`), after {@link checkObjectKey}: what cloud
+ * adapters send, so an SDK or server that resolves dot segments never sees a forged key.
+ * @throws XComError `E_INVALID_KEY` naming the store and the key.
+ */
+export function prefixedKey(storeUrl: string, prefix: string, key: string): string {
+  const checked = checkObjectKey(storeUrl, key)
+  return prefix ? `${prefix}/${checked}` : checked
+}
+
+/**
+ * The full name prefix of a `list(listPrefix)` under a store's own prefix: `""` lists everything; any other list
+ * prefix must be a valid key, or one followed by a single `/` (a "directory").
+ * @throws XComError `E_INVALID_KEY` for a list prefix with an empty, `.` or `..` segment.
+ */
+export function prefixedListPrefix(storeUrl: string, prefix: string, listPrefix: string): string {
+  if (listPrefix !== '')
+    checkObjectKey(storeUrl, listPrefix.endsWith('/') ? listPrefix.slice(0, -1) : listPrefix)
+  return prefix ? `${prefix}/${listPrefix}` : listPrefix
+}

@@ -33,12 +33,11 @@ import type {
   PutOptions,
   XComError as XComErrorType,
 } from '@xcom/core'
-import { byteChunks, checkRange, XComError } from '@xcom/core'
+import { byteChunks, checkRange, prefixedKey, prefixedListPrefix, XComError } from '@xcom/core'
 import { authOptionsOf } from './auth.js'
 import type { GcsConnectionOptions } from './connection.js'
 import { fastCrc32cValidator } from './crc32c.js'
 import { toXComError } from './errors.js'
-import { listPrefixOf, objectNameOf } from './keys.js'
 
 type RetryOptions = NonNullable<StorageOptions['retryOptions']>
 
@@ -175,7 +174,7 @@ export class GcsObjectStore implements ObjectStore {
    *   backslash or a control character).
    */
   objectName(key: string): string {
-    return objectNameOf(this.url, this.prefix, key)
+    return prefixedKey(this.url, this.prefix, key)
   }
 
   /** The URI of `key`, for messages and references. */
@@ -349,7 +348,7 @@ export class GcsObjectStore implements ObjectStore {
    *   `E_NOT_FOUND` (no such bucket), `E_PERMISSION_DENIED`, `E_BACKEND`.
    */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    const full = listPrefixOf(this.url, this.prefix, prefix)
+    const full = prefixedListPrefix(this.url, this.prefix, prefix)
     let pageToken: string | undefined
     do {
       let files: GetFilesResponse[0]

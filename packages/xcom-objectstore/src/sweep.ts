@@ -40,9 +40,16 @@ export async function sweepStore(
   }
   if (batch.length > 0) await flush()
   if (store.removeIncomplete) {
-    const incomplete = await store.removeIncomplete(new Date(cutoff))
-    report.incomplete = incomplete.removed
-    report.failed.push(...incomplete.failed)
+    try {
+      const incomplete = await store.removeIncomplete(new Date(cutoff))
+      report.incomplete = incomplete.removed
+      report.failed.push(...incomplete.failed)
+    } catch (error) {
+      // The sweep's own work stands; the next gc() tries the leftovers again.
+      report.failed.push(
+        `${store.url} (leftovers of interrupted writes: ${(error as Error)?.message ?? String(error)})`,
+      )
+    }
   }
   return report
 }

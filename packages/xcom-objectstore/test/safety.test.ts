@@ -373,3 +373,16 @@ describe('secrets in object storage URLs', () => {
     }
   })
 })
+
+describe('gc when leftovers cannot be listed', () => {
+  it('reports the failure and keeps the rest of the sweep', async () => {
+    const store = new MemoryObjectStore()
+    Object.assign(store, { removeIncomplete: () => Promise.reject(new Error('listing uploads denied')) })
+    const { xcom } = fileXCom({ threshold: 0, store })
+    await xcom.push(ID, 'value')
+    const report = await xcom.gc({ graceMs: 0 })
+    expect(report.sweep?.scanned).toBe(1)
+    expect(report.sweep?.failed.join()).toContain('listing uploads denied')
+    expect(await xcom.pull(ID)).toBe('value')
+  })
+})
