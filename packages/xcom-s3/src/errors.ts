@@ -8,7 +8,10 @@ export interface S3ErrorContext {
   uri: string
   /** The bucket, named when the bucket itself is missing. */
   bucket?: string
-  /** Secret strings (secret key, session token) scrubbed from any text taken from the SDK. @default [] */
+  /**
+   * Secret strings (access key id, secret key, session token) scrubbed from any text taken from the SDK, and from the
+   * SDK error kept as `cause`. @default []
+   */
   secrets?: readonly string[]
 }
 
@@ -29,6 +32,9 @@ const CODES: Record<string, XComErrorCode> = {
   CredentialsProviderError: 'E_CONFIG',
 }
 
+/** S3 error codes of a request the endpoint does not implement (S3-compatible services, emulators). */
+const UNSUPPORTED = new Set(['NotImplemented', 'MethodNotAllowed'])
+
 const STATUSES: Record<number, XComErrorCode> = {
   401: 'E_PERMISSION_DENIED',
   403: 'E_PERMISSION_DENIED',
@@ -44,13 +50,50 @@ function errorName(error: unknown): string {
   return typeof candidate?.name === 'string' ? candidate.name : 'Error'
 }
 
+/**
+ * True when the endpoint answered that it does not implement the request (`NotImplemented`, `MethodNotAllowed`, HTTP
+ * 501): an S3-compatible service or emulator without that operation.
+ */
+export function isUnsupported(error: unknown): boolean {
+  return UNSUPPORTED.has(errorName(error)) || httpStatus(error) === 501
+}
+
 function httpStatus(error: unknown): number | undefined {
   const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode
   return typeof status === 'number' ? status : undefined
 }
 
+/** `text` with every secret (of 4 characters or more: shorter ones would mask ordinary words) replaced by `***`. */
 function scrub(text: string, secrets: readonly string[]): string {
   return secrets.reduce((out, secret) => (secret.length >= 4 ? out.replaceAll(secret, '***') : out), text)
+}
+
+/**
+ * Makes an SDK error safe to keep as `cause` and to log, in place. Its (hidden, read-only) `$response` keeps status,
+ * reason and headers but loses its body, already read by the SDK: the body is the Node response, whose request holds
+ * the raw request headers (session token, access key id), which `util.inspect` with hidden fields, or a deep logger,
+ * would print. Known secrets are scrubbed from its string fields: message, stack and fields parsed from the error
+ * response (s3rver echoes `AWSAccessKeyId`; S3's `SignatureDoesNotMatch` carries a `CanonicalRequest` holding the
+ * session token).
+ */
+function sanitizeCause(error: unknown, secrets: readonly string[]): void {
+  if (typeof error !== 'object' || error === null) return
+  const target = error as Record<string, unknown>
+  const response = target.$response as { body?: unknown } | undefined
+  if (typeof response === 'object' && response !== null && response.body !== undefined) {
+    try {
+      response.body = undefined
+    } catch {
+      // A frozen response keeps its body; nothing else refers to it.
+    }
+  }
+  if (secrets.length === 0) return
+  for (const name of [...Object.getOwnPropertyNames(error), 'message', 'stack']) {
+    const descriptor = Object.getOwnPropertyDescriptor(error, name)
+    if (typeof descriptor?.value !== 'string' || !descriptor.writable) continue
+    const clean = scrub(descriptor.value, secrets)
+    if (clean !== descriptor.value) target[name] = clean
+  }
 }
 
 /**
@@ -61,21 +104,24 @@ function scrub(text: string, secrets: readonly string[]): string {
  * - `AccessDenied`, `InvalidAccessKeyId`, `SignatureDoesNotMatch`, expired tokens, HTTP 401/403 -> `E_PERMISSION_DENIED`
  * - `PreconditionFailed`, `ConditionalRequestConflict`, HTTP 409/412 -> `E_PRECONDITION_FAILED`
  * - missing credentials or region -> `E_CONFIG`
+ * - `NotImplemented`, `MethodNotAllowed`, HTTP 501 (an S3-compatible endpoint without that operation) -> `E_BACKEND`
+ *   saying so
  * - anything else (network errors, throttling after the SDK's retries, server errors) -> `E_BACKEND`
  *
  * An {@link XComError} passes through unchanged. The message says what was being done, to which URI, and what to do
- * next; it never holds credentials (`context.secrets` are scrubbed from text taken from the SDK). The original error
- * is the `cause`.
+ * next; it never holds credentials (`context.secrets` are scrubbed from text taken from the SDK). The original error is
+ * the `cause`, made safe to log: secrets scrubbed from its string fields, and the raw HTTP body (whose request carries
+ * the signed headers) dropped from its `$response`.
  */
 export function toXComError(error: unknown, context: S3ErrorContext): XComError {
   if (XComError.is(error)) return error
   const { action, uri } = context
+  sanitizeCause(error, context.secrets ?? [])
   const name = errorName(error)
   const status = httpStatus(error)
-  const detail = scrub(
-    String((error as { message?: unknown } | null)?.message ?? error),
-    context.secrets ?? [],
-  )
+  const text = error as { message?: unknown; Message?: unknown } | null
+  // A DeleteObjects entry says `Message` where SDK errors say `message`.
+  const detail = scrub(String(text?.message ?? text?.Message ?? error), context.secrets ?? [])
   const what = `${name}${status === undefined ? '' : `, HTTP ${status}`}`
   const options = { cause: error, uri }
   const code =
@@ -114,6 +160,13 @@ export function toXComError(error: unknown, context: S3ErrorContext): XComError 
         options,
       )
     default:
+      if (isUnsupported(error)) {
+        return new XComError(
+          'E_BACKEND',
+          `${capitalize(action)} ${uri} failed: the endpoint does not implement this S3 operation (${what}: ${detail}). It is an S3-compatible service or emulator without it: use a service that has it, or do without this operation.`,
+          options,
+        )
+      }
       return new XComError(
         code,
         `${capitalize(action)} ${uri} failed (${what}: ${detail}). Check that the endpoint is reachable; the SDK already retried transient failures.`,

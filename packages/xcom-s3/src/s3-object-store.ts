@@ -1,11 +1,13 @@
 /*
  * S3ObjectStore layout: one S3 object per key, at `<prefix>/<key>` in the bucket (just `<key>` without a prefix).
- * Keys come from the backend already encoded; they are joined to the prefix with '/' and never re-encoded, and list()
- * strips the prefix again. The metadata given to put() is the object's S3 user metadata (`x-amz-meta-<name>`,
- * lowercase ASCII names and ASCII values), read back by get() and head(). Bodies smaller than one part go up in one
- * PutObject; larger or unknown-size bodies go through a multipart upload (@aws-sdk/lib-storage) holding at most
- * `partSize * queueSize` bytes in memory. Reads stream the GetObject body (with an HTTP Range when asked); an object
- * larger than one part is read as ranged GETs of `partSize`, `readConcurrency` at once, pinned to its ETag.
+ * Keys come from the backend already encoded; each is checked by core's checkObjectKey (no empty, "." or ".."
+ * segment: S3-compatible servers resolve those to another object), joined to the prefix with '/' and never
+ * re-encoded, and list() strips the prefix again. The metadata given to put() is the object's S3 user metadata
+ * (`x-amz-meta-<name>`, lowercase ASCII names and ASCII values), read back by get() and head(); listings carry none.
+ * Bodies smaller than one part go up in one PutObject; larger or unknown-size bodies go through a multipart upload
+ * (upload.ts) holding at most `partSize * queueSize` bytes in memory. Reads stream the GetObject body (with an HTTP
+ * Range when asked); an object larger than one part is read as ranged GETs of `partSize`, `readConcurrency` at once,
+ * pinned to its ETag (download.ts). removeIncomplete() aborts old unfinished multipart uploads (incomplete.ts).
  */
 import {
   DeleteObjectsCommand,
@@ -15,36 +17,29 @@ import {
   type HeadObjectCommandOutput,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
-  PutObjectCommand,
   type PutObjectCommandInput,
-  S3Client,
+  type S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
 import {
   type ByteSource,
   byteChunks,
+  checkObjectKey,
   checkRange,
   type GetOptions,
+  type IncompleteReport,
   type ObjectBody,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
   XComError,
 } from '@xcom/core'
+import { createClient, type S3Credentials, secretsOf } from './client.js'
+import { bodyOf, partReader, slicing, streamFrom, webStreamOf } from './download.js'
 import { toXComError } from './errors.js'
-
-/** S3's smallest multipart part (except the last one). */
-const MIN_PART_SIZE = 5 * 1024 * 1024
-/** The most keys one DeleteObjects request may carry. */
-const MAX_DELETE_BATCH = 1000
-/** The most parts one multipart upload may have. */
-const MAX_PARTS = 10_000
-/** S3's largest object (5 TiB). */
-const MAX_OBJECT_SIZE = 5 * 1024 ** 4
-
-/** Credentials for the S3 client: static keys or an SDK credential provider. */
-export type S3Credentials = NonNullable<S3ClientConfig['credentials']>
+import { abortIncompleteUploads } from './incomplete.js'
+import { CONCURRENT_OPERATIONS, integerOption, MAX_DELETE_BATCH, MAX_OBJECT_SIZE } from './options.js'
+import { putSingle, uploadMultipart } from './upload.js'
 
 /** Options of {@link S3ObjectStore}. */
 export interface S3ObjectStoreOptions {
@@ -53,8 +48,9 @@ export interface S3ObjectStoreOptions {
   /** Key prefix inside the bucket, without leading or trailing `/`. @default "" (the bucket root) */
   prefix?: string
   /**
-   * A ready client. When given, `region`, `endpoint`, `forcePathStyle`, `credentials` and `clientConfig` are ignored and
-   * `close()` leaves the client open (it belongs to the caller).
+   * A ready client. When given, `region`, `endpoint`, `forcePathStyle`, `credentials`, `clientConfig` and `maxSockets`
+   * are ignored, its socket pool is left as it is (size it for the load: see `maxSockets`), and `close()` leaves it
+   * open (it belongs to the caller).
    */
   client?: S3Client
   /** The AWS region. @default the SDK's resolution (AWS_REGION, profile), or `"us-east-1"` when `endpoint` is set */
@@ -65,7 +61,10 @@ export interface S3ObjectStoreOptions {
   forcePathStyle?: boolean
   /** Static credentials or a provider. @default the SDK's default credential chain */
   credentials?: S3Credentials
-  /** More settings for the client this store creates (retries, timeouts, profile, request handler). @default {} */
+  /**
+   * More settings for the client this store creates (retries, timeouts, profile, request handler). A request handler
+   * given as an instance (or agents given as instances) is used as is, without `maxSockets`. @default {}
+   */
   clientConfig?: S3ClientConfig
   /** The connection id shown in `url` (`s3://<connId>@bucket/prefix`); informational only. */
   connId?: string
@@ -87,19 +86,33 @@ export interface S3ObjectStoreOptions {
    * read holds at most `partSize * readConcurrency` bytes. 1 reads every object with a single GET. @default 4
    */
   readConcurrency?: number
-  /** Keys per ListObjectsV2 page (1-1000). @default 1000 */
+  /**
+   * Sockets the client this store creates may open to the endpoint (each for http and https). One upload keeps
+   * `queueSize` requests in flight and one read of a large object `readConcurrency`; requests beyond the pool wait for
+   * a socket, and the SDK warns "socket usage at capacity" when many wait for long. Ignored with `client`, or with a
+   * `clientConfig.requestHandler` instance or agent instances. @default 32 * max(queueSize, readConcurrency), 128 with
+   * the defaults: 32 uploads or large reads at full speed at once (the SDK's own default is 50)
+   */
+  maxSockets?: number
+  /** Keys per ListObjectsV2 (and ListMultipartUploads) page (1-1000). @default 1000 */
   pageSize?: number
   /** Keys per DeleteObjects request (1-1000). @default 1000 */
   deleteBatchSize?: number
   /**
-   * Whether `list()` fills each object's `metadata` with a HeadObject per object. Listing returns no user metadata,
-   * so by default `metadata` is `{}` there; use `head()` for one object. @default false
+   * Whether `list()` fills each object's `metadata` with a HeadObject per object. ListObjectsV2 returns no user
+   * metadata, so by default `metadata` is `{}` in listings (the `ObjectStore` contract allows it); `head()` and
+   * `get()` always return it. @default false
    */
   listMetadata?: boolean
 }
 
 /**
  * An {@link ObjectStore} on Amazon S3 or any S3-compatible service.
+ *
+ * Every key is checked with `checkObjectKey` of `@xcom/core` before any request: a key with an empty, `.` or `..`
+ * segment is refused with `E_INVALID_KEY`, since S3-compatible servers (s3rver among them) resolve such a key to
+ * another object. `list()` returns empty `metadata` unless `listMetadata` is set; `head()` and `get()` return the
+ * user metadata written with the object. `removeIncomplete()` aborts unfinished multipart uploads under the prefix.
  *
  * @example
  * ```ts
@@ -130,8 +143,12 @@ export class S3ObjectStore implements ObjectStore {
   readonly #deleteBatchSize: number
   readonly #listMetadata: boolean
   readonly #secrets: string[]
+  #warnedNoUploadListing = false
 
-  /** @throws XComError `E_CONFIG` for a missing bucket name or out-of-range sizes. */
+  /**
+   * @throws XComError `E_CONFIG` for a missing bucket name, a prefix with an empty, `.` or `..` segment, or an
+   * option out of range (naming the option, the value and the valid range).
+   */
   constructor(options: S3ObjectStoreOptions) {
     if (typeof options?.bucket !== 'string' || options.bucket === '') {
       throw new XComError('E_CONFIG', 'new S3ObjectStore({ bucket }) needs the name of an existing bucket.')
@@ -139,20 +156,21 @@ export class S3ObjectStore implements ObjectStore {
     this.bucket = options.bucket
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '')
     this.url = `s3://${options.connId ? `${options.connId}@` : ''}${this.bucket}${this.prefix ? `/${this.prefix}` : ''}`
-    this.#partSize = checkInteger(
-      'partSize',
-      options.partSize ?? 16 * 1024 * 1024,
-      MIN_PART_SIZE,
-      5 * 1024 ** 3,
-    )
-    this.#queueSize = checkInteger('queueSize', options.queueSize ?? 4, 1, 64)
-    this.#readConcurrency = checkInteger('readConcurrency', options.readConcurrency ?? 4, 1, 64)
-    this.#pageSize = checkInteger('pageSize', options.pageSize ?? 1000, 1, 1000)
-    this.#deleteBatchSize = checkInteger(
-      'deleteBatchSize',
-      options.deleteBatchSize ?? MAX_DELETE_BATCH,
-      1,
-      MAX_DELETE_BATCH,
+    if (this.prefix !== '' && !isValidKey(this.prefix)) {
+      throw new XComError(
+        'E_CONFIG',
+        `The prefix of ${this.url} has an empty, "." or ".." segment, a backslash or a control character: give a plain '/'-separated path such as "xcom" or "team/xcom".`,
+      )
+    }
+    this.#partSize = integerOption('partSize', options.partSize, 16 * 1024 * 1024)
+    this.#queueSize = integerOption('queueSize', options.queueSize, 4)
+    this.#readConcurrency = integerOption('readConcurrency', options.readConcurrency, 4)
+    this.#pageSize = integerOption('pageSize', options.pageSize, 1000)
+    this.#deleteBatchSize = integerOption('deleteBatchSize', options.deleteBatchSize, MAX_DELETE_BATCH)
+    const maxSockets = integerOption(
+      'maxSockets',
+      options.maxSockets,
+      CONCURRENT_OPERATIONS * Math.max(this.#queueSize, this.#readConcurrency),
     )
     this.#listMetadata = options.listMetadata ?? false
     this.capabilities = {
@@ -162,34 +180,21 @@ export class S3ObjectStore implements ObjectStore {
       // lib-storage uploads a buffer's parts as views of it, but concatenates a stream's chunks into each part.
       wholeBufferPut: true,
     }
-    const credentials = options.credentials
-    this.#secrets =
-      typeof credentials === 'object' && credentials !== null
-        ? [credentials.secretAccessKey, credentials.sessionToken ?? ''].filter(Boolean)
-        : []
+    this.#secrets = secretsOf(options.credentials)
     this.#ownsClient = options.client === undefined
-    this.client =
-      options.client ??
-      new S3Client({
-        ...options.clientConfig,
-        ...defined({
-          region:
-            options.region ?? options.clientConfig?.region ?? (options.endpoint ? 'us-east-1' : undefined),
-          endpoint: options.endpoint,
-          forcePathStyle: options.forcePathStyle,
-          credentials,
-        }),
-      })
+    this.client = options.client ?? createClient(options, maxSockets)
   }
 
   /**
    * Writes `body` to `key`: one PutObject when the size is known and below `partSize`, a multipart upload otherwise.
    * A failed multipart upload is aborted, so nothing is left behind.
-   * @throws XComError `E_PRECONDITION_FAILED` when `ifNoneMatch` is set and the key exists; `E_CONFIG` when
+   * @throws XComError `E_INVALID_KEY` for a key with an empty, `.` or `..` segment (before any request);
+   * `E_PRECONDITION_FAILED` when `ifNoneMatch` is set and the key exists; `E_CONFIG` when
    * `ifNoneMatch` is set on a store whose `capabilities.conditionalCreate` is false; `E_NOT_FOUND` when the bucket is
    * missing; `E_PERMISSION_DENIED`; `E_BACKEND`. An aborted `signal` rejects with its reason.
    */
   async put(key: string, body: ByteSource, options: PutOptions = {}): Promise<{ size: number }> {
+    const fullKey = this.#fullKey(key)
     const uri = this.#uri(key)
     if (options.ifNoneMatch && !this.capabilities.conditionalCreate) {
       throw new XComError(
@@ -201,7 +206,7 @@ export class S3ObjectStore implements ObjectStore {
     options.signal?.throwIfAborted()
     const params: PutObjectCommandInput = {
       Bucket: this.bucket,
-      Key: this.#fullKey(key),
+      Key: fullKey,
       Metadata: options.metadata,
       ContentType: options.contentType ?? 'application/octet-stream',
       IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
@@ -209,7 +214,7 @@ export class S3ObjectStore implements ObjectStore {
     let sourceError: { error: unknown } | undefined
     try {
       if (body instanceof Uint8Array) {
-        if (body.byteLength < this.#partSize) await this.#putSingle(params, body, options)
+        if (body.byteLength < this.#partSize) await putSingle(this.client, params, body, options)
         else await this.#putMultipart(params, body, body.byteLength, options)
         return { size: body.byteLength }
       }
@@ -220,7 +225,7 @@ export class S3ObjectStore implements ObjectStore {
       while (size < this.#partSize) {
         const next = await iterator.next()
         if (next.done) {
-          await this.#putSingle(params, Buffer.concat(head, size), options)
+          await putSingle(this.client, params, Buffer.concat(head, size), options)
           return { size }
         }
         head.push(next.value)
@@ -250,61 +255,26 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async #putSingle(params: PutObjectCommandInput, bytes: Uint8Array, options: PutOptions): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({ ...params, Body: bytes, ContentLength: bytes.byteLength }),
-      {
-        abortSignal: options.signal,
-      },
-    )
-    options.onProgress?.(bytes.byteLength)
-  }
-
-  /** A multipart upload through lib-storage; a failure aborts the upload (no parts are left) and cancels the body. */
-  async #putMultipart(
+  #putMultipart(
     params: PutObjectCommandInput,
     body: Uint8Array | ReadableStream<Uint8Array>,
     size: number | undefined,
     options: PutOptions,
   ): Promise<void> {
-    const abortController = new AbortController()
-    const onAbort = () => abortController.abort(options.signal?.reason)
-    options.signal?.addEventListener('abort', onAbort, { once: true })
-    const upload = new Upload({
-      client: this.client,
-      params: { ...params, Body: body },
-      // S3 takes at most 10,000 parts: a known large size gets larger parts.
-      partSize: Math.max(this.#partSize, Math.ceil((size ?? 0) / MAX_PARTS)),
-      queueSize: this.#queueSize,
-      leavePartsOnError: false,
-      abortController,
-    })
-    const onProgress = options.onProgress
-    if (onProgress) {
-      upload.on('httpUploadProgress', (progress) => {
-        if (progress.loaded !== undefined) onProgress(progress.loaded)
-      })
-    }
-    try {
-      await upload.done()
-    } catch (error) {
-      if (body instanceof ReadableStream) await body.cancel(error).catch(() => {})
-      throw error
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort)
-    }
+    const settings = { partSize: this.#partSize, queueSize: this.#queueSize, size }
+    return uploadMultipart(this.client, params, body, settings, options)
   }
 
   /**
    * Opens `key` for reading, optionally only the bytes `range.start..range.end` (inclusive). A range past the end is
    * cut at the end. `size` is the size of the whole object. Without a range, an object larger than `partSize` is read
    * as its first part from the plain GET, then ranged GETs of the rest, `readConcurrency` at once, pinned to the ETag.
-   * @throws XComError `E_NOT_FOUND` naming the URI (or the bucket) when missing; `E_INVALID_KEY` for a malformed
-   * range; `E_PERMISSION_DENIED`; `E_BACKEND` (also, from the body, when the object changes while it is read).
+   * @throws XComError `E_NOT_FOUND` naming the URI (or the bucket) when missing; `E_INVALID_KEY` for a key with an
+   * empty, `.` or `..` segment, or a malformed range; `E_PERMISSION_DENIED`; `E_BACKEND` (also, from the body, when the object changes while it is read).
    */
   async get(key: string, options: GetOptions = {}): Promise<ObjectBody> {
-    const uri = this.#uri(key)
     const fullKey = this.#fullKey(key)
+    const uri = this.#uri(key)
     const want = checkRange(options.range, uri)
     const range = want ? `bytes=${want.start}-${want.end ?? ''}` : undefined
     let output: GetObjectCommandOutput
@@ -347,135 +317,34 @@ export class S3ObjectStore implements ObjectStore {
       }
     }
     if (!want && this.#readConcurrency > 1 && size > this.#partSize) {
-      return { ...info, ...this.#partReader(fullKey, uri, body, size, output.ETag, options.signal) }
+      const parted = {
+        client: this.client,
+        bucket: this.bucket,
+        fullKey,
+        uri,
+        size,
+        etag: output.ETag,
+        partSize: this.#partSize,
+        readConcurrency: this.#readConcurrency,
+        mapError: (error: unknown) => this.#error(error, 'reading', uri),
+      }
+      return { ...info, ...partReader(parted, body, options.signal) }
     }
     return { ...info, stream: () => webStreamOf(body), bytes: () => body.transformToByteArray() }
   }
 
   /**
-   * The body of an object of `size` bytes read in `partSize` parts, at most `readConcurrency` at once (each buffered
-   * whole), delivered in order: the first part from `firstBody` (a GET of the whole object, dropped after that part),
-   * the others from ranged GETs.
-   */
-  #partReader(
-    fullKey: string,
-    uri: string,
-    firstBody: NonNullable<GetObjectCommandOutput['Body']>,
-    size: number,
-    etag: string | undefined,
-    signal: AbortSignal | undefined,
-  ): Pick<ObjectBody, 'stream' | 'bytes'> {
-    const stop = new AbortController()
-    const abortSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal
-    const starts = [0]
-    for (let start = this.#partSize; start < size; start += this.#partSize) starts.push(start)
-    const changed = (cause?: unknown) =>
-      new XComError(
-        'E_BACKEND',
-        `Reading ${uri} failed: the object changed while it was being read. Read it again.`,
-        {
-          uri,
-          cause,
-        },
-      )
-    /** Fills `target` with the part starting at `start`. */
-    const fetchInto = async (start: number, target: Uint8Array): Promise<Uint8Array> => {
-      let body: unknown = firstBody
-      if (start !== 0) {
-        const range = `bytes=${start}-${start + target.byteLength - 1}`
-        try {
-          const part = await this.client.send(
-            new GetObjectCommand({ Bucket: this.bucket, Key: fullKey, Range: range, IfMatch: etag }),
-            { abortSignal },
-          )
-          body = part.Body
-        } catch (error) {
-          if (abortSignal.aborted) throw signal?.aborted ? signal.reason : error
-          const mapped = this.#error(error, 'reading', uri)
-          // A failed If-Match, or a range past a new, shorter end: the object was replaced.
-          const replaced =
-            mapped.code === 'E_PRECONDITION_FAILED' || (error as { name?: string })?.name === 'InvalidRange'
-          throw replaced ? changed(error) : mapped
-        }
-      }
-      let offset = 0
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
-        const room = target.byteLength - offset
-        // The first body carries the whole object: stop (and drop the response) once the first part is in.
-        if (chunk.byteLength > room && start !== 0) throw changed()
-        target.set(chunk.byteLength > room ? chunk.subarray(0, room) : chunk, offset)
-        offset += Math.min(room, chunk.byteLength)
-        if (offset === target.byteLength && start === 0) break
-      }
-      if (offset !== target.byteLength) throw changed()
-      return target
-    }
-    const lengthOf = (index: number) => ((starts[index + 1] ?? size) as number) - (starts[index] as number)
-    const cancel = () => {
-      stop.abort()
-      ;(firstBody as { destroy?: () => void }).destroy?.()
-    }
-    return {
-      stream: () => {
-        const pending: Promise<Uint8Array>[] = []
-        let next = 0
-        const fill = () => {
-          for (; pending.length < this.#readConcurrency && next < starts.length; next++) {
-            const part = fetchInto(starts[next] as number, Buffer.allocUnsafe(lengthOf(next)))
-            part.catch(() => {})
-            pending.push(part)
-          }
-        }
-        return new ReadableStream<Uint8Array>(
-          {
-            async pull(controller) {
-              fill()
-              const part = pending.shift()
-              if (!part) return controller.close()
-              try {
-                controller.enqueue(await part)
-              } catch (error) {
-                cancel()
-                throw error
-              }
-              fill()
-            },
-            cancel,
-          },
-          { highWaterMark: 0 },
-        )
-      },
-      bytes: async () => {
-        const out = Buffer.allocUnsafe(size)
-        let next = 0
-        const worker = async () => {
-          while (next < starts.length) {
-            const index = next++
-            const start = starts[index] as number
-            await fetchInto(start, out.subarray(start, start + lengthOf(index)))
-          }
-        }
-        try {
-          await Promise.all(Array.from({ length: Math.min(this.#readConcurrency, starts.length) }, worker))
-        } catch (error) {
-          cancel()
-          throw error
-        }
-        return new Uint8Array(out.buffer, out.byteOffset, size)
-      },
-    }
-  }
-
-  /**
    * The object's size, date and metadata, or `undefined` when it does not exist. (S3 answers a HEAD on a missing
-   * bucket like one on a missing key, so that is `undefined` too.)
-   * @throws XComError `E_PERMISSION_DENIED`; `E_BACKEND`.
+   * bucket like one on a missing key, so that is `undefined` too.) The metadata is the user metadata written with the
+   * object, which listings do not carry.
+   * @throws XComError `E_INVALID_KEY` for a key with an empty, `.` or `..` segment; `E_PERMISSION_DENIED`; `E_BACKEND`.
    */
   async head(key: string): Promise<ObjectInfo | undefined> {
+    const fullKey = this.#fullKey(key)
     const uri = this.#uri(key)
     let output: HeadObjectCommandOutput
     try {
-      output = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.#fullKey(key) }))
+      output = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: fullKey }))
     } catch (error) {
       const mapped = this.#error(error, 'checking', uri)
       if (mapped.code === 'E_NOT_FOUND') return undefined
@@ -491,13 +360,23 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * Deletes `keys` with DeleteObjects, up to 1000 keys per request. Missing keys are not failures. A key S3 could not
-   * delete is reported with its mapped error; a request that fails as a whole reports each of its keys.
+   * delete is reported with its mapped error; a request that fails as a whole reports each of its keys. A key with an
+   * empty, `.` or `..` segment is reported with its `E_INVALID_KEY` error and never sent; the others are still
+   * deleted.
    */
   async deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: XComError }[] }> {
     const failed: { key: string; error: XComError }[] = []
-    const unique = [...new Set(keys)]
-    for (let start = 0; start < unique.length; start += this.#deleteBatchSize) {
-      const batch = unique.slice(start, start + this.#deleteBatchSize)
+    const valid: string[] = []
+    for (const key of new Set(keys)) {
+      try {
+        this.#fullKey(key)
+        valid.push(key)
+      } catch (error) {
+        failed.push({ key, error: error as XComError })
+      }
+    }
+    for (let start = 0; start < valid.length; start += this.#deleteBatchSize) {
+      const batch = valid.slice(start, start + this.#deleteBatchSize)
       const byFullKey = new Map(batch.map((key) => [this.#fullKey(key), key]))
       try {
         const output = await this.client.send(
@@ -524,11 +403,14 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * Every object whose key (relative to the store's prefix) starts with `prefix`, in key order, paginating with
-   * ListObjectsV2. `metadata` is `{}` unless the store was built with `listMetadata: true`.
-   * @throws XComError `E_NOT_FOUND` when the bucket is missing; `E_PERMISSION_DENIED`; `E_BACKEND`.
+   * ListObjectsV2. `metadata` is `{}` unless the store was built with `listMetadata: true` (ListObjectsV2 returns no
+   * user metadata): call `head()` for it.
+   * @throws XComError `E_INVALID_KEY` for a prefix with an empty, `.` or `..` segment (a trailing `/` is fine);
+   * `E_NOT_FOUND` when the bucket is missing; `E_PERMISSION_DENIED`; `E_BACKEND`.
    */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    const base = this.prefix ? `${this.prefix}/` : ''
+    if (prefix !== '') checkPrefix(this.url, prefix)
+    const base = this.#base()
     let token: string | undefined
     do {
       let page: ListObjectsV2CommandOutput
@@ -547,15 +429,51 @@ export class S3ObjectStore implements ObjectStore {
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined || !object.Key.startsWith(base)) continue
         const key = object.Key.slice(base.length)
-        if (this.#listMetadata) {
+        const listed = {
+          key,
+          size: object.Size ?? 0,
+          lastModified: object.LastModified ?? new Date(0),
+          metadata: {},
+        }
+        // A key the store would refuse (written by something else) is listed as it is, without its metadata.
+        if (this.#listMetadata && isValidKey(key)) {
           const info = await this.head(key)
           if (info) yield info
           continue
         }
-        yield { key, size: object.Size ?? 0, lastModified: object.LastModified ?? new Date(0), metadata: {} }
+        yield listed
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (token !== undefined)
+  }
+
+  /**
+   * Aborts the unfinished multipart uploads under the store's prefix initiated before `startedBefore`: what an upload
+   * interrupted by a crash or a kill leaves behind (S3 keeps, and bills, their parts until then). At the bucket root
+   * that is every unfinished upload of the bucket. Uploads whose age is unknown are kept.
+   *
+   * An endpoint without ListMultipartUploads (s3rver, some S3-compatible services) has nothing this can find: the
+   * report is empty, and the first such call of the store emits a process warning (code
+   * `XCOM_S3_NO_UPLOAD_LISTING`) saying so, rather than failing every `gc()`.
+   * @returns how many uploads were aborted, and `s3://.../key?uploadId=...` of those that could not be.
+   * @throws XComError when the uploads cannot be listed: `E_PERMISSION_DENIED` without
+   * `s3:ListBucketMultipartUploads`, `E_NOT_FOUND` for a missing bucket, `E_BACKEND`.
+   */
+  removeIncomplete(startedBefore: Date): Promise<IncompleteReport> {
+    const scope = {
+      client: this.client,
+      bucket: this.bucket,
+      base: this.#base(),
+      storeUrl: this.url,
+      pageSize: this.#pageSize,
+      mapError: (error: unknown, action: string, uri: string) => this.#error(error, action, uri),
+      onUnsupported: (error: XComError) => {
+        if (this.#warnedNoUploadListing) return
+        this.#warnedNoUploadListing = true
+        process.emitWarning(error.message, { type: 'XComWarning', code: 'XCOM_S3_NO_UPLOAD_LISTING' })
+      },
+    }
+    return abortIncompleteUploads(scope, startedBefore)
   }
 
   /** Destroys the client if this store created it; a client passed in stays open. */
@@ -567,14 +485,14 @@ export class S3ObjectStore implements ObjectStore {
     return toXComError(error, { action, uri, bucket: this.bucket, secrets: this.#secrets })
   }
 
+  /** The key in the bucket: the one place keys are checked (no empty, `.` or `..` segment). */
   #fullKey(key: string): string {
-    if (typeof key !== 'string' || key === '') {
-      throw new XComError(
-        'E_INVALID_KEY',
-        `Invalid object key ${JSON.stringify(key)} for ${this.url}: keys are non-empty strings.`,
-      )
-    }
-    return this.prefix ? `${this.prefix}/${key}` : key
+    return this.#base() + checkObjectKey(this.url, key)
+  }
+
+  /** What every key of the store starts with in the bucket. */
+  #base(): string {
+    return this.prefix ? `${this.prefix}/` : ''
   }
 
   #uri(key: string): string {
@@ -582,70 +500,19 @@ export class S3ObjectStore implements ObjectStore {
   }
 }
 
-/** The body of an object held in memory. */
-function bodyOf(bytes: Uint8Array): Pick<ObjectBody, 'stream' | 'bytes'> {
-  return {
-    stream: () =>
-      new ReadableStream({
-        start(controller) {
-          if (bytes.byteLength > 0) controller.enqueue(bytes)
-          controller.close()
-        },
-      }),
-    bytes: async () => bytes,
-  }
-}
-
-/** Passes on `length` bytes after skipping `skip` bytes, and drops the rest. */
-function slicing(skip: number, length: number): TransformStream<Uint8Array, Uint8Array> {
-  let offset = 0
-  return new TransformStream({
-    transform(chunk, controller) {
-      const from = Math.max(0, skip - offset)
-      const to = Math.min(chunk.byteLength, skip + length - offset)
-      offset += chunk.byteLength
-      if (to > from) controller.enqueue(chunk.subarray(from, to))
-    },
-  })
-}
-
 /**
- * The response body as a web stream. In Node the body is an http.IncomingMessage: pulling from its async iterator
- * costs less per chunk than the SDK's `transformToWebStream()`; cancelling the stream destroys the response.
+ * Checks a key prefix (of `list`, or the store's own) like a key, except that it may end with `/`.
+ * @throws XComError `E_INVALID_KEY` naming the store and the prefix.
  */
-function webStreamOf(body: NonNullable<GetObjectCommandOutput['Body']>): ReadableStream<Uint8Array> {
-  const iterate = (body as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator]
-  if (typeof iterate === 'function') return streamFrom(iterate.call(body))
-  return body.transformToWebStream() as ReadableStream<Uint8Array>
+function checkPrefix(storeUrl: string, prefix: string): void {
+  checkObjectKey(storeUrl, prefix.endsWith('/') && prefix.length > 1 ? prefix.slice(0, -1) : prefix)
 }
 
-/** A web stream pulling from an async iterator (returning the iterator when the stream is cancelled). */
-function streamFrom(iterator: AsyncIterator<Uint8Array>): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const next = await iterator.next()
-        if (next.done) controller.close()
-        else controller.enqueue(next.value)
-      },
-      async cancel(reason) {
-        await iterator.return?.(reason)
-      },
-    },
-    { highWaterMark: 0 },
-  )
-}
-
-function checkInteger(name: string, value: number, min: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new XComError(
-      'E_CONFIG',
-      `S3ObjectStore option ${name} must be an integer from ${min} to ${max}, got ${value}.`,
-    )
+function isValidKey(key: string): boolean {
+  try {
+    checkObjectKey('', key)
+    return true
+  } catch {
+    return false
   }
-  return value
-}
-
-function defined<T extends Record<string, unknown>>(record: T): Partial<T> {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as Partial<T>
 }

@@ -1,6 +1,6 @@
 import { gzip } from '@xcom/compression'
 import { MemoryMetadataStore, type StoredValue, XCom, XComError } from '@xcom/core'
-import { ObjectStoreXComBackend } from '@xcom/objectstore'
+import { CLAIM_KEY, ObjectStoreXComBackend } from '@xcom/objectstore'
 import { afterAll, describe, expect, it } from 'vitest'
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.js'
 import { awsTarget, chunkedStream, emptyPrefix, patternBytes, type S3Target, useS3rver } from './support.js'
@@ -44,12 +44,11 @@ function backendTests(getTarget: () => S3Target | undefined) {
     }
     const s3 = new S3ObjectStore(options)
     const raw = new S3ObjectStore(options)
-    const xcom = new XCom({
-      metadata: new MemoryMetadataStore(),
-      backend: new ObjectStoreXComBackend({ store: s3, threshold: 1024, ...backend }),
-    })
+    const metadata = new MemoryMetadataStore()
+    const objects = new ObjectStoreXComBackend({ store: s3, threshold: 1024, ...backend })
+    const xcom = new XCom({ metadata, backend: objects })
     opened.push(xcom)
-    return { xcom, raw }
+    return { xcom, raw, metadata, backend: objects }
   }
   const skipWithout = (ctx: { skip: () => void }) => {
     if (!getTarget()) ctx.skip()
@@ -75,7 +74,8 @@ function backendTests(getTarget: () => S3Target | undefined) {
     })
     const listed = []
     for await (const object of raw.list('')) listed.push(object.key)
-    expect(listed).toEqual([ref.key])
+    // Besides the value: the claim that ties the prefix to this metadata database.
+    expect(listed.sort()).toEqual([ref.key, CLAIM_KEY].sort())
     expect(await xcom.pull({ ...ID, key: 'small' })).toEqual({ rows: [1, 2, 3] })
     expect(await xcom.pull({ ...ID, key: 'large' })).toEqual(rows)
   })
@@ -111,19 +111,31 @@ function backendTests(getTarget: () => S3Target | undefined) {
     expect(await xcom.pull({ ...ID, taskId: 'load' })).toBe('c'.repeat(5000))
   })
 
-  it('gc() deletes an orphan object older than the grace period and keeps referenced ones', async (ctx) => {
+  it('gc() deletes an orphan object of this database older than the grace period, and nothing else', async (ctx) => {
     skipWithout(ctx)
     // The backend's clock runs 10 minutes ahead, so objects just written count as old (and clock skew cannot matter).
-    const { xcom, raw } = setup({ now: () => new Date(Date.now() + 600_000) })
+    const { xcom, raw, metadata, backend } = setup({ now: () => new Date(Date.now() + 600_000) })
     const kept = refOf((await xcom.push(ID, 'k'.repeat(5000))).value)
-    // What a crash between upload and row write leaves: an object of the backend's layout that no row references.
-    const orphan = 'etl/run-0/extract/-1/return_value/0123456789abcdef0123456789abcdef.json'
-    await raw.put(orphan, new TextEncoder().encode('"orphan"'))
+    // What a crash between upload and row write leaves: an object of this database that no row references.
+    const orphan = refOf(
+      await backend.serializeValue('o'.repeat(5000), {
+        ...ID,
+        mapIndex: -1,
+        key: 'return_value',
+        recordId: 'crashed-push',
+        database: await metadata.identity(),
+      }),
+    )
+    // An object of the backend's layout naming no database (S3 lists no metadata: the sweep has to head it).
+    const foreign = 'etl/run-0/extract/-1/return_value/0123456789abcdef0123456789abcdef.json'
+    await raw.put(foreign, new TextEncoder().encode('"foreign"'))
     await raw.put('not-xcom/readme.txt', new TextEncoder().encode('left alone'))
     const report = await xcom.gc({ graceMs: 60_000 })
-    expect(report.sweep).toEqual({ scanned: 2, deleted: 1, failed: [] })
-    expect(await raw.head(orphan)).toBeUndefined()
+    // s3rver has no ListMultipartUploads: removeIncomplete finds nothing there (and warns once).
+    expect(report.sweep).toEqual({ scanned: 3, deleted: 1, failed: [], foreign: 1, incomplete: 0 })
+    expect(await raw.head(orphan.key)).toBeUndefined()
     expect((await raw.head(kept.key))?.size).toBe(kept.storedSize)
+    expect((await raw.head(foreign))?.size).toBe(9)
     expect((await raw.head('not-xcom/readme.txt'))?.size).toBe(10)
     expect(await xcom.pull(ID)).toBe('k'.repeat(5000))
   })

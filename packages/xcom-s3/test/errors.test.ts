@@ -89,6 +89,53 @@ describe('toXComError', () => {
     expect(mapped.message).toContain('***')
   })
 
+  it('says so when the endpoint does not implement the operation (S3-compatible services, emulators)', () => {
+    for (const [name, status] of [
+      ['NotImplemented', 501],
+      ['MethodNotAllowed', 405],
+      ['Whatever', 501],
+    ] as const) {
+      const mapped = toXComError(serviceError(name, status), ctx)
+      expect(mapped.code).toBe('E_BACKEND')
+      expect(mapped.message).toContain('the endpoint does not implement this S3 operation')
+    }
+  })
+
+  it('uses the Message of a DeleteObjects error entry as the detail', () => {
+    const mapped = toXComError({ Key: 'k', Code: 'InternalError', Message: 'disk on fire' }, ctx)
+    expect(mapped.message).toContain('InternalError: disk on fire')
+  })
+
+  it('scrubs known secrets from the SDK error kept as cause, and drops the raw HTTP body of its $response', () => {
+    const token = 'FwoGZXIvYXdzEXAMPLESESSIONTOKEN'
+    const error = serviceError(
+      'SignatureDoesNotMatch',
+      403,
+      `The request signature does not match (${token})`,
+    )
+    Object.assign(error, { CanonicalRequest: `GET\n/k\n\nx-amz-security-token:${token}\n` })
+    const body = { req: { _header: `x-amz-security-token: ${token}` } }
+    Object.defineProperty(error, '$response', {
+      value: { statusCode: 403, reason: 'Forbidden', headers: {}, body },
+      enumerable: false,
+      writable: false,
+      configurable: false,
+    })
+    const mapped = toXComError(error, { ...ctx, secrets: [token] })
+    expect(mapped.cause).toBe(error)
+    expect(error.message).not.toContain(token)
+    expect(String(error.stack)).not.toContain(token)
+    expect((error as unknown as { CanonicalRequest: string }).CanonicalRequest).toContain(
+      'x-amz-security-token:***',
+    )
+    expect(
+      (error as unknown as { $response: { body?: unknown; statusCode: number } }).$response,
+    ).toMatchObject({
+      statusCode: 403,
+      body: undefined,
+    })
+  })
+
   it('passes an XComError through unchanged', () => {
     const error = new XComError('E_CORRUPT', 'bad')
     expect(toXComError(error, ctx)).toBe(error)

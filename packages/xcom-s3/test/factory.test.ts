@@ -48,7 +48,7 @@ describe('objectStoreFactory (no I/O)', () => {
       /cannot open gs:\/\//,
     )
     expect(() => objectStoreFactory(parseObjectStorageUrl('s3://bucket/p?part_size=1'), undefined)).toThrow(
-      /partSize/,
+      /part_size must be a whole number from 5242880/,
     )
   })
 

@@ -116,7 +116,10 @@ function storeTests(getTarget: () => S3Target | undefined) {
     const listed = []
     for await (const info of store.list('')) listed.push(info)
     expect(listed.map((info) => info.key).sort()).toEqual([...keys].sort())
+    // ListObjectsV2 carries no user metadata: listings leave it empty, head() and get() return it.
     expect(listed.every((info) => info.metadata && Object.keys(info.metadata).length === 0)).toBe(true)
+    expect((await store.head('a/2'))?.metadata).toEqual({ 'xcom-key': 'v' })
+    expect((await store.get('a/2')).metadata).toEqual({ 'xcom-key': 'v' })
     expect(listed.find((info) => info.key === 'a/2')?.size).toBe(3)
     const onlyA = []
     for await (const info of store.list('a/')) onlyA.push(info.key)
