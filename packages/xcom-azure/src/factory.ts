@@ -1,4 +1,4 @@
-import { type Connection, type ObjectStorageUrl, XComError } from '@xcom/core'
+import { type Connection, maskUrl, type ObjectStorageUrl, XComError } from '@xcom/core'
 import { type AzureCredentialOptions, azureOptionsFromConnection } from './connection.js'
 import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from './store.js'
 
@@ -35,7 +35,7 @@ export function objectStoreFactory(
   if (url.bucket.includes('.')) {
     throw new XComError(
       'E_CONFIG',
-      `The object storage URL ${url.url} names "${url.bucket}" as its container: xcom URLs are ${url.protocol}://[conn_id@]container/prefix ` +
+      `The object storage URL ${maskUrl(url.url)} names "${url.bucket}" as its container: xcom URLs are ${url.protocol}://[conn_id@]container/prefix ` +
         "(the account comes from the connection), not fsspec's container@account.dfs.core.windows.net form.",
     )
   }
@@ -45,13 +45,15 @@ export function objectStoreFactory(
     if (!option) {
       throw new XComError(
         'E_CONFIG',
-        `The object storage URL ${url.url} has the unknown parameter "${name}": use ${Object.keys(URL_OPTIONS).join(', ')}.`,
+        `The object storage URL ${maskUrl(url.url)} has the unknown parameter "${name}": use ${Object.keys(URL_OPTIONS).join(', ')}.`,
       )
     }
     Object.assign(fromUrl, option(value))
   }
   return new AzureBlobObjectStore({
-    ...(connection ? azureOptionsFromConnection(connection) : azureOptionsFromEnv(process.env, url.url)),
+    ...(connection
+      ? azureOptionsFromConnection(connection)
+      : azureOptionsFromEnv(process.env, maskUrl(url.url))),
     ...fromUrl,
     container: url.bucket,
     prefix: url.prefix,

@@ -192,3 +192,19 @@ if (!azurite) {
     })
   })
 }
+
+describe('objectStoreFactory errors', () => {
+  it('masks SAS tokens and keys of the URL in its messages', async () => {
+    const { objectStoreFactory } = await import('../src/index.js')
+    const { parseObjectStorageUrl } = await import('@xcom/objectstore')
+    const url = parseObjectStorageUrl('abfs://container/x?sas_token=sv%3D2024%26sig%3DSECRETSIG&bogus=1')
+    const error = await Promise.resolve()
+      .then(() => objectStoreFactory(url, undefined))
+      .then(
+        () => undefined,
+        (reason: unknown) => reason as Error,
+      )
+    expect(error?.message).toContain('bogus')
+    expect(error?.message).not.toContain('SECRETSIG')
+  })
+})
