@@ -32,6 +32,8 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
+  prefixedKey,
+  prefixedListPrefix,
   XComError,
 } from '@xcom/core'
 import { createClient, type S3Credentials, secretsOf } from './client.js'
@@ -409,7 +411,7 @@ export class S3ObjectStore implements ObjectStore {
    * `E_NOT_FOUND` when the bucket is missing; `E_PERMISSION_DENIED`; `E_BACKEND`.
    */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    if (prefix !== '') checkPrefix(this.url, prefix)
+    const fullPrefix = prefixedListPrefix(this.url, this.prefix, prefix)
     const base = this.#base()
     let token: string | undefined
     do {
@@ -418,7 +420,7 @@ export class S3ObjectStore implements ObjectStore {
         page = await this.client.send(
           new ListObjectsV2Command({
             Bucket: this.bucket,
-            Prefix: base + prefix,
+            Prefix: fullPrefix,
             ContinuationToken: token,
             MaxKeys: this.#pageSize,
           }),
@@ -487,7 +489,7 @@ export class S3ObjectStore implements ObjectStore {
 
   /** The key in the bucket: the one place keys are checked (no empty, `.` or `..` segment). */
   #fullKey(key: string): string {
-    return this.#base() + checkObjectKey(this.url, key)
+    return prefixedKey(this.url, this.prefix, key)
   }
 
   /** What every key of the store starts with in the bucket. */
@@ -498,14 +500,6 @@ export class S3ObjectStore implements ObjectStore {
   #uri(key: string): string {
     return `${this.url}/${key}`
   }
-}
-
-/**
- * Checks a key prefix (of `list`, or the store's own) like a key, except that it may end with `/`.
- * @throws XComError `E_INVALID_KEY` naming the store and the prefix.
- */
-function checkPrefix(storeUrl: string, prefix: string): void {
-  checkObjectKey(storeUrl, prefix.endsWith('/') && prefix.length > 1 ? prefix.slice(0, -1) : prefix)
 }
 
 function isValidKey(key: string): boolean {
