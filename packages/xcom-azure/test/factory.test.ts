@@ -7,9 +7,10 @@ import {
   objectStoreFromUrl,
   parseObjectStorageUrl,
 } from '@xcom/objectstore'
+import { expectNoSecrets } from '@xcom/testing'
 import { afterAll, describe, expect, it } from 'vitest'
 import { AzureBlobObjectStore, objectStoreFactory } from '../src/index.js'
-import { blobNames, expectNoSecrets, startAzuriteTarget } from './support.js'
+import { blobNames, startAzuriteTarget } from './support.js'
 
 const azurite = await startAzuriteTarget()
 afterAll(() => azurite?.stop())

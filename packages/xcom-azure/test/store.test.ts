@@ -1,17 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { AccountSASPermissions, BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob'
 import { XComError } from '@xcom/core'
+import { expectNoSecrets } from '@xcom/testing'
 import { afterAll, describe, expect, it } from 'vitest'
 import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from '../src/index.js'
-import {
-  blobNames,
-  chunked,
-  expectNoSecrets,
-  pattern,
-  readAll,
-  rejection,
-  startAzuriteTarget,
-} from './support.js'
+import { blobNames, chunked, pattern, readAll, rejection, startAzuriteTarget } from './support.js'
 
 const MiB = 1024 * 1024
 const azurite = await startAzuriteTarget()

@@ -122,29 +122,3 @@ export async function blobNames(
     names.push(item.name)
   return names.sort()
 }
-
-/** Every error of a cause chain, `error` first (cycles cut). */
-export function causeChain(error: unknown): unknown[] {
-  const chain: unknown[] = []
-  for (let current = error; current !== undefined && current !== null && !chain.includes(current); ) {
-    chain.push(current)
-    current = (current as { cause?: unknown }).cause
-  }
-  return chain
-}
-
-/**
- * Asserts that none of `secrets` appears in an error or anywhere in its cause chain: messages, stacks, their JSON and
- * their string forms.
- */
-export function expectNoSecrets(error: unknown, secrets: readonly string[]): void {
-  const texts = causeChain(error).flatMap((entry) => {
-    const { message, stack } = (entry ?? {}) as { message?: unknown; stack?: unknown }
-    return [String(message), String(stack), String(entry), JSON.stringify(entry) ?? '']
-  })
-  expect(texts.length).toBeGreaterThan(0)
-  for (const secret of secrets) {
-    expect(secret.length, 'a secret to look for').toBeGreaterThan(3)
-    for (const text of texts) expect(text).not.toContain(secret)
-  }
-}

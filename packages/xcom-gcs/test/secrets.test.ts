@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { XComError } from '@xcom/core'
+import { expectNoSecrets } from '@xcom/testing'
 import type { JWT } from 'google-auth-library'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GcsObjectStore, type GcsObjectStoreOptions } from '../src/index.js'
-import { expectNoSecrets } from './no-secrets.js'
 import { type GcsTarget, startLocal } from './targets.js'
 
 /** A real (freshly generated) service account key: the SDK signs token requests with it. */
