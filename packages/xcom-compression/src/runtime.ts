@@ -45,3 +45,21 @@ export function resolveNative(
 export function hasZstd(zlib: ZlibModule | undefined): zlib is ZlibModule {
   return typeof zlib?.createZstdCompress === 'function' && typeof zlib.createZstdDecompress === 'function'
 }
+
+/** Two zstd frames holding "a" and "b" (single segment, one raw block each, no checksum). */
+const TWO_FRAMES = Uint8Array.of(
+  ...[0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x01, 0x09, 0x00, 0x00, 0x61],
+  ...[0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x01, 0x09, 0x00, 0x00, 0x62],
+)
+
+/**
+ * Whether the zstd decoder of `zlib` reads on past the end of a frame into the next one. It is a runtime property:
+ * Node.js 24 (recent minors) does, Node.js 22 stops after the first frame.
+ */
+export function readsConcatenatedZstd(zlib: ZlibModule): boolean {
+  try {
+    return new TextDecoder().decode(zlib.zstdDecompressSync(TWO_FRAMES)) === 'ab'
+  } catch {
+    return false
+  }
+}

@@ -1,7 +1,11 @@
+import type { Bytes } from '@xcom/core'
 import { XComError } from '@xcom/core'
-import { checkLevel, ENGINE_CHUNK, nativeCodec } from './codec.js'
-import { hasZstd, nodeZlib, resolveNative } from './runtime.js'
+import { checkLevel, defineCodec, ENGINE_CHUNK } from './codec.js'
+import type { Failures } from './errors.js'
+import { EngineTransformer, type Transformer } from './pipeline.js'
+import { hasZstd, nodeZlib, readsConcatenatedZstd, resolveNative, type ZlibModule } from './runtime.js'
 import type { CompressionCodec, Implementation } from './types.js'
+import { type FramePiece, ZstdFrameReader } from './zstd-frames.js'
 
 /** Options of {@link zstd}. */
 export interface ZstdOptions {
@@ -16,8 +20,9 @@ export interface ZstdOptions {
 
 /**
  * Zstandard (RFC 8878), suffix `.zst`, on the runtime's native zstd. Frames are written with a content checksum, so
- * corruption is detected on reading. Reading accepts one frame (what `zstd`, Python's zstandard and this codec
- * write); data after it, a second frame included, is `E_CORRUPT`.
+ * corruption is detected on reading. Reading is that of `zstd -d`: concatenated frames decode to the concatenation of
+ * their contents and skippable frames are skipped, on every Node.js version; any other data after the last frame, and
+ * input that ends inside a frame, are `E_CORRUPT`.
  * @throws XComError `E_UNKNOWN_CODEC` when the runtime has no zstd (it says which Node.js is needed);
  * `E_CONFIG` for a level outside 1-22.
  */
@@ -25,17 +30,88 @@ export function zstd(options: ZstdOptions = {}): CompressionCodec {
   const level = checkLevel('zstd', options.level ?? 3, 1, 22)
   const native = resolveNative(options.implementation, 'zstd')
   if (!hasZstd(native)) throw zstdUnavailable()
+  return nativeZstd(native, level, readsConcatenatedZstd(native) ? 'together' : 'apart')
+}
+
+/**
+ * How decompression hands frames to node:zlib: `together` to one engine (for decoders that read across frame ends),
+ * `apart` to a new engine per frame (for decoders that stop after the first). Both give the same output and errors.
+ */
+export type FrameFeed = 'together' | 'apart'
+
+/** The {@link zstd} codec at `level` on `native`, decompressing with `feed` (tests force each one). */
+export function nativeZstd(native: ZlibModule, level: number, feed: FrameFeed): CompressionCodec {
   const { ZSTD_c_compressionLevel, ZSTD_c_checksumFlag } = native.constants
-  return nativeCodec({
+  return defineCodec({
     name: 'zstd',
     suffix: '.zst',
-    compressor: () =>
-      native.createZstdCompress({
-        chunkSize: ENGINE_CHUNK,
-        params: { [ZSTD_c_compressionLevel]: level, [ZSTD_c_checksumFlag]: 1 },
-      }),
-    decompressor: () => native.createZstdDecompress({ chunkSize: ENGINE_CHUNK }),
+    implementation: 'native',
+    encoder: (sink, failures) =>
+      new EngineTransformer(
+        native.createZstdCompress({
+          chunkSize: ENGINE_CHUNK,
+          params: { [ZSTD_c_compressionLevel]: level, [ZSTD_c_checksumFlag]: 1 },
+        }),
+        sink,
+        (error) => failures.fromEncoder(error),
+        false,
+      ),
+    decoder: (sink, failures) =>
+      new ZstdDecoder(
+        failures,
+        feed,
+        () =>
+          new EngineTransformer(
+            native.createZstdDecompress({ chunkSize: ENGINE_CHUNK }),
+            sink,
+            (error) => failures.fromDecoder(error),
+            true,
+          ),
+      ),
   })
+}
+
+/** Reads the frames with {@link ZstdFrameReader} and feeds only zstd frames, whole and in order, to the engines. */
+class ZstdDecoder implements Transformer {
+  private readonly reader: ZstdFrameReader
+  private readonly feed: FrameFeed
+  private readonly newEngine: () => EngineTransformer
+  private engine: EngineTransformer | undefined
+  private destroyed: { reason: unknown } | undefined
+
+  constructor(failures: Failures, feed: FrameFeed, newEngine: () => EngineTransformer) {
+    this.reader = new ZstdFrameReader(failures)
+    this.feed = feed
+    this.newEngine = newEngine
+  }
+
+  async write(chunk: Bytes): Promise<void> {
+    this.reader.push(chunk)
+    for (let piece = this.next(); piece !== undefined; piece = this.next()) {
+      this.engine ??= this.newEngine()
+      if (piece.bytes.byteLength > 0) await this.engine.write(piece.bytes)
+      if (piece.frameEnd && this.feed === 'apart') {
+        await this.engine.end()
+        this.engine = undefined
+      }
+    }
+  }
+
+  async end(): Promise<void> {
+    this.reader.finish()
+    await this.engine?.end()
+  }
+
+  destroy(reason: unknown): void {
+    this.destroyed ??= { reason }
+    this.engine?.destroy(reason)
+  }
+
+  private next(): FramePiece | undefined {
+    // A run that failed or was cancelled must not start another engine on the rest of the input.
+    if (this.destroyed !== undefined) throw this.destroyed.reason
+    return this.reader.next()
+  }
 }
 
 /** Whether this runtime can run {@link zstd}: node:zlib with zstd (Node.js >= 22.15, or >= 23.8). */

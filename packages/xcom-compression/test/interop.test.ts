@@ -1,8 +1,22 @@
+import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import * as nodeZlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { type CompressionCodec, gzip, zip, zstd } from '../src/index.js'
-import { expectBytes, expectCode, hasTool, jsonRecords, pump, randomBytes, run, tempDir } from './helpers.js'
+import { type CompressionCodec, gzip, isZstdAvailable, zip, zstd } from '../src/index.js'
+import { nativeZstd } from '../src/zstd.js'
+import {
+  expectBytes,
+  expectCode,
+  hasTool,
+  jsonRecords,
+  pump,
+  randomBytes,
+  run,
+  runsZstdFeed,
+  tempDir,
+  ZSTD_FEEDS,
+} from './helpers.js'
 
 const dir = tempDir()
 const values: Record<string, Uint8Array> = {
@@ -82,7 +96,7 @@ describe.skipIf(!hasTool('unzip', 'unzip'))('zip interop with unzip(1)', () => {
           await pump(codec.compressStream(), value, 10_000),
         ]) {
           const path = file(`${label}.zip`, compressed)
-          expect(new TextDecoder().decode(run('unzip', ['-t', path]))).toContain('No errors detected')
+          run('unzip', ['-t', '-q', path]) // exits non-zero on any error; its wording varies between builds
           expectBytes(run('unzip', ['-p', path]), value)
         }
       }
@@ -104,7 +118,9 @@ describe.skipIf(!hasTool('zip', 'zip'))('zip: reads archives made by zip(1) and 
   const expectReads = async (archive: Uint8Array, expected: Uint8Array) => {
     for (const codec of codecs) {
       expectBytes(await codec.decompress(archive), expected)
-      expectBytes(await pump(codec.decompressStream(), archive, 1), expected)
+      // Byte by byte costs a web-stream round per byte: on large archives an odd size still splits every header.
+      const small = archive.byteLength <= 64 * 1024 ? 1 : 97
+      expectBytes(await pump(codec.decompressStream(), archive, small), expected)
       expectBytes(await pump(codec.decompressStream(), archive, 1000), expected)
     }
   }
@@ -194,7 +210,7 @@ describe.skipIf(!hasTool('zip', 'zip'))('zip: reads archives made by zip(1) and 
   })
 })
 
-describe.skipIf(!hasTool('zstd', 'zstd'))('zstd interop with zstd(1)', () => {
+describe.skipIf(!isZstdAvailable() || !hasTool('zstd', 'zstd'))('zstd interop with zstd(1)', () => {
   it('zstd -t accepts our output at several levels, whole and streamed, and zstd -d restores it', async () => {
     for (const level of [1, 3, 19]) {
       const codec = zstd({ level })
@@ -222,12 +238,114 @@ describe.skipIf(!hasTool('zstd', 'zstd'))('zstd interop with zstd(1)', () => {
     }
   })
 
-  it('refuses several concatenated frames with E_CORRUPT (only single-frame zstd is supported)', async () => {
-    const codec = zstd()
+  // Both ways of feeding frames to node:zlib, where this runtime has them, must give zstd(1)'s result.
+  const skippable = (payload: string, variant = 0) => {
+    const header = Buffer.alloc(8)
+    header.writeUInt32LE(0x184d2a50 + variant, 0)
+    header.writeUInt32LE(payload.length, 4)
+    return Buffer.concat([header, Buffer.from(payload)])
+  }
+  /** What `zstd -d` makes of `data`: its output, or `undefined` when it fails. */
+  const zstdDecode = (data: Uint8Array): Uint8Array | undefined => {
+    const result = spawnSync('zstd', ['-q', '-d', '-c'], { input: data, maxBuffer: 1 << 30 })
+    return result.status === 0 ? result.stdout : undefined
+  }
+
+  for (const feed of ZSTD_FEEDS) {
+    it.skipIf(!runsZstdFeed(feed))(
+      `${feed}: reads concatenated frames and skips skippable frames, as zstd -d does, whole and streamed`,
+      async () => {
+        const codec = nativeZstd(nodeZlib, 3, feed)
+        const a = values['JSON records']!
+        const b = values['random bytes']!
+        const frames = [
+          run('zstd', ['-q', '-c'], a),
+          run('zstd', ['-q', '-c', '--no-check', '-19'], b),
+          run('zstd', ['-q', '-c'], new Uint8Array(0)),
+          await codec.compress(a),
+        ]
+        const expected = Buffer.concat([a, b, a])
+        const inputs = [
+          Buffer.concat(frames),
+          Buffer.concat([
+            skippable('index', 0xf),
+            frames[0]!,
+            skippable(''),
+            frames[1]!,
+            frames[3]!,
+            skippable('x', 3),
+          ]),
+        ]
+        for (const input of inputs) {
+          expectBytes(zstdDecode(input)!, expected)
+          expectBytes(await codec.decompress(input), expected)
+          for (const chunk of [1000, frames[0]!.byteLength, frames[0]!.byteLength + 1, 65_536]) {
+            expectBytes(await pump(codec.decompressStream(), input, chunk), expected)
+          }
+        }
+        // Byte by byte, on small frames: every header and magic number split at every position.
+        const small = Buffer.concat([
+          skippable('ab'),
+          run('zstd', ['-q', '-c'], a.subarray(0, 300)),
+          frames[2]!,
+        ])
+        const smallExpected = zstdDecode(small)!
+        expectBytes(smallExpected, a.subarray(0, 300))
+        expectBytes(
+          await pump(codec.decompressStream(), Buffer.concat([small, small]), 1),
+          Buffer.concat([smallExpected, smallExpected]),
+        )
+        expect((await codec.decompress(skippable('only'))).byteLength).toBe(
+          zstdDecode(skippable('only'))!.byteLength,
+        )
+      },
+    )
+
+    it.skipIf(!runsZstdFeed(feed))(
+      `${feed}: refuses with E_CORRUPT what zstd -d refuses after a valid frame`,
+      async () => {
+        const codec = nativeZstd(nodeZlib, 3, feed)
+        const frame = run('zstd', ['-q', '-c'], values['JSON records']!)
+        const second = run('zstd', ['-q', '-c'], values['random bytes']!)
+        const bad = [
+          Buffer.concat([frame, Buffer.from('garbage!')]),
+          Buffer.concat([frame, Buffer.alloc(16)]),
+          Buffer.concat([frame, second.subarray(0, 3)]),
+          Buffer.concat([frame, second.subarray(0, 100)]),
+          Buffer.concat([frame, second.subarray(0, second.byteLength - 1)]),
+          Buffer.concat([frame, skippable('index').subarray(0, 10)]),
+          Buffer.concat([skippable('x'), Buffer.from('not zstd')]),
+          new Uint8Array(0),
+        ]
+        for (const data of bad) {
+          expect(zstdDecode(data)).toBeUndefined()
+          await expectCode(codec.decompress(data), 'E_CORRUPT')
+          await expectCode(pump(codec.decompressStream(), data, 1000), 'E_CORRUPT')
+          await expectCode(pump(codec.decompressStream(), data, frame.byteLength), 'E_CORRUPT')
+        }
+      },
+    )
+
+    it.skipIf(!runsZstdFeed(feed))(
+      `${feed}: maxSize bounds the output of all frames together (E_TOO_LARGE)`,
+      async () => {
+        const codec = nativeZstd(nodeZlib, 3, feed)
+        const value = values['JSON records']!
+        const twoFrames = Buffer.concat([run('zstd', ['-q', '-c'], value), await codec.compress(value)])
+        const total = value.byteLength * 2
+        expectBytes(await codec.decompress(twoFrames, { maxSize: total }), Buffer.concat([value, value]))
+        expect((await pump(codec.decompressStream({ maxSize: total }), twoFrames, 999)).byteLength).toBe(
+          total,
+        )
+        await expectCode(codec.decompress(twoFrames, { maxSize: total - 1 }), 'E_TOO_LARGE')
+        await expectCode(pump(codec.decompressStream({ maxSize: total - 1 }), twoFrames, 999), 'E_TOO_LARGE')
+      },
+    )
+  }
+
+  it('zstd() reads concatenated frames whatever this Node.js does natively', async () => {
     const value = values['JSON records']!
     const twoFrames = Buffer.concat([run('zstd', ['-q', '-c'], value), run('zstd', ['-q', '-c'], value)])
-    expect(run('zstd', ['-q', '-d', '-c'], twoFrames).byteLength).toBe(value.byteLength * 2)
-    await expectCode(codec.decompress(twoFrames), 'E_CORRUPT')
-    await expectCode(pump(codec.decompressStream(), twoFrames, 1000), 'E_CORRUPT')
+    expectBytes(await zstd().decompress(twoFrames), Buffer.concat([value, value]))
   })
 })

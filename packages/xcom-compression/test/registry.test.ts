@@ -1,3 +1,4 @@
+import * as nodeZlib from 'node:zlib'
 import { XComError } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
 import {
@@ -95,7 +96,8 @@ describe('detectCodec', () => {
   const value = jsonRecords(10_000)
 
   it('recognises the output of every codec by its magic bytes, and the detected codec reads it', async () => {
-    for (const codec of [gzip(), deflate(), zip(), zstd(), gzip({ level: 0 }), deflate({ level: 9 })]) {
+    const zstds = isZstdAvailable() ? [zstd()] : []
+    for (const codec of [gzip(), deflate(), zip(), ...zstds, gzip({ level: 0 }), deflate({ level: 9 })]) {
       const compressed = await codec.compress(value)
       const detected = detectCodec(compressed.subarray(0, 16))
       expect(detected?.name).toBe(codec.name)
@@ -140,8 +142,9 @@ describe('codec options', () => {
   })
 
   it('runs natively by default here, and portably when asked', () => {
-    expect([gzip(), deflate(), zip(), zstd()].map((codec) => codec.implementation)).toEqual(
-      Array(4).fill('native'),
+    const zstds = isZstdAvailable() ? [zstd()] : []
+    expect([gzip(), deflate(), zip(), ...zstds].map((codec) => codec.implementation)).toEqual(
+      Array(3 + zstds.length).fill('native'),
     )
     expect(gzip({ implementation: 'native' }).implementation).toBe('native')
     expect([gzip, deflate, zip].map((make) => make({ implementation: 'portable' }).implementation)).toEqual(
@@ -156,7 +159,7 @@ describe('codec options', () => {
     expect(error.code).toBe('E_UNKNOWN_CODEC')
     expect(error.message).toContain('Node.js >= 22.15')
     expect(error.message).toContain(process.versions.node)
-    expect(isZstdAvailable()).toBe(true)
+    expect(isZstdAvailable()).toBe(typeof nodeZlib.createZstdDecompress === 'function')
     expect(hasZstd(undefined)).toBe(false)
     // A node:zlib from before zstd (Node.js 22.14): gzip functions only.
     expect(hasZstd({ createGzip: () => undefined } as unknown as Parameters<typeof hasZstd>[0])).toBe(false)
