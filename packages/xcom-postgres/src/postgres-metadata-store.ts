@@ -4,36 +4,45 @@
  * Layout (see schema.ts): `xcom_record` holds one row per XCom, keyed by (dag_id, run_id, task_id, map_index, key)
  * in COLLATE "C" so the stable order is code-point order; `kind` says whether `data` (inline text) or `ref` (jsonb)
  * is set. `xcom_pending_purge` is the outbox of references still to delete, written in the same statement as the
- * row change that caused it. `xcom_schema` records the applied schema versions; `xcom_put()` is the replace.
+ * row change that caused it. `xcom_schema` records the applied schema versions; `xcom_put()` is the replace;
+ * `xcom_database` holds the database's identity.
+ *
+ * Rows are read defensively: `ref` as JSON text and every row through core's `recordFromRow`, so a row xcom cannot
+ * decode becomes a `malformed` value instead of an error, and list cursors carry any bigint map index exactly.
  *
  * Every operation is ONE statement sent as a named prepared statement, so it is atomic on its own (no client-side
  * transaction, one round trip) and its values are always parameters, never SQL text.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import {
-  decodeCursor,
-  encodeCursor,
+  type DatabaseIdentity,
   type MetadataStore,
   maskUrl,
   type PendingPurge,
-  queryValues,
   type RecordPage,
-  type StoredValue,
+  type RecordRow,
+  recordFromRow,
   XComError,
   type XComKey,
   type XComQuery,
   type XComRecord,
 } from '@xcom/core'
 import { Pool, type PoolClient, type QueryResultRow } from 'pg'
+import { cursorOf, readCursor } from './cursor.js'
 import { isRetryable, postgresError } from './errors.js'
+import { readIdentity } from './identity.js'
 import {
+  identityInsert,
   KEY_COLUMNS,
   MIGRATIONS,
   PACKAGE_VERSION,
+  READ_COLUMNS,
   RECORD_COLUMNS,
   SCHEMA_VERSION,
   schemaTableDdl,
+  TABLE_NAMES,
 } from './schema.js'
+import { keyParams, keysetAfter, pageLimit, whereOf, wholeNumber } from './sql.js'
 
 /** Options of {@link PostgresMetadataStore}. */
 export interface PostgresMetadataStoreOptions {
@@ -66,22 +75,8 @@ export interface PostgresMetadataStoreOptions {
   max?: number
 }
 
-/** A row of `xcom_record` as pg returns it (bigint as string, timestamptz as Date, jsonb parsed). */
-interface Row extends QueryResultRow {
-  dag_id: string
-  run_id: string
-  task_id: string
-  map_index: string | number
-  key: string
-  id: string
-  kind: 'inline' | 'reference'
-  data: string | null
-  ref: unknown
-  size: string | number
-  created_at: Date | string
-  expires_at: Date | string | null
-  queued_at?: Date | string
-}
+/** A row of `xcom_record` (or `xcom_pending_purge`, with `queued_at`) as pg returns it: bigint as text, `ref` as text. */
+type Row = QueryResultRow & RecordRow & { queued_at?: unknown }
 
 /** Default number of records per `list` page when no page is given. */
 const DEFAULT_PAGE_LIMIT = 1000
@@ -110,6 +105,7 @@ export class PostgresMetadataStore implements MetadataStore {
   readonly #s: string
   readonly #names = new Map<string, string>()
   #ready: Promise<void> | undefined
+  #identity: Promise<DatabaseIdentity> | undefined
   #closed = false
 
   constructor(options: PostgresMetadataStoreOptions = {}) {
@@ -179,7 +175,7 @@ export class PostgresMetadataStore implements MetadataStore {
     const { value } = record
     const rows = await this.#query(
       'writing a row',
-      `SELECT ${RECORD_COLUMNS} FROM ${this.#s}.xcom_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      `SELECT ${READ_COLUMNS} FROM ${this.#s}.xcom_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [
         ...keyParams(record),
         record.id,
@@ -191,21 +187,20 @@ export class PostgresMetadataStore implements MetadataStore {
         record.expiresAt === undefined ? null : record.expiresAt.toISOString(),
       ],
     )
-    const replaced = rows[0] && toRecord(rows[0])
-    return replaced
+    return rows[0] && recordFromRow(rows[0])
   }
 
   async get(id: XComKey): Promise<XComRecord | undefined> {
-    const sql = `SELECT ${RECORD_COLUMNS} FROM ${this.#s}.xcom_record
+    const sql = `SELECT ${READ_COLUMNS} FROM ${this.#s}.xcom_record
       WHERE dag_id = $1 AND run_id = $2 AND task_id = $3 AND map_index = $4 AND key = $5`
     const rows = await this.#query('reading a row', sql, keyParams(id))
-    return rows[0] && toRecord(rows[0])
+    return rows[0] && recordFromRow(rows[0])
   }
 
   async getMany(query: XComQuery): Promise<XComRecord[]> {
     const params: unknown[] = []
-    const sql = `SELECT ${RECORD_COLUMNS} FROM ${this.#s}.xcom_record WHERE ${whereOf(query, params)} ORDER BY ${KEY_COLUMNS}`
-    return (await this.#query('reading rows', sql, params)).map(toRecord)
+    const sql = `SELECT ${READ_COLUMNS} FROM ${this.#s}.xcom_record WHERE ${whereOf(query, params)} ORDER BY ${KEY_COLUMNS}`
+    return (await this.#query('reading rows', sql, params)).map(recordFromRow)
   }
 
   async delete(query: XComQuery): Promise<XComRecord[]> {
@@ -213,8 +208,8 @@ export class PostgresMetadataStore implements MetadataStore {
     const sql = `WITH gone AS (DELETE FROM ${this.#s}.xcom_record WHERE ${whereOf(query, params)} RETURNING ${RECORD_COLUMNS}),
       queued AS (INSERT INTO ${this.#s}.xcom_pending_purge (${RECORD_COLUMNS}, queued_at)
         SELECT ${RECORD_COLUMNS}, now() FROM gone WHERE kind = 'reference' ON CONFLICT (id) DO NOTHING)
-      SELECT ${RECORD_COLUMNS} FROM gone ORDER BY ${KEY_COLUMNS}`
-    return (await this.#query('deleting rows', sql, params)).map(toRecord)
+      SELECT ${READ_COLUMNS} FROM gone ORDER BY ${KEY_COLUMNS}`
+    return (await this.#query('deleting rows', sql, params)).map(recordFromRow)
   }
 
   /** @throws XComError `E_INVALID_KEY` for a cursor not made by this method or a limit that is not a positive integer. */
@@ -224,9 +219,9 @@ export class PostgresMetadataStore implements MetadataStore {
   ): Promise<RecordPage> {
     const limit = pageLimit(page.limit)
     const params: unknown[] = []
-    let sql = `SELECT ${RECORD_COLUMNS} FROM ${this.#s}.xcom_record WHERE ${whereOf(query, params)}`
+    let sql = `SELECT ${READ_COLUMNS} FROM ${this.#s}.xcom_record WHERE ${whereOf(query, params)}`
     if (page.after !== undefined) {
-      const keyset = keysetAfter(query, decodeCursor(page.after))
+      const keyset = keysetAfter(query, readCursor(page.after))
       if (keyset === 'none') return { records: [], next: undefined }
       if (keyset !== 'all') {
         const placeholders = keyset.values.map((_, index) => `$${params.length + index + 1}`)
@@ -237,15 +232,20 @@ export class PostgresMetadataStore implements MetadataStore {
     params.push(limit + 1)
     sql += ` ORDER BY ${KEY_COLUMNS} LIMIT $${params.length}`
     const rows = await this.#query('listing rows', sql, params)
-    const records = rows.slice(0, limit).map(toRecord)
-    const last = records.at(-1)
-    return { records, next: rows.length > limit && last ? encodeCursor(last) : undefined }
+    // From the row, not the record: a malformed record's map index is -1, not the one stored.
+    const last = rows.length > limit ? rows[limit - 1] : undefined
+    return { records: rows.slice(0, limit).map(recordFromRow), next: last && cursorOf(last) }
   }
 
   async pendingPurges(limit: number): Promise<PendingPurge[]> {
-    const sql = `SELECT ${RECORD_COLUMNS}, queued_at FROM ${this.#s}.xcom_pending_purge ORDER BY queued_at, id LIMIT $1`
+    const sql = `SELECT ${READ_COLUMNS}, queued_at FROM ${this.#s}.xcom_pending_purge ORDER BY queued_at, id LIMIT $1`
     const rows = await this.#query('reading pending purges', sql, [Math.max(0, Math.floor(limit))])
-    return rows.map((row) => ({ id: row.id, record: toRecord(row), queuedAt: new Date(row.queued_at ?? 0) }))
+    return rows.map((row) => {
+      const record = recordFromRow(row)
+      // pg reads 'infinity' as Infinity and years past 275760 as an Invalid Date.
+      const queuedAt = row.queued_at instanceof Date ? row.queued_at : new Date(Number.NaN)
+      return { id: record.id, record, queuedAt: Number.isFinite(queuedAt.getTime()) ? queuedAt : new Date(0) }
+    })
   }
 
   async resolvePurges(ids: readonly string[]): Promise<void> {
@@ -255,6 +255,28 @@ export class PostgresMetadataStore implements MetadataStore {
       `DELETE FROM ${this.#s}.xcom_pending_purge WHERE id = ANY($1::text[])`,
       [ids],
     )
+  }
+
+  /**
+   * The database's identity: a random id stored in `xcom_database` when the schema was created (or migrated to
+   * version 2), and `postgres://<user>@<host>:<port>/<database>` plus `?schema=` unless it is `public`.
+   * @throws XComError `E_CORRUPT` when the stored id was damaged; connection errors as for every operation.
+   */
+  identity(): Promise<DatabaseIdentity> {
+    this.#identity ??= (async () => {
+      await this.ready()
+      this.#checkOpen('reading the database identity')
+      const client = await this.#pool.connect()
+      try {
+        return await readIdentity(client, this.#s, this.schema, this.url)
+      } finally {
+        client.release()
+      }
+    })().catch((error) => {
+      this.#identity = undefined
+      throw postgresError(error, 'reading the database identity', this)
+    })
+    return this.#identity
   }
 
   /** Ends the pool if this store created it; later calls fail with `E_BACKEND`. */
@@ -313,13 +335,15 @@ export class PostgresMetadataStore implements MetadataStore {
           PACKAGE_VERSION,
         ])
       }
+      // In the migrating transaction, under the lock: processes opening a new schema at once agree on one id.
+      if (version < SCHEMA_VERSION) await client.query(identityInsert(this.#s), [randomUUID()])
       await client.query('COMMIT')
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {})
       if ((error as { code?: unknown })?.code === '42P07') {
         throw new XComError(
           'E_CONFIG',
-          `The PostgreSQL schema ${this.schema} of ${this.url} already has a table named like xcom's (xcom_record or xcom_pending_purge) that @xcom/postgres did not create: ` +
+          `The PostgreSQL schema ${this.schema} of ${this.url} already has a table named like xcom's (${TABLE_NAMES}) that @xcom/postgres did not create: ` +
             'choose another schema (?schema=xcom in XCOM_METADATA_URL, or the schema option).',
           { cause: error, uri: this.url },
         )
@@ -361,97 +385,4 @@ export class PostgresMetadataStore implements MetadataStore {
       )
     }
   }
-}
-
-function keyParams(key: XComKey): unknown[] {
-  return [key.dagId, key.runId, key.taskId, key.mapIndex, key.key]
-}
-
-function toRecord(row: Row): XComRecord {
-  const size = Number(row.size)
-  const value: StoredValue =
-    row.kind === 'reference'
-      ? { kind: 'reference', ref: typeof row.ref === 'string' ? JSON.parse(row.ref) : row.ref, size }
-      : { kind: 'inline', data: row.data ?? '', size }
-  return {
-    dagId: row.dag_id,
-    runId: row.run_id,
-    taskId: row.task_id,
-    mapIndex: Number(row.map_index),
-    key: row.key,
-    id: row.id,
-    value,
-    createdAt: new Date(row.created_at),
-    expiresAt: row.expires_at === null ? undefined : new Date(row.expires_at),
-  }
-}
-
-/**
- * The WHERE clause of a query; its values are appended to `params` and referenced as `$n`, never put in the SQL text.
- * A list is one array parameter (`= ANY($n::text[])`), so 10,000 map indexes are still one statement with one
- * placeholder.
- */
-function whereOf(query: XComQuery, params: unknown[]): string {
-  const clauses: string[] = []
-  const add = (clause: (n: string) => string, value: unknown) => {
-    params.push(value)
-    clauses.push(clause(`$${params.length}`))
-  }
-  const list = (
-    column: string,
-    type: string,
-    field: string | number | readonly (string | number)[] | undefined,
-  ) => {
-    const values = queryValues(field)
-    if (values === undefined) return
-    if (values.length === 1) add((n) => `${column} = ${n}`, values[0])
-    else add((n) => `${column} = ANY(${n}::${type}[])`, values)
-  }
-  if (query.dagId !== undefined) add((n) => `dag_id = ${n}`, query.dagId)
-  if (query.runId !== undefined) add((n) => `run_id = ${n}`, query.runId)
-  list('task_id', 'text', query.taskId)
-  list('map_index', 'bigint', query.mapIndex)
-  list('key', 'text', query.key)
-  if (query.expiredBefore !== undefined)
-    add((n) => `expires_at < ${n}::timestamptz`, query.expiredBefore.toISOString())
-  if (query.createdBefore !== undefined)
-    add((n) => `created_at < ${n}::timestamptz`, query.createdBefore.toISOString())
-  return clauses.length > 0 ? clauses.join(' AND ') : 'TRUE'
-}
-
-/**
- * The keyset condition selecting the rows after cursor `after`. The query's own dagId (and runId) fix the leading key
- * columns, so the cursor is compared on them here and the row value covers only the rest: the index then seeks
- * straight to the cursor instead of reading the run from its start. `all`: every selected row follows the cursor;
- * `none`: none does.
- */
-function keysetAfter(
-  query: XComQuery,
-  after: XComKey,
-): { columns: string[]; values: unknown[] } | 'all' | 'none' {
-  const values = keyParams(after)
-  const fixed =
-    query.dagId === undefined ? [] : query.runId === undefined ? [query.dagId] : [query.dagId, query.runId]
-  for (const [index, value] of fixed.entries()) {
-    // UTF-8 byte order is the order of COLLATE "C" in a UTF-8 database.
-    const order = Buffer.compare(Buffer.from(String(values[index])), Buffer.from(value))
-    if (order < 0) return 'all'
-    if (order > 0) return 'none'
-  }
-  return { columns: KEY_COLUMNS.split(', ').slice(fixed.length), values: values.slice(fixed.length) }
-}
-
-/** `value` when it is a whole number >= `min`. @throws XComError `E_CONFIG` naming the option. */
-function wholeNumber(option: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new XComError('E_CONFIG', `Invalid ${option} ${String(value)}: use a whole number >= ${min}.`)
-  }
-  return value
-}
-
-function pageLimit(limit: unknown): number {
-  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
-    throw new XComError('E_INVALID_KEY', `Invalid page limit ${String(limit)}: must be a positive integer.`)
-  }
-  return limit
 }

@@ -7,6 +7,13 @@ export const PACKAGE_VERSION: string = createRequire(import.meta.url)('../packag
 export const RECORD_COLUMNS =
   'dag_id, run_id, task_id, map_index, key, id, kind, data, ref, size, created_at, expires_at'
 
+/**
+ * The columns of one record as every read selects them: `ref` as JSON text, so a damaged jsonb (a string, an array,
+ * a document too deep for the driver's parser) reaches core's `recordFromRow`, which never throws, instead of pg.
+ */
+export const READ_COLUMNS =
+  'dag_id, run_id, task_id, map_index, key, id, kind, data, ref::text AS ref, size, created_at, expires_at'
+
 /** The stable order: the primary key. */
 export const KEY_COLUMNS = 'dag_id, run_id, task_id, map_index, key'
 
@@ -21,7 +28,8 @@ const KEY_MATCH =
   'dag_id = p_dag_id AND run_id = p_run_id AND task_id = p_task_id AND map_index = p_map_index AND key = p_key'
 
 /**
- * `MIGRATIONS[n](s)` takes schema `s` (already quoted) from version n to n + 1, inside one transaction.
+ * `MIGRATIONS[n](s)` takes schema `s` (already quoted) from version n to n + 1, inside one transaction. Never edit a
+ * shipped migration: schemas out there were built by it. Add the next one.
  *
  * Layout (version 1):
  * - `xcom_record`: one row per XCom. The identity is the primary key, its text columns in `COLLATE "C"` so the key
@@ -32,6 +40,8 @@ const KEY_MATCH =
  * - `xcom_pending_purge`: the outbox of references still to delete, written in the same transaction as the row
  *   change; it holds the full record (same columns) plus `queued_at`, indexed for "oldest first".
  * - `xcom_put(...)`: the replace, as one server-side call (see {@link PostgresMetadataStore.put}).
+ * Version 2 adds `xcom_database`: one row (`singleton` = true) holding the database's random identity `id`, inserted
+ * by the store in the transaction that migrates (see {@link identityInsert}).
  * Tables are created with plain CREATE TABLE: a foreign table of the same name fails the migration instead of being
  * silently reused (Airflow's own metadata database has a table named `xcom`; ours never collide with it).
  */
@@ -106,7 +116,26 @@ export const MIGRATIONS: readonly ((s: string) => string)[] = [
     RAISE EXCEPTION 'xcom_put: the row of this XCom kept changing under concurrent writers' USING ERRCODE = '40001';
   END
   $fn$;`,
+  (s) => `
+  CREATE TABLE ${s}.xcom_database (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    id text NOT NULL CHECK (id ~ '^[A-Za-z0-9_-]{1,64}$'),
+    created_at timestamptz NOT NULL DEFAULT now()
+  );`,
 ]
 
 /** The version of the tables this package reads and writes. A database at a higher version is refused. */
 export const SCHEMA_VERSION = MIGRATIONS.length
+
+/** The names of xcom's tables, for the message refusing a schema that holds foreign tables of the same names. */
+export const TABLE_NAMES = 'xcom_record, xcom_pending_purge or xcom_database'
+
+/**
+ * Creates the identity row unless it exists ($1: the id): run when migrating, and by `identity()` if the row was
+ * deleted. ON CONFLICT waits for a concurrent insert, so every process reads the same id afterwards.
+ */
+export const identityInsert = (s: string) =>
+  `INSERT INTO ${s}.xcom_database (id) VALUES ($1) ON CONFLICT DO NOTHING`
+
+/** Reads the identity row. */
+export const identitySelect = (s: string) => `SELECT id FROM ${s}.xcom_database`

@@ -3,13 +3,25 @@ import { PostgresMetadataStore } from '../src/index.js'
 import { describePostgres, dropSchema, newSchemaName, POSTGRES_URL } from './support/postgres.js'
 
 describePostgres('PostgresMetadataStore', () => {
-  let schema = ''
+  const schemas: string[] = []
+  const password = new URL(POSTGRES_URL).password
   describeMetadataStore(
     'PostgresMetadataStore',
     () => {
-      schema = newSchemaName()
+      const schema = newSchemaName()
+      schemas.push(schema)
       return new PostgresMetadataStore({ connectionString: POSTGRES_URL, schema })
     },
-    { cleanup: () => dropSchema(schema) },
+    {
+      reopen: (store) =>
+        new PostgresMetadataStore({
+          connectionString: POSTGRES_URL,
+          schema: (store as PostgresMetadataStore).schema,
+        }),
+      secrets: password ? [password] : [],
+      cleanup: async () => {
+        for (const schema of schemas.splice(0)) await dropSchema(schema)
+      },
+    },
   )
 })

@@ -96,8 +96,15 @@ describePostgres('PostgresMetadataStore on a real server', () => {
   it('creates the schema, its tables and the recorded version on first use', async () => {
     const store = newStore()
     await store.put(testRecord({}))
-    const versions = await admin(`SELECT version, package_version FROM "${store.schema}".xcom_schema`)
-    expect(versions).toEqual([{ version: SCHEMA_VERSION, package_version: packageVersion }])
+    const versions = await admin(
+      `SELECT version, package_version FROM "${store.schema}".xcom_schema ORDER BY version`,
+    )
+    expect(versions).toEqual(
+      Array.from({ length: SCHEMA_VERSION }, (_, index) => ({
+        version: index + 1,
+        package_version: packageVersion,
+      })),
+    )
     const collations = await admin(
       `SELECT column_name, collation_name FROM information_schema.columns
        WHERE table_schema = $1 AND table_name = 'xcom_record' AND column_name IN ('dag_id', 'run_id', 'task_id', 'key')`,

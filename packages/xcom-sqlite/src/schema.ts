@@ -18,7 +18,8 @@ export const SCHEMA_TABLE_DDL = `CREATE TABLE IF NOT EXISTS xcom_schema (
 )`
 
 /**
- * `MIGRATIONS[n]` takes the database from schema version n to n + 1, inside one transaction.
+ * `MIGRATIONS[n]` takes the database from schema version n to n + 1, inside one transaction. Never edit a shipped
+ * migration: databases out there were built by it. Add the next one.
  *
  * Layout (version 1):
  * - `xcom_record`: one row per XCom. The identity is the primary key, in the stable order, and answers `get`,
@@ -28,6 +29,8 @@ export const SCHEMA_TABLE_DDL = `CREATE TABLE IF NOT EXISTS xcom_schema (
  *   the epoch; `expires_at` has a partial index for `purgeExpired()`.
  * - `xcom_pending_purge`: the outbox of references still to delete, written in the same transaction as the row
  *   change; it holds the full record (same columns) so the purge needs nothing else, plus `queued_at`.
+ * Version 2 adds `xcom_database`: one row (`singleton` = 1) holding the database's random identity `id`, inserted
+ * by the store in the transaction that migrates (see {@link IDENTITY_INSERT}).
  * Tables are created with plain CREATE TABLE: a foreign table of the same name fails the migration instead of
  * being silently reused.
  */
@@ -65,7 +68,25 @@ export const MIGRATIONS: readonly string[] = [
     queued_at INTEGER NOT NULL
   );
   CREATE INDEX xcom_pending_purge_queued_at ON xcom_pending_purge (queued_at, id);`,
+  `CREATE TABLE xcom_database (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    id TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );`,
 ]
 
 /** The version of the tables this package reads and writes. A database at a higher version is refused. */
 export const SCHEMA_VERSION = MIGRATIONS.length
+
+/** The names of xcom's tables, for the message refusing a database that holds foreign tables of the same names. */
+export const TABLE_NAMES = 'xcom_record, xcom_pending_purge or xcom_database'
+
+/**
+ * Creates the identity row unless it exists (params: id, created_at): run when migrating, and by `identity()` if the
+ * row was deleted. Inside a write transaction, so concurrent processes agree on one id.
+ */
+export const IDENTITY_INSERT =
+  'INSERT INTO xcom_database (singleton, id, created_at) VALUES (1, ?, ?) ON CONFLICT DO NOTHING'
+
+/** Reads the identity row. */
+export const IDENTITY_SELECT = 'SELECT id FROM xcom_database WHERE singleton = 1'

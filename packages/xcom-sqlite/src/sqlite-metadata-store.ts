@@ -4,37 +4,45 @@
  * Layout (see schema.ts): `xcom_record` holds one row per XCom, keyed by (dag_id, run_id, task_id, map_index, key)
  * in the stable order; `kind` says whether `data` (inline text) or `ref` (a JSON reference) is set.
  * `xcom_pending_purge` is the outbox of references still to delete, written in the same transaction as the row change
- * that caused it. `xcom_schema` records the applied schema versions.
+ * that caused it. `xcom_schema` records the applied schema versions; `xcom_database` holds the database's identity.
+ *
+ * SQLite stores any value in any column, so rows are read defensively (see rows.ts and cursor.ts): integers as
+ * bigints (none too large to read), a row xcom cannot decode as a `malformed` value, a damaged key or id carried
+ * byte for byte so that paging and purge resolution still find it.
  *
  * Concurrency: node:sqlite is synchronous, so each method runs to completion without yielding; every write is one
  * `BEGIN IMMEDIATE` transaction, which takes the database's write lock up front (waiting up to `busyTimeoutMs` for
  * other processes). WAL mode lets readers in other processes proceed while a write is in progress.
  */
+import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import {
-  decodeCursor,
-  encodeCursor,
+  type DatabaseIdentity,
   type MetadataStore,
   type PendingPurge,
-  queryValues,
   type RecordPage,
-  type StoredValue,
   XComError,
   type XComKey,
   type XComQuery,
   type XComRecord,
 } from '@xcom/core'
+import { isPlainKey, plainCursor, readCursor, TYPED_KEY, typedCursor } from './cursor.js'
 import { sqliteError } from './errors.js'
+import { PURGE_ID_COLUMNS, pendingPurgeOf, type Row, recordOf, unreadableId } from './rows.js'
 import {
+  IDENTITY_INSERT,
+  IDENTITY_SELECT,
   KEY_COLUMNS,
   MIGRATIONS,
   PACKAGE_VERSION,
   RECORD_COLUMNS,
   SCHEMA_TABLE_DDL,
   SCHEMA_VERSION,
+  TABLE_NAMES,
 } from './schema.js'
+import { keyParams, keysetAfter, pageLimit, recordParams, whereOf } from './sql.js'
 
 /** Options shared by both ways of building a {@link SqliteMetadataStore}. */
 export interface SqliteCommonOptions {
@@ -66,23 +74,6 @@ export interface SqliteDatabaseOptions extends SqliteCommonOptions {
 /** Options of {@link SqliteMetadataStore}: either a `path` to open or an open `database`. */
 export type SqliteMetadataStoreOptions = SqlitePathOptions | SqliteDatabaseOptions
 
-/** A row of `xcom_record` (or of `xcom_pending_purge`, which adds `queued_at`). */
-interface Row {
-  dag_id: string
-  run_id: string
-  task_id: string
-  map_index: number
-  key: string
-  id: string
-  kind: 'inline' | 'reference'
-  data: string | null
-  ref: string | null
-  size: number
-  created_at: number
-  expires_at: number | null
-  queued_at?: number
-}
-
 /** Default number of records per `list` page when no page is given. */
 const DEFAULT_PAGE_LIMIT = 1000
 
@@ -94,7 +85,10 @@ const UPSERT = `INSERT INTO xcom_record (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, 
 const QUEUE_PURGES = (where: string) => `INSERT INTO xcom_pending_purge (${RECORD_COLUMNS}, queued_at)
   SELECT ${RECORD_COLUMNS}, ? FROM xcom_record WHERE kind = 'reference' AND ${where} ON CONFLICT (id) DO NOTHING`
 const PURGE_IDS = 'id IN (SELECT value FROM json_each(?))'
+const UNREADABLE_PURGE = 'rowid = ? AND typeof(id) = ? AND hex(id) = ?'
 const KEY_WHERE = 'dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND key = ?'
+/** Database ids: what object storage accepts in its claim and object metadata. */
+const DATABASE_ID = /^[A-Za-z0-9_-]{1,64}$/
 
 /**
  * A {@link MetadataStore} in an SQLite file, on Node's built-in `node:sqlite` (no dependency): the embedded
@@ -150,27 +144,23 @@ export class SqliteMetadataStore implements MetadataStore {
   async put(record: XComRecord): Promise<XComRecord | undefined> {
     const replaced = this.#write('writing a row', () => {
       const key = keyParams(record)
-      const old = this.#statement(SELECT_ONE).get(...key) as Row | undefined
+      const old = this.#statement(SELECT_ONE).get(...key)
       if (old?.kind === 'reference') this.#statement(QUEUE_PURGES(KEY_WHERE)).run(Date.now(), ...key)
       this.#statement(UPSERT).run(...recordParams(record))
-      return old && toRecord(old)
+      return old && recordOf(old)
     })
     return replaced
   }
 
   async get(id: XComKey): Promise<XComRecord | undefined> {
-    const row = this.#run('reading a row', () => this.#statement(SELECT_ONE).get(...keyParams(id))) as
-      | Row
-      | undefined
-    return row && toRecord(row)
+    const row = this.#run('reading a row', () => this.#statement(SELECT_ONE).get(...keyParams(id)))
+    return row && recordOf(row)
   }
 
   async getMany(query: XComQuery): Promise<XComRecord[]> {
     const { where, params } = whereOf(query)
     const sql = `SELECT ${RECORD_COLUMNS} FROM xcom_record WHERE ${where} ORDER BY ${KEY_COLUMNS}`
-    return (this.#run('reading rows', () => this.#statement(sql).all(...params)) as unknown as Row[]).map(
-      toRecord,
-    )
+    return this.#run('reading rows', () => this.#statement(sql).all(...params)).map(recordOf)
   }
 
   async delete(query: XComQuery): Promise<XComRecord[]> {
@@ -178,11 +168,11 @@ export class SqliteMetadataStore implements MetadataStore {
     const deleted = this.#write('deleting rows', () => {
       const rows = this.#statement(
         `SELECT ${RECORD_COLUMNS} FROM xcom_record WHERE ${where} ORDER BY ${KEY_COLUMNS}`,
-      ).all(...params) as unknown as Row[]
+      ).all(...params)
       if (rows.length === 0) return []
       this.#statement(QUEUE_PURGES(where)).run(Date.now(), ...params)
       this.#statement(`DELETE FROM xcom_record WHERE ${where}`).run(...params)
-      return rows.map(toRecord)
+      return rows.map(recordOf)
     })
     return deleted
   }
@@ -194,36 +184,34 @@ export class SqliteMetadataStore implements MetadataStore {
   ): Promise<RecordPage> {
     const limit = pageLimit(page.limit)
     const { where, params } = whereOf(query)
-    let sql = `SELECT ${RECORD_COLUMNS} FROM xcom_record WHERE ${where}`
+    let sql = `SELECT ${RECORD_COLUMNS}, rowid AS xcom_rowid FROM xcom_record WHERE ${where}`
     if (page.after !== undefined) {
-      const keyset = keysetAfter(query, decodeCursor(page.after))
+      const keyset = keysetAfter(query, readCursor(page.after))
       if (keyset === 'none') return { records: [], next: undefined }
       if (keyset !== 'all') {
-        sql += ` AND (${keyset.columns.join(', ')}) > (${keyset.values.map(() => '?').join(', ')})`
-        params.push(...keyset.values)
+        sql += ` AND ${keyset.condition}`
+        params.push(...keyset.params)
       }
     }
     sql += ` ORDER BY ${KEY_COLUMNS} LIMIT ?`
-    const rows = this.#run('listing rows', () =>
-      this.#statement(sql).all(...params, limit + 1),
-    ) as unknown as Row[]
-    const records = rows.slice(0, limit).map(toRecord)
-    const last = records.at(-1)
-    return { records, next: rows.length > limit && last ? encodeCursor(last) : undefined }
+    // One read transaction: a damaged last key is read again by rowid, from the same snapshot.
+    const { rows, next } = this.#read('listing rows', () => {
+      const rows = this.#statement(sql).all(...params, limit + 1)
+      const last = rows.length > limit ? rows[limit - 1] : undefined
+      return { rows: rows.slice(0, limit), next: last && this.#cursorOf(last) }
+    })
+    return { records: rows.map(recordOf), next }
   }
 
   async pendingPurges(limit: number): Promise<PendingPurge[]> {
-    const sql = `SELECT ${RECORD_COLUMNS}, queued_at FROM xcom_pending_purge ORDER BY queued_at, id LIMIT ?`
+    const sql = `SELECT ${RECORD_COLUMNS}, queued_at, ${PURGE_ID_COLUMNS} FROM xcom_pending_purge ORDER BY queued_at, id LIMIT ?`
     const rows = this.#run('reading pending purges', () =>
       this.#statement(sql).all(Math.max(0, Math.floor(limit))),
     )
-    return (rows as unknown as Row[]).map((row) => ({
-      id: row.id,
-      record: toRecord(row),
-      queuedAt: new Date(row.queued_at ?? 0),
-    }))
+    return rows.map(pendingPurgeOf)
   }
 
+  /** Also takes the ids `pendingPurges` makes up for rows whose own id does not read back (a blob, invalid UTF-8). */
   async resolvePurges(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return
     const list = JSON.stringify(ids)
@@ -231,11 +219,40 @@ export class SqliteMetadataStore implements MetadataStore {
       // A read first: a DELETE would take the database's write lock even when none of the ids is pending (records
       // that were never queued and that this store did not return). The DELETE is its own transaction.
       if (
-        this.#statement(`SELECT 1 FROM xcom_pending_purge WHERE ${PURGE_IDS} LIMIT 1`).get(list) === undefined
+        this.#statement(`SELECT 1 FROM xcom_pending_purge WHERE ${PURGE_IDS} LIMIT 1`).get(list) !== undefined
       )
-        return
-      this.#statement(`DELETE FROM xcom_pending_purge WHERE ${PURGE_IDS}`).run(list)
+        this.#statement(`DELETE FROM xcom_pending_purge WHERE ${PURGE_IDS}`).run(list)
+      for (const unreadable of ids.map(unreadableId)) {
+        if (unreadable === undefined) continue
+        const { rowid, type, hex } = unreadable
+        this.#statement(`DELETE FROM xcom_pending_purge WHERE ${UNREADABLE_PURGE}`).run(rowid, type, hex)
+      }
     })
+  }
+
+  /**
+   * The database's identity: a random id stored in `xcom_database` when the schema was created (or migrated to
+   * version 2), and `sqlite://<absolute path>` (or `sqlite://:memory:`).
+   * @throws XComError `E_CORRUPT` when the stored id was damaged (it is never replaced: object storage knows it).
+   */
+  async identity(): Promise<DatabaseIdentity> {
+    const action = 'reading the database identity'
+    let found = this.#run(action, () => this.#statement(IDENTITY_SELECT).get())
+    // The row is created with the schema; only a deleted one is created again here.
+    found ??= this.#write(action, () => {
+      this.#statement(IDENTITY_INSERT).run(randomUUID(), Date.now())
+      return this.#statement(IDENTITY_SELECT).get()
+    })
+    const id = found?.id
+    if (typeof id !== 'string' || !DATABASE_ID.test(id)) {
+      throw new XComError(
+        'E_CORRUPT',
+        `The identity of the SQLite metadata database ${this.location} (table xcom_database) is damaged: its id is not 1-64 characters of A-Z, a-z, 0-9, _ and -. ` +
+          'Restore the database from a backup, or set xcom_database.id back to the databaseId of the xcom-database.json claim in your object storage prefix.',
+        { uri: `sqlite://${this.location}` },
+      )
+    }
+    return { id, description: `sqlite://${this.location}` }
   }
 
   /** Closes the database if this store opened it; later calls fail with `E_BACKEND`. */
@@ -290,13 +307,15 @@ export class SqliteMetadataStore implements MetadataStore {
           .prepare('INSERT INTO xcom_schema (version, package_version, applied_at) VALUES (?, ?, ?)')
           .run(next + 1, PACKAGE_VERSION, Date.now())
       }
+      // In the migrating transaction: processes opening a new database at once agree on one id.
+      if (version < SCHEMA_VERSION) this.#db.prepare(IDENTITY_INSERT).run(randomUUID(), Date.now())
       this.#db.exec('COMMIT')
     } catch (error) {
       rollback(this.#db)
       if (/already exists/.test(String((error as Error)?.message))) {
         throw new XComError(
           'E_CONFIG',
-          `The SQLite database ${this.location} already has a table named like xcom's (xcom_record or xcom_pending_purge) that @xcom/sqlite did not create: ` +
+          `The SQLite database ${this.location} already has a table named like xcom's (${TABLE_NAMES}) that @xcom/sqlite did not create: ` +
             'point XCOM_METADATA_URL at a file of its own.',
           { cause: error, uri: `sqlite://${this.location}` },
         )
@@ -305,10 +324,20 @@ export class SqliteMetadataStore implements MetadataStore {
     }
   }
 
+  /** The cursor naming a row's key exactly (read again, typed, when it does not read back unchanged). */
+  #cursorOf(row: Row): string {
+    if (isPlainKey(row)) return plainCursor(row)
+    const typed = this.#statement(TYPED_KEY).get(row.xcom_rowid as bigint)
+    // Unreachable inside the read transaction; a plain cursor is still a valid one.
+    return typed ? typedCursor(typed) : plainCursor(row)
+  }
+
+  /** A cached statement. Integers read as bigints: node:sqlite throws on one beyond 2^53 read as a number. */
   #statement(sql: string): StatementSync {
     let statement = this.#statements.get(sql)
     if (!statement) {
       statement = this.#db.prepare(sql)
+      statement.setReadBigInts(true)
       this.#statements.set(sql, statement)
     }
     return statement
@@ -322,6 +351,20 @@ export class SqliteMetadataStore implements MetadataStore {
     } catch (error) {
       throw sqliteError(error, action, this.location)
     }
+  }
+
+  /** Runs `run` in one read transaction (or the caller's open one): its statements see one snapshot. */
+  #read<T>(action: string, run: () => T): T {
+    // isTransaction is missing before Node 22.16.
+    if ((this.#db as { isTransaction?: boolean }).isTransaction === true) return this.#run(action, run)
+    return this.#run(action, () => {
+      this.#statement('BEGIN').run()
+      try {
+        return run()
+      } finally {
+        rollback(this.#db)
+      }
+    })
   }
 
   /** Runs `run` in one `BEGIN IMMEDIATE` transaction: all of it commits, or none of it. */
@@ -360,108 +403,4 @@ function rollback(db: DatabaseSync): void {
   try {
     db.exec('ROLLBACK')
   } catch {}
-}
-
-function keyParams(key: XComKey): SQLInputValue[] {
-  return [key.dagId, key.runId, key.taskId, key.mapIndex, key.key]
-}
-
-function recordParams(record: XComRecord): SQLInputValue[] {
-  const { value } = record
-  return [
-    ...keyParams(record),
-    record.id,
-    value.kind,
-    value.kind === 'inline' ? value.data : null,
-    value.kind === 'reference' ? JSON.stringify(value.ref) : null,
-    value.size,
-    record.createdAt.getTime(),
-    record.expiresAt === undefined ? null : record.expiresAt.getTime(),
-  ]
-}
-
-function toRecord(row: Row): XComRecord {
-  const value: StoredValue =
-    row.kind === 'reference'
-      ? { kind: 'reference', ref: JSON.parse(row.ref ?? 'null'), size: row.size }
-      : { kind: 'inline', data: row.data ?? '', size: row.size }
-  return {
-    dagId: row.dag_id,
-    runId: row.run_id,
-    taskId: row.task_id,
-    mapIndex: row.map_index,
-    key: row.key,
-    id: row.id,
-    value,
-    createdAt: new Date(row.created_at),
-    expiresAt: row.expires_at === null ? undefined : new Date(row.expires_at),
-  }
-}
-
-/**
- * The WHERE clause of a query, its values as parameters (never in the SQL text). A list becomes one parameter, a
- * JSON array read with json_each, so 10,000 map indexes are still one statement with one placeholder.
- */
-function whereOf(query: XComQuery): { where: string; params: SQLInputValue[] } {
-  const clauses: string[] = []
-  const params: SQLInputValue[] = []
-  const scalar = (column: string, value: string | undefined) => {
-    if (value === undefined) return
-    clauses.push(`${column} = ?`)
-    params.push(value)
-  }
-  const list = (column: string, field: string | number | readonly (string | number)[] | undefined) => {
-    const values = queryValues(field)
-    if (values === undefined) return
-    if (values.length === 1) {
-      clauses.push(`${column} = ?`)
-      params.push(values[0] as string | number)
-    } else {
-      clauses.push(`${column} IN (SELECT value FROM json_each(?))`)
-      params.push(JSON.stringify(values))
-    }
-  }
-  scalar('dag_id', query.dagId)
-  scalar('run_id', query.runId)
-  list('task_id', query.taskId)
-  list('map_index', query.mapIndex)
-  list('key', query.key)
-  if (query.expiredBefore !== undefined) {
-    clauses.push('expires_at < ?')
-    params.push(query.expiredBefore.getTime())
-  }
-  if (query.createdBefore !== undefined) {
-    clauses.push('created_at < ?')
-    params.push(query.createdBefore.getTime())
-  }
-  return { where: clauses.length > 0 ? clauses.join(' AND ') : 'TRUE', params }
-}
-
-/**
- * The keyset condition selecting the rows after cursor `after`. The query's own dagId (and runId) fix the leading key
- * columns, so the cursor is compared on them here and the row value covers only the rest: the index then seeks
- * straight to the cursor instead of reading the run from its start. `all`: every selected row follows the cursor;
- * `none`: none does.
- */
-function keysetAfter(
-  query: XComQuery,
-  after: XComKey,
-): { columns: string[]; values: SQLInputValue[] } | 'all' | 'none' {
-  const values = keyParams(after)
-  const fixed =
-    query.dagId === undefined ? [] : query.runId === undefined ? [query.dagId] : [query.dagId, query.runId]
-  for (const [index, value] of fixed.entries()) {
-    // UTF-8 byte order is SQLite's BINARY collation.
-    const order = Buffer.compare(Buffer.from(String(values[index])), Buffer.from(value))
-    if (order < 0) return 'all'
-    if (order > 0) return 'none'
-  }
-  return { columns: KEY_COLUMNS.split(', ').slice(fixed.length), values: values.slice(fixed.length) }
-}
-
-function pageLimit(limit: unknown): number {
-  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
-    throw new XComError('E_INVALID_KEY', `Invalid page limit ${String(limit)}: must be a positive integer.`)
-  }
-  return limit
 }

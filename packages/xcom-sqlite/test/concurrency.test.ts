@@ -1,16 +1,20 @@
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
 import { buildWithTsc, expectConcurrentProcessesConsistent } from '@xcom/testing'
-import { afterAll, beforeAll, describe, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SCHEMA_VERSION } from '../src/index.js'
 
 const packages = fileURLToPath(new URL('../..', import.meta.url))
 const built = (name: string) => pathToFileURL(join(packages, name, 'dist', 'index.js')).href
 const dir = mkdtempSync(join(tmpdir(), 'xcom-sqlite-concurrency-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-describe('8 processes x 500 pushes, pulls and clears on 20 overlapping identities', () => {
+describe('many processes on one database file', () => {
   // The processes import the built packages (no vitest aliases there).
   beforeAll(() =>
     buildWithTsc(
@@ -21,7 +25,7 @@ describe('8 processes x 500 pushes, pulls and clears on 20 overlapping identitie
     ),
   )
 
-  it('leaves one verified object per surviving row, consistent with the last writes, and no garbage after gc', async () => {
+  it('8 processes x 500 pushes, pulls and clears on 20 overlapping identities leave one verified object per surviving row, consistent with the last writes, and no garbage after gc', async () => {
     await expectConcurrentProcessesConsistent({
       storeModule: built('xcom-sqlite'),
       objectStoreModule: built('xcom-objectstore'),
@@ -29,4 +33,25 @@ describe('8 processes x 500 pushes, pulls and clears on 20 overlapping identitie
       dir,
     })
   }, 600_000)
+
+  it('6 processes opening one new database at the same moment agree on one identity', async () => {
+    const path = join(dir, 'identity', 'xcom.db')
+    const start = Date.now() + 1000
+    const script = `const { SqliteMetadataStore } = await import(${JSON.stringify(built('xcom-sqlite'))})
+      await new Promise((done) => setTimeout(done, ${start} - Date.now()))
+      const store = new SqliteMetadataStore({ path: ${JSON.stringify(path)} })
+      console.log((await store.identity()).id)`
+    const run = promisify(execFile)
+    const outputs = await Promise.all(
+      Array.from({ length: 6 }, () => run(process.execPath, ['--input-type=module', '-e', script])),
+    )
+    expect(new Set(outputs.map(({ stdout }) => stdout.trim())).size).toBe(1)
+    const raw = new DatabaseSync(path)
+    try {
+      expect(raw.prepare('SELECT count(*) AS n FROM xcom_database').get()).toEqual({ n: 1 })
+      expect(raw.prepare('SELECT count(*) AS n FROM xcom_schema').get()).toEqual({ n: SCHEMA_VERSION })
+    } finally {
+      raw.close()
+    }
+  }, 60_000)
 })

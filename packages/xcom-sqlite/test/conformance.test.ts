@@ -7,14 +7,21 @@ import { SqliteMetadataStore } from '../src/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'xcom-sqlite-conformance-'))
 let files = 0
+const made: string[] = []
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describeMetadataStore(
   'SqliteMetadataStore on a file (WAL)',
-  () => new SqliteMetadataStore({ path: join(dir, `${++files}.db`) }),
+  () => {
+    const path = join(dir, `${++files}.db`)
+    made.push(path)
+    return new SqliteMetadataStore({ path })
+  },
   {
+    reopen: (store) => new SqliteMetadataStore({ path: (store as SqliteMetadataStore).location }),
     cleanup: () => {
-      for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir, `${files}.db${suffix}`), { force: true })
+      for (const path of made.splice(0))
+        for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true })
     },
   },
 )

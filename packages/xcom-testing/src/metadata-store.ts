@@ -3,8 +3,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 /** Options of {@link describeMetadataStore}. */
 export interface MetadataStoreSuiteOptions {
-  /** Called after each test with the store (already closed by the suite) to drop databases or files. */
+  /**
+   * Called after each test, once the suite has closed its stores, to drop databases or files: every one the factory
+   * made since the last call (the identity case makes a second database).
+   */
   cleanup?: () => Promise<void> | void
+  /**
+   * Opens another store on the same database as `store` (which is still open), for the case checking that the
+   * identity survives reopening; without it that case is skipped (a database that lives as long as its store).
+   */
+  reopen?: (store: MetadataStore) => MetadataStore | Promise<MetadataStore>
+  /** Text that must never appear in `identity().description`, e.g. the password of the connection. */
+  secrets?: readonly string[]
   /** Size of the large `getMany` case. @default 10_000 */
   manyCount?: number
 }
@@ -52,8 +62,10 @@ const identityOf = (record: XComRecord): XComKey => ({
 
 /**
  * The conformance suite every {@link MetadataStore} must pass: atomic replace with purge queuing, one-call getMany in
- * the stable order, delete-by-query, pagination, pending purges, expiry queries, and concurrent replaces.
- * @param factory makes a new, EMPTY store for each test.
+ * the stable order, delete-by-query, pagination, pending purges, expiry queries, concurrent replaces, and a stable
+ * database identity.
+ * @param factory makes a new, EMPTY store on a database of its own: once before each test, and once more in the
+ *   case checking that another database has another identity.
  */
 export function describeMetadataStore(
   name: string,
@@ -261,6 +273,43 @@ export function describeMetadataStore(
       expect((await store.pendingPurges(100)).map((p) => p.id).sort()).toEqual(
         returned.map((r) => r.id).sort(),
       )
+    })
+
+    it('has an identity: an id of 1-64 [A-Za-z0-9_-] and a description without secrets, the same on every call', async () => {
+      const identity = await store.identity()
+      expect(identity.id).toMatch(/^[A-Za-z0-9_-]{1,64}$/)
+      expect(typeof identity.description).toBe('string')
+      expect(identity.description.length).toBeGreaterThan(0)
+      for (const secret of options.secrets ?? []) expect(identity.description).not.toContain(secret)
+      expect(await Promise.all([store.identity(), store.identity()])).toEqual([identity, identity])
+      await store.put(testReference({}))
+      await store.delete({})
+      expect(await store.identity()).toEqual(identity)
+    })
+
+    it.skipIf(options.reopen === undefined)(
+      'keeps its identity when the database is opened again',
+      async () => {
+        const { id } = await store.identity()
+        const record = testRecord({})
+        await store.put(record)
+        const reopened = await (options.reopen as NonNullable<typeof options.reopen>)(store)
+        try {
+          expect(await reopened.get(identityOf(record))).toEqual(record)
+          expect((await reopened.identity()).id).toBe(id)
+        } finally {
+          await reopened.close()
+        }
+      },
+    )
+
+    it('gives another database another identity', async () => {
+      const other = await factory()
+      try {
+        expect((await other.identity()).id).not.toBe((await store.identity()).id)
+      } finally {
+        await other.close()
+      }
     })
   })
 }

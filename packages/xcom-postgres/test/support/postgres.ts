@@ -71,3 +71,12 @@ export async function dropSchema(schema: string): Promise<void> {
   if (!/^xcom_test_\w+$/.test(schema)) throw new Error(`refusing to drop ${schema}`)
   await admin(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
 }
+
+/** Drops the CHECK constraints of a test schema's tables, so rows can be damaged the way a foreign tool could. */
+export async function dropChecks(schema: string): Promise<void> {
+  await admin(`DO $$ DECLARE c record; BEGIN
+    FOR c IN SELECT conrelid::regclass AS t, conname FROM pg_constraint
+      WHERE contype = 'c' AND connamespace = '"${schema}"'::regnamespace LOOP
+      EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', c.t, c.conname);
+    END LOOP; END $$`)
+}
