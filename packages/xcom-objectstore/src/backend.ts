@@ -632,7 +632,10 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       format && typeof ref.codec === 'string'
         ? await this.#codecNamed(ref.codec, `Reading ${String(ref.uri)}`)
         : null
-    if (!format || codec === null || ref.key !== objectKey(ctx, format, codec?.suffix ?? '')) {
+    // A record id that cannot be part of a key (a damaged row) owns no object either.
+    const derived =
+      format && codec !== null ? keyOrUndefined(() => objectKey(ctx, format, codec?.suffix ?? '')) : undefined
+    if (derived === undefined || ref.key !== derived) {
       throw new XComError(
         'E_CORRUPT',
         `The reference ${JSON.stringify(String(ref.uri))} does not name the object of this XCom (it was not written by ObjectStoreXComBackend for this record): nothing was read or deleted.`,
@@ -736,6 +739,14 @@ function inflated(stream: ReadableStream<Uint8Array>, ref: ObjectReference): Rea
     },
     cancel: (reason) => reader.cancel(reason),
   })
+}
+
+function keyOrUndefined(derive: () => string): string | undefined {
+  try {
+    return derive()
+  } catch {
+    return undefined
+  }
 }
 
 function expectedOf(ref: ObjectReference): Expected {
