@@ -1,4 +1,5 @@
 // Values as Airflow's serde (Python) writes them into XCom JSON: Python tasks push these, TypeScript tasks read them.
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { XComError } from '../src/errors.js'
 import { SerializerRegistry } from '../src/serializer/index.js'
@@ -159,6 +160,35 @@ describe('Airflow serde values decode to their natural JS counterparts', () => {
     )
     expect(newer('{"__classname__": "numpy.ndarray", "__version__": 1, "__data__": [1]}')).toBe(
       'E_NOT_ALLOWED',
+    )
+  })
+
+  it('reads exactly the numeric strings it read before the number pattern was made linear', () => {
+    // The pattern before, which backtracked quadratically on long digit runs; harmless on these short strings.
+    const before = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
+    const text = fc.oneof(
+      fc.string({ unit: fc.constantFrom(...'0123456789.eE+- x'), maxLength: 12 }),
+      fc.double().map(String),
+      fc.integer().map(String),
+    )
+    fc.assert(
+      fc.property(text, (numeric) => {
+        const data = JSON.stringify(numeric)
+        const delta = `{"__classname__": "datetime.timedelta", "__version__": 2, "__data__": ${data}}`
+        const date = datetime('datetime.datetime', data, 'null')
+        const accepted = before.test(numeric) && Number.isFinite(Number(numeric))
+        let read: unknown
+        try {
+          read = registry.deserialize(delta)
+        } catch (error) {
+          expect(XComError.is(error, 'E_CORRUPT')).toBe(true)
+        }
+        expect(read).toBe(accepted ? Math.round(Number(numeric) * 1e6) / 1e3 : undefined)
+        if (accepted && Math.abs(Number(numeric)) < 1e11) {
+          expect(registry.deserialize(date)).toStrictEqual(new Date(Math.round(Number(numeric) * 1000)))
+        }
+      }),
+      { numRuns: 3000 },
     )
   })
 })

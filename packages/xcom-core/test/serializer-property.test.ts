@@ -225,6 +225,21 @@ describe('property: every supported value round-trips', () => {
     )
   })
 
+  it('writes a value whose text is exactly maxSize bytes, and refuses it with E_TOO_LARGE at one byte less', () => {
+    // Encoding counts a lower bound of the size as it goes: it must never refuse a value that fits.
+    fc.assert(
+      fc.property(value, (v) => {
+        const text = registry.serialize(v)
+        const bytes = Buffer.byteLength(text)
+        expect(new SerializerRegistry({ maxSize: bytes }).registerClass(Point).serialize(v)).toBe(text)
+        if (bytes === 1) return
+        const smaller = new SerializerRegistry({ maxSize: bytes - 1 }).registerClass(Point)
+        expect(() => smaller.serialize(v)).toThrow(expect.objectContaining({ code: 'E_TOO_LARGE' }))
+      }),
+      { numRuns: 400 },
+    )
+  })
+
   it('round-trips objects built only from reserved and dangerous keys', () => {
     const nested = fc.letrec<{ node: unknown }>((tie) => ({
       node: fc.oneof(

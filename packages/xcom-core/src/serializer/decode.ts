@@ -1,6 +1,9 @@
-import { BUILTIN_DECODERS, CLASSNAME, DATA, type DecodeWalk, VERSION } from './builtins.js'
+import { BUILTIN_DECODERS } from './builtins.js'
+import { CLASSNAME, DATA, type DecodeWalk, VERSION } from './envelope.js'
 import { atSegment, fail, keySegment } from './failure.js'
+import { refuseThenable } from './hooks.js'
 import { hasEnumerableKeys, messageOf, type Registrations, setOwn } from './internal.js'
+import { RegExpBudget } from './regexp-cost.js'
 
 /** The state of one decode call. Plain functions over this object: V8 runs them about twice as fast as methods. */
 interface State extends DecodeWalk {
@@ -8,6 +11,8 @@ interface State extends DecodeWalk {
   readonly maxDepth: number
   /** True when someone added enumerable keys to Object.prototype: `for...in` must then skip inherited keys. */
   readonly inherited: boolean
+  /** Created by the first regular expression met. */
+  regexps: RegExpBudget | undefined
 }
 
 /**
@@ -20,9 +25,14 @@ export function decodeTree(tree: unknown, registrations: Registrations): unknown
     registrations,
     maxDepth: registrations.maxDepth,
     inherited: hasEnumerableKeys(Object.prototype),
+    regexps: undefined,
     value: (child, level) => decodeValue(state, child, level),
     array: (items, level) => decodeArray(state, items, level),
     plain: (object, level) => decodePlain(state, object, level),
+    regexp: (source, flags) => {
+      state.regexps ??= new RegExpBudget()
+      return state.regexps.compile(source, flags)
+    },
   }
   return decodeValue(state, tree, 1)
 }
@@ -134,8 +144,9 @@ function decodeEnvelope(state: State, object: Record<string, unknown>, level: nu
   } catch (error) {
     throw atSegment(error, level, `.${DATA}`)
   }
+  let value: unknown
   try {
-    return entry.deserialize(decoded, version)
+    value = entry.deserialize(decoded, version)
   } catch (error) {
     return fail(
       'E_CORRUPT',
@@ -143,6 +154,8 @@ function decodeEnvelope(state: State, object: Record<string, unknown>, level: nu
       error,
     )
   }
+  refuseThenable(value, 'deserialize', `class ${quoted(classname)}`)
+  return value
 }
 
 /** A class name for messages: quoted, and cut when absurdly long. */

@@ -1,14 +1,10 @@
-import {
-  CLASSNAME,
-  type EncodeWalk,
-  encodeBigInt,
-  encodeBuiltin,
-  encodeNumber,
-  encodeUndefined,
-  envelope,
-} from './builtins.js'
+import { encodeBigInt, encodeBuiltin, encodeNumber, encodeUndefined } from './encode-builtins.js'
+import { CLASSNAME, type EncodeWalk, envelope, envelopeBytes } from './envelope.js'
 import { atSegment, Failure, fail, keySegment } from './failure.js'
+import { refuseThenable } from './hooks.js'
 import { type Entry, hasEnumerableKeys, messageOf, type Registrations, setOwn } from './internal.js'
+import { RegExpBudget } from './regexp-cost.js'
+import { isJsonNumber, leafBytes, numberBytes, tooLarge } from './size.js'
 
 const HOW_TO_FIX =
   'Store plain data, or register a serializer for it with registry.register() or registry.registerClass().'
@@ -21,11 +17,17 @@ interface State extends EncodeWalk {
   readonly inherited: boolean
   /** The containers on the current path, by level; only read when maxDepth is exceeded, to detect cycles. */
   readonly ancestors: object[]
+  readonly maxSize: number
+  /** A lower bound of the bytes of the text so far: counted while encoding, so no oversized value is ever built. */
+  bytes: number
+  /** Created by the first regular expression met. */
+  regexps: RegExpBudget | undefined
 }
 
 /**
  * Internal: turns a value into a JSON-compatible tree. Copy-on-write: a subtree with nothing to encode is returned
- * as it is, so plain JSON costs one type-checking walk and no allocation.
+ * as it is, so plain JSON costs one type-checking walk and no allocation. Fails with `E_TOO_LARGE` as soon as the
+ * text would pass `maxSize`, counting a lower bound of each part's bytes before building it.
  */
 export function encodeTree(value: unknown, registrations: Registrations): unknown {
   const state: State = {
@@ -33,25 +35,46 @@ export function encodeTree(value: unknown, registrations: Registrations): unknow
     maxDepth: registrations.maxDepth,
     inherited: hasEnumerableKeys(Object.prototype),
     ancestors: [],
+    maxSize: registrations.maxSize,
+    bytes: 0,
+    regexps: undefined,
     value: (child, level) => encodeValue(state, child, level),
+    size: (bytes) => grow(state, bytes),
+    regexp: (source, flags) => {
+      state.regexps ??= new RegExpBudget()
+      state.regexps.charge(source, flags)
+    },
   }
   return encodeValue(state, value, 1)
+}
+
+/** Adds `bytes` to the text's size, failing once it passes maxSize. */
+function grow(state: State, bytes: number): void {
+  state.bytes += bytes
+  if (state.bytes > state.maxSize) throw tooLarge(state.maxSize)
 }
 
 /** Encodes any value; a container value sits at `level`. */
 function encodeValue(state: State, value: unknown, level: number): unknown {
   switch (typeof value) {
     case 'string':
+      grow(state, value.length + 2)
+      return value
     case 'boolean':
+      grow(state, value ? 4 : 5)
       return value
     case 'number':
-      return isJsonNumber(value) ? value : encodeNumber(value)
+      if (!isJsonNumber(value)) return encodeNumber(value, state)
+      grow(state, numberBytes(value))
+      return value
     case 'object':
-      return value === null ? null : encodeObject(state, value, level)
+      if (value !== null) return encodeObject(state, value, level)
+      grow(state, 4)
+      return null
     case 'undefined':
-      return encodeUndefined()
+      return encodeUndefined(state)
     case 'bigint':
-      return encodeBigInt(value)
+      return encodeBigInt(value, state)
     case 'function':
       return fail('E_NOT_SERIALIZABLE', `it is a function, which cannot be stored. ${HOW_TO_FIX}`)
     default:
@@ -73,11 +96,16 @@ function encodeObject(state: State, value: object, level: number): unknown {
 function encodeArray(state: State, items: readonly unknown[], level: number): unknown[] {
   let out: unknown[] | undefined
   const length = items.length
+  // `[` and a `,` or `]` after each item: a huge sparse array fails here, before its first item.
+  grow(state, length + 1)
   let index = 0
   try {
     for (; index < length; index++) {
       const item = items[index]
-      const encoded = isJsonLeaf(item) ? item : encodeValue(state, item, level + 1)
+      const bytes = leafBytes(item)
+      let encoded = item
+      if (bytes >= 0) grow(state, bytes)
+      else encoded = encodeValue(state, item, level + 1)
       if (out !== undefined) out.push(encoded)
       else if (encoded !== item) {
         out = items.slice(0, index)
@@ -93,11 +121,18 @@ function encodeArray(state: State, items: readonly unknown[], level: number): un
 function encodePlain(state: State, object: Record<string, unknown>, level: number): unknown {
   let out: Record<string, unknown> | undefined
   let key = ''
+  grow(state, 1)
   try {
     for (key in object) {
       if (state.inherited && !Object.hasOwn(object, key)) continue
       const item = object[key]
-      if (isJsonLeaf(item)) continue
+      // The quoted key, `:` and the `,` or `}` after the entry.
+      grow(state, key.length + 4)
+      const bytes = leafBytes(item)
+      if (bytes >= 0) {
+        grow(state, bytes)
+        continue
+      }
       const encoded = encodeValue(state, item, level + 1)
       if (encoded !== item) {
         out ??= { ...object }
@@ -109,7 +144,9 @@ function encodePlain(state: State, object: Record<string, unknown>, level: numbe
   }
   const result = out ?? object
   // A user object that looks like an envelope is wrapped, so it reads back as itself.
-  return Object.hasOwn(object, CLASSNAME) ? envelope('builtins.dict', 1, result) : result
+  if (!Object.hasOwn(object, CLASSNAME)) return result
+  grow(state, envelopeBytes('builtins.dict', 1))
+  return envelope('builtins.dict', 1, result)
 }
 
 function encodeSpecial(state: State, value: object, prototype: object, level: number): unknown {
@@ -133,6 +170,7 @@ function findTested(tested: readonly Entry[], value: object): Entry | undefined 
         error,
       )
     }
+    refuseThenable(matches, 'test', `"${entry.classname}"`)
     if (matches) return entry
   }
   return undefined
@@ -149,6 +187,8 @@ function encodeCustom(state: State, entry: Entry, value: object, level: number):
       error,
     )
   }
+  refuseThenable(data, 'serialize', `"${entry.classname}"`)
+  grow(state, envelopeBytes(entry.classname, entry.version))
   try {
     return envelope(entry.classname, entry.version, encodeValue(state, data, level + 1))
   } catch (error) {
@@ -176,23 +216,6 @@ function tooDeep(state: State, value: object, level: number): never {
     'E_TOO_LARGE',
     `it is nested deeper than maxDepth (${state.maxDepth}). Flatten the value or raise the maxDepth option.`,
   )
-}
-
-/** A string, boolean, null or number JSON holds as is (finite, not -0): nothing to encode. */
-function isJsonLeaf(value: unknown): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true
-    case 'number':
-      return isJsonNumber(value)
-    default:
-      return value === null
-  }
-}
-
-function isJsonNumber(value: number): boolean {
-  return value - value === 0 && (value !== 0 || 1 / value > 0)
 }
 
 function unsupported(value: object, prototype: object): string {

@@ -13,6 +13,7 @@ export interface Entry {
 /** Internal: what the walks read from the registry. */
 export interface Registrations {
   readonly maxDepth: number
+  readonly maxSize: number
   readonly allow: AllowList
   readonly byName: ReadonlyMap<string, Entry>
   readonly byPrototype: ReadonlyMap<object, Entry>

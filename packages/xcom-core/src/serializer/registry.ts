@@ -5,12 +5,14 @@ import { BUILTIN_DECODERS } from './builtins.js'
 import { decodeTree } from './decode.js'
 import { encodeTree } from './encode.js'
 import { toXComError } from './failure.js'
+import { refuseAsyncHook } from './hooks.js'
 import type { Entry, Registrations } from './internal.js'
+import { TOO_LARGE_HINT } from './size.js'
 import type { CustomSerializer, SerializableClass, SerializerOptions } from './types.js'
 
 /** Default of {@link SerializerOptions.maxDepth}. */
 export const DEFAULT_MAX_DEPTH = 100
-/** Default of {@link SerializerOptions.maxSize}: 512 MiB. */
+/** Default of {@link SerializerOptions.maxSize}: 512 MiB, about the longest string V8 can hold. */
 export const DEFAULT_MAX_SIZE = 512 * 1024 * 1024
 const MAX_DEPTH_LIMIT = 1000
 
@@ -52,6 +54,7 @@ export class SerializerRegistry {
     const allow: AllowList = compileAllowList(options.allow)
     this.#registrations = {
       maxDepth: this.maxDepth,
+      maxSize: this.maxSize,
       allow,
       byName: new Map(),
       byPrototype: new Map(),
@@ -62,13 +65,19 @@ export class SerializerRegistry {
   /**
    * Registers a custom type. Its `test` is consulted, in registration order, for values that are not JSON
    * primitives, arrays, plain objects or instances of a class registered with {@link registerClass}.
-   * @throws XComError `E_CONFIG` when the serializer is malformed, or its class name is built in or taken.
+   * @throws XComError `E_CONFIG` when the serializer is malformed, one of its functions is `async`, or its class
+   * name is built in or taken.
    */
   register<T>(serializer: CustomSerializer<T>): this {
     for (const method of ['test', 'serialize', 'deserialize'] as const) {
       if (typeof serializer?.[method] !== 'function') {
         throw new XComError('E_CONFIG', `Cannot register a serializer without a ${method}() function.`)
       }
+      refuseAsyncHook(
+        serializer[method],
+        method,
+        `serializer ${JSON.stringify(String(serializer.classname))}`,
+      )
     }
     const entry: Entry = {
       classname: serializer.classname,
@@ -85,7 +94,8 @@ export class SerializerRegistry {
   /**
    * Registers a class that serializes itself: `static xcomClassname`, `static xcomVersion`, an instance
    * `serialize()` and `static deserialize(data, version)`. Instances are matched by their exact prototype.
-   * @throws XComError `E_CONFIG` when the class lacks one of these, or its class name is built in or taken.
+   * @throws XComError `E_CONFIG` when the class lacks one of these, one of them is `async`, or its class name is
+   * built in or taken.
    */
   registerClass<T extends { serialize(): unknown }>(cls: SerializableClass<T>): this {
     const candidate: unknown = cls
@@ -99,6 +109,8 @@ export class SerializerRegistry {
         `Cannot register class ${name}: it needs an instance serialize() method and a static deserialize(data, version).`,
       )
     }
+    refuseAsyncHook(cls.deserialize, 'deserialize', `class ${name}`)
+    refuseAsyncHook(cls.prototype.serialize, 'serialize', `class ${name}`)
     if (this.#registrations.byPrototype.has(cls.prototype)) {
       throw new XComError('E_CONFIG', `Cannot register class ${name}: it is already registered.`)
     }
@@ -117,7 +129,8 @@ export class SerializerRegistry {
    * Serializes a value to JSON text.
    * @throws XComError `E_NOT_SERIALIZABLE` naming the path of the first field that cannot be stored (functions,
    * symbols, circular references, unregistered class instances...); `E_TOO_LARGE` when the value is nested deeper
-   * than `maxDepth` or its text exceeds `maxSize`.
+   * than `maxDepth`, its text exceeds `maxSize` (found while encoding, before the text is built), or its regular
+   * expressions would cost too much to compile on reading; `E_CONFIG` when a custom serializer returns a Promise.
    */
   serialize(value: unknown): string {
     return this.serializeText(value).text
@@ -153,9 +166,11 @@ export class SerializerRegistry {
    * Reads JSON text written by {@link serialize} (or by Airflow's serde). With `plain: true` the text is only parsed,
    * without the walk that decodes envelopes and checks `maxDepth`: pass it only for text that {@link serializeText}
    * reported plain and that is known to be unchanged since (e.g. verified against a checksum).
-   * @throws XComError `E_TOO_LARGE` when the text exceeds `maxSize` or nests deeper than `maxDepth`; `E_CORRUPT`
-   * when it is not JSON or an envelope is malformed; `E_NOT_ALLOWED` for a class name that is not registered or
-   * not allowed; `E_NOT_SERIALIZABLE` when a stored version is newer than the registered one.
+   * @throws XComError `E_TOO_LARGE` when the text exceeds `maxSize`, nests deeper than `maxDepth`, or holds regular
+   * expressions that would cost too much to compile; `E_CORRUPT` when it is not JSON or an envelope is malformed
+   * (including Maps and Sets whose keys were crafted to collide); `E_NOT_ALLOWED` for a class name that is not
+   * registered or not allowed; `E_NOT_SERIALIZABLE` when a stored version is newer than the registered one;
+   * `E_CONFIG` when a custom deserializer returns a Promise.
    */
   deserialize(text: string, options?: { plain?: boolean }): unknown {
     if (typeof text !== 'string') {
@@ -183,9 +198,9 @@ export class SerializerRegistry {
 
   /**
    * Encodes a value to the JSON-compatible tree that {@link serialize} stringifies. Subtrees with nothing to encode
-   * are returned as they are (not copied): do not modify the result if you keep using the value. `maxSize` does not
-   * apply (there is no text yet).
-   * @throws XComError as {@link serialize}, except for `maxSize`.
+   * are returned as they are (not copied): do not modify the result if you keep using the value. `maxSize` applies to
+   * the size the tree's text would have at least.
+   * @throws XComError as {@link serialize}.
    */
   encode(value: unknown): unknown {
     try {
@@ -249,8 +264,6 @@ export class SerializerRegistry {
     )
   }
 }
-
-const TOO_LARGE_HINT = 'Raise the maxSize option, or push large binary data as raw bytes to object storage.'
 
 /**
  * Creates a {@link SerializerRegistry} with no custom registrations.

@@ -1,5 +1,6 @@
 /**
- * A custom type the {@link SerializerRegistry} can store. Registered with `registry.register(...)`.
+ * A custom type the {@link SerializerRegistry} can store. Registered with `registry.register(...)`. Its functions
+ * must be synchronous: `async` ones are refused at registration, and one returning a Promise fails with `E_CONFIG`.
  *
  * @example
  * ```ts
@@ -33,7 +34,8 @@ export interface CustomSerializer<T> {
 
 /**
  * A class that serializes itself, registered with `registry.registerClass(Cls)`. Only instances whose prototype is
- * exactly `Cls.prototype` are matched (subclasses need their own registration).
+ * exactly `Cls.prototype` are matched (subclasses need their own registration). `serialize()` and `deserialize()`
+ * must be synchronous, as in {@link CustomSerializer}.
  *
  * @example
  * ```ts
@@ -73,8 +75,11 @@ export interface SerializerOptions {
    */
   maxDepth?: number
   /**
-   * Maximum size in UTF-8 bytes of the JSON text written by `serialize()` and read by `deserialize()`.
-   * @default 536870912 (512 MiB)
+   * Maximum size in UTF-8 bytes of the JSON text written by `serialize()` and read by `deserialize()`. Encoding
+   * counts the text's size as it goes and stops as soon as it passes the limit, so an oversized value (a sparse
+   * `new Array(1e8)`, a huge string repeated) fails fast with `E_TOO_LARGE` instead of exhausting memory.
+   * Between 1 and `Number.MAX_SAFE_INTEGER`.
+   * @default 536870912 (512 MiB, about the longest string V8 can hold)
    */
   maxSize?: number
 }
