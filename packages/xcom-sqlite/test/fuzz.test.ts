@@ -1,6 +1,7 @@
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite'
-import { resolveIdentity, XCom, XComError, type XComKey, type XComRecord } from '@xcom/core'
+import { XCom, type XComKey } from '@xcom/core'
 import { MemoryObjectStore, ObjectStoreXComBackend } from '@xcom/objectstore'
+import { expectDamagedRowsHandled } from '@xcom/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { SqliteMetadataStore } from '../src/index.js'
@@ -75,16 +76,6 @@ const inserts = fc.array(fc.array(sqlValue, { minLength: COLUMNS.length, maxLeng
 })
 
 /** Runs `call`; a failure must be an XComError with a code. */
-async function settle<T>(call: () => Promise<T>): Promise<{ value: T } | { error: XComError }> {
-  try {
-    return { value: await call() }
-  } catch (error) {
-    expect(XComError.is(error), String((error as Error)?.stack ?? error)).toBe(true)
-    expect((error as XComError).code).toMatch(/^E_[A-Z_]+$/)
-    return { error: error as XComError }
-  }
-}
-
 /** Each row's content, byte for byte, by rowid: tells untouched rows from damaged ones. */
 function fingerprints(db: DatabaseSync): Map<bigint, string> {
   const print = COLUMNS.map((column) => `typeof(${column}) || ':' || hex(${column})`).join(" || '|' || ")
@@ -120,22 +111,6 @@ function damage(db: DatabaseSync, rowids: bigint[], { row, column, change }: Dam
   )
 }
 
-const keyOf = (record: XComRecord): XComKey => ({
-  dagId: record.dagId,
-  runId: record.runId,
-  taskId: record.taskId,
-  mapIndex: record.mapIndex,
-  key: record.key,
-})
-const addressable = (record: XComRecord): boolean => {
-  try {
-    resolveIdentity(keyOf(record))
-    return true
-  } catch {
-    return false
-  }
-}
-
 describe('damaged rows through the XCom facade (fuzz)', () => {
   it('fails only with XComErrors, lists every row, pulls untouched ones exactly, clears and collects the rest', async () => {
     await fc.assert(
@@ -164,60 +139,12 @@ describe('damaged rows through the XCom facade (fuzz)', () => {
           )
 
           const rows = Number(db.prepare('SELECT count(*) AS n FROM xcom_record').get()?.n)
-          const listed = await xcom.list({}, { limit: 1000 })
-          expect(listed.records).toHaveLength(rows)
-          const paged: XComRecord[] = []
-          let next: string | undefined
-          do {
-            expect(paged.length).toBeLessThanOrEqual(rows) // a cursor that does not advance would loop for ever
-            const page = await xcom.list({}, { limit: 2, after: next })
-            paged.push(...page.records)
-            next = page.next
-          } while (next !== undefined)
-          expect(paged).toEqual(listed.records)
-
-          for (const record of listed.records) {
-            if (!addressable(record)) continue
-            const pulled = await settle(() => xcom.pull(keyOf(record)))
-            const current = await store.get(keyOf(record))
-            const expired = current?.expiresAt !== undefined && current.expiresAt.getTime() <= Date.now()
-            if (current?.value.kind === 'malformed' && !expired) {
-              expect('error' in pulled && pulled.error.code).toBe('E_CORRUPT')
-              expect('error' in pulled && pulled.error.xcom).toBeTruthy()
-            }
-          }
-          await settle(() => xcom.pullMany({ dagId: 'dag', runId: 'run' }))
-          // Pushing over a damaged row replaces it, whatever it holds.
-          const repushed = keys
-            .slice(0, 2)
-            .map((key, index) => ({ key: key as XComKey, value: { again: index } }))
-          for (const { key, value } of repushed) await xcom.push(key, value)
-          const expectUntouched = async () => {
-            for (const { key, value } of [
-              ...untouched.filter((one) => !keys.slice(0, 2).includes(one.key)),
-              ...repushed,
-            ])
-              expect(await xcom.pull(key)).toEqual(value)
-          }
-          await expectUntouched()
-
-          await xcom.gc({ graceMs: 0 })
-          expect(
-            (await store.pendingPurges(1000)).filter((p) => p.record.value.kind === 'malformed'),
-          ).toEqual([])
-          await expectUntouched()
-
-          const dagIds = new Set(listed.records.filter(addressable).map((record) => record.dagId))
-          for (const dagId of dagIds) await xcom.clear({ dagId })
+          const dagIds = await expectDamagedRowsHandled({ xcom, rows, keys, untouched })
           // What is left has a dagId no clear can name (not text, or not a valid identifier).
           const left = db.prepare(
             "SELECT count(*) AS n FROM xcom_record WHERE typeof(dag_id) = 'text' AND dag_id IN (SELECT value FROM json_each(?))",
           )
-          expect(left.get(JSON.stringify([...dagIds]))?.n).toBe(0)
-          await xcom.gc({ graceMs: 0 })
-          expect(
-            (await store.pendingPurges(1000)).filter((p) => p.record.value.kind === 'malformed'),
-          ).toEqual([])
+          expect(left.get(JSON.stringify(dagIds))?.n).toBe(0)
         } finally {
           await xcom.close()
           db.close()

@@ -1,5 +1,6 @@
 export * from './codec.js'
 export * from './concurrency.js'
+export * from './damaged-rows.js'
 export * from './metadata-store.js'
 export * from './object-store.js'
 export * from './secrets.js'
