@@ -543,12 +543,12 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     known: { size?: number; storedSize?: number; checksum?: string },
     done: () => { size: number; storedSize: number; checksum: string },
   ): Promise<StoredValue> {
-    await this.#claim.check(ctx.database)
+    const database = await this.#claim.check(ctx.database)
     const key = objectKey(ctx, upload.format, upload.codec?.suffix ?? '')
     const uri = uriOf(this.store.url, key)
     const createdAt = new Date().toISOString()
     const metadata: Record<string, string> = {
-      [DATABASE_META]: (ctx.database as { id: string }).id,
+      [DATABASE_META]: database.id,
       [META.dagId]: encodeURIComponent(ctx.dagId),
       [META.runId]: encodeURIComponent(ctx.runId),
       [META.taskId]: encodeURIComponent(ctx.taskId),

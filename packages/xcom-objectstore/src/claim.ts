@@ -30,11 +30,11 @@ export class PrefixClaim {
   }
 
   /**
-   * Succeeds when the prefix belongs to `database` (claiming it if nobody has).
+   * Returns `database` when the prefix belongs to it (claiming the prefix if nobody has).
    * @throws XComError `E_CONFIG` naming both databases when another one claimed the prefix; `E_CORRUPT` for a claim
    * that cannot be read.
    */
-  async check(database: DatabaseIdentity | undefined): Promise<void> {
+  async check(database: DatabaseIdentity | undefined): Promise<DatabaseIdentity> {
     if (!database) {
       throw new XComError(
         'E_CONFIG',
@@ -42,7 +42,7 @@ export class PrefixClaim {
         { uri: this.#store.url },
       )
     }
-    if (this.#verified === database.id) return
+    if (this.#verified === database.id) return database
     let claim = await this.#read()
     if (!claim) {
       await this.#write(database)
@@ -56,6 +56,7 @@ export class PrefixClaim {
       )
     }
     this.#verified = database.id
+    return database
   }
 
   async #read(): Promise<Claim | undefined> {
