@@ -8,7 +8,7 @@ import { PostgresMetadataStore } from '@xcom/postgres'
 import { S3ObjectStore } from '@xcom/s3'
 import { SqliteMetadataStore } from '@xcom/sqlite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { POSTGRES_URL, usePostgres, useS3rver } from './services.js'
+import { POSTGRES_URL, usePostgres, useS3rver } from './services.ts'
 
 const ID = { dagId: 'etl', runId: 'r1', taskId: 'extract' }
 const big = (seed: string) => ({ seed, rows: Array.from({ length: 2000 }, (_, index) => `${seed}-${index}`) })

@@ -1,12 +1,12 @@
-export { type AzuriteHandle, type AzuriteOptions, startAzurite } from './azurite.js'
+export { type AzuriteHandle, type AzuriteOptions, startAzurite } from './azurite.ts'
 export {
   type CompareTransfersOptions,
   compareTransfers,
   type TransferReport,
   type TransferSide,
-} from './bench.js'
-export { freePort } from './free-port.js'
-export { crc32cBase64, crc32cUpdate } from './gcs/crc32c.js'
+} from './bench.ts'
+export { freePort } from './free-port.ts'
+export { crc32cBase64, crc32cUpdate } from './gcs/crc32c.ts'
 export {
   type Fault,
   type FaultRule,
@@ -14,6 +14,6 @@ export {
   type GcsServerOptions,
   type LoggedRequest,
   startGcsServer,
-} from './gcs/server.js'
-export { type S3rverHandle, type S3rverOptions, startS3rver } from './s3rver.js'
-export { isCi, type RequireServiceOptions, requireServiceOrSkip } from './service-policy.js'
+} from './gcs/server.ts'
+export { type S3rverHandle, type S3rverOptions, startS3rver } from './s3rver.ts'
+export { isCi, type RequireServiceOptions, requireServiceOrSkip } from './service-policy.ts'

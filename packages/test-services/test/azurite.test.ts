@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type AzuriteHandle, requireServiceOrSkip, startAzurite } from '../src/index.js'
+import { type AzuriteHandle, requireServiceOrSkip, startAzurite } from '../src/index.ts'
 
 let azurite: AzuriteHandle | undefined
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { compareTransfers } from '../src/bench.js'
+import { compareTransfers } from '../src/bench.ts'
 
 describe('compareTransfers', () => {
   afterEach(() => vi.restoreAllMocks())

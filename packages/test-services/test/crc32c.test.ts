@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { crc32cBase64, crc32cUpdate } from '../src/index.js'
+import { crc32cBase64, crc32cUpdate } from '../src/index.ts'
 
 /** Bit-at-a-time CRC-32C, the definition the table-driven version must agree with. */
 function reference(data: Uint8Array): number {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { crc32cBase64, crc32cUpdate, type GcsServerHandle, startGcsServer } from '../src/index.js'
+import { crc32cBase64, crc32cUpdate, type GcsServerHandle, startGcsServer } from '../src/index.ts'
 
 /** Raw HTTP with full control over headers (fetch would add Accept-Encoding and decode gzip). */
 interface RawResponse {

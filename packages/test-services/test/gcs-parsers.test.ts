@@ -1,8 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ChunkedBytes } from '../src/gcs/bytes.js'
-import { compareNames, type ListRequest, listPage } from '../src/gcs/listing.js'
-import { parseMultipartRelated } from '../src/gcs/multipart.js'
+import { ChunkedBytes } from '../src/gcs/bytes.ts'
+import { compareNames, type ListRequest, listPage } from '../src/gcs/listing.ts'
+import { parseMultipartRelated } from '../src/gcs/multipart.ts'
 
 const request = (overrides: Partial<ListRequest> = {}): ListRequest => ({
   prefix: '',

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { Storage } from '@google-cloud/storage'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { crc32cBase64, crc32cUpdate, type GcsServerHandle, startGcsServer } from '../src/index.js'
+import { crc32cBase64, crc32cUpdate, type GcsServerHandle, startGcsServer } from '../src/index.ts'
 
 let gcs: GcsServerHandle
 let storage: Storage

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { requireServiceOrSkip, type S3rverHandle, startS3rver } from '../src/index.js'
+import { requireServiceOrSkip, type S3rverHandle, startS3rver } from '../src/index.ts'
 
 let s3: S3rverHandle | undefined
 

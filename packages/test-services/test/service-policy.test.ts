@@ -1,6 +1,6 @@
 import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { freePort, isCi, requireServiceOrSkip } from '../src/index.js'
+import { freePort, isCi, requireServiceOrSkip } from '../src/index.ts'
 
 describe('requireServiceOrSkip', () => {
   const failing = () => Promise.reject(new Error('port in use'))

@@ -6,8 +6,8 @@ import {
   StorageSharedKeyCredential,
 } from '@azure/storage-blob'
 import { XComError } from '@xcom/core'
-import type { AzureCredentialOptions } from './connection.js'
-import { scrub } from './errors.js'
+import type { AzureCredentialOptions } from './connection.ts'
+import { scrub } from './errors.ts'
 
 /** Builds the service client from credential options (first of: connection string, key, SAS, anonymous). */
 export function buildServiceClient(

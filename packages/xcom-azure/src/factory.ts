@@ -1,6 +1,6 @@
 import { type Connection, maskUrl, type ObjectStorageUrl, XComError } from '@xcom/core'
-import { type AzureCredentialOptions, azureOptionsFromConnection } from './connection.js'
-import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from './store.js'
+import { type AzureCredentialOptions, azureOptionsFromConnection } from './connection.ts'
+import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from './store.ts'
 
 /** URL query parameters accepted by {@link objectStoreFactory}, and how each becomes a store option. */
 const URL_OPTIONS: Record<string, (value: string) => Partial<AzureBlobObjectStoreOptions>> = {

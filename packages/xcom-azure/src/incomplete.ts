@@ -8,7 +8,7 @@
  */
 import type { BlobItem, BlockBlobClient, ContainerClient } from '@azure/storage-blob'
 import type { IncompleteReport } from '@xcom/core'
-import { codeOf, toXComError } from './errors.js'
+import { codeOf, toXComError } from './errors.ts'
 
 /** Metadata of the empty blob an uncommitted blob is turned into just before its delete. */
 const DISCARDING = 'xcom_discarding'

@@ -32,13 +32,13 @@ import {
   prefixedListPrefix,
   XComError,
 } from '@xcom/core'
-import { buildServiceClient } from './client.js'
-import type { AzureCredentialOptions } from './connection.js'
-import { bodyOf, collectChunks, Prefetch } from './download.js'
-import { codeOf, httpStatus, toXComError } from './errors.js'
-import { removeUncommittedBlobs } from './incomplete.js'
-import { decodeMetadata, encodeMetadata } from './metadata.js'
-import { type Block, BlockReader, bodyOfBlock } from './upload.js'
+import { buildServiceClient } from './client.ts'
+import type { AzureCredentialOptions } from './connection.ts'
+import { bodyOf, collectChunks, Prefetch } from './download.ts'
+import { codeOf, httpStatus, toXComError } from './errors.ts'
+import { removeUncommittedBlobs } from './incomplete.ts'
+import { decodeMetadata, encodeMetadata } from './metadata.ts'
+import { type Block, BlockReader, bodyOfBlock } from './upload.ts'
 
 /** Most blocks one block blob can have. */
 const MAX_BLOCKS = 50_000

@@ -9,7 +9,7 @@ import {
   type ObjectStoreXComBackendOptions,
 } from '@xcom/objectstore'
 import { afterAll, describe, expect, it } from 'vitest'
-import { AzureBlobObjectStore } from '../src/index.js'
+import { AzureBlobObjectStore } from '../src/index.ts'
 import {
   type AzureTarget,
   blobNames,
@@ -20,7 +20,7 @@ import {
   realAzureTarget,
   rejection,
   startAzuriteTarget,
-} from './support.js'
+} from './support.ts'
 
 const MiB = 1024 * 1024
 const ID = { dagId: 'etl', runId: 'run-1', taskId: 'extract' }

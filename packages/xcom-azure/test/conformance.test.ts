@@ -1,8 +1,8 @@
 import { AccountSASPermissions } from '@azure/storage-blob'
 import { describeObjectStore } from '@xcom/testing'
 import { afterAll, it } from 'vitest'
-import { AzureBlobObjectStore } from '../src/index.js'
-import { realAzureSkipNote, realAzureTarget, startAzuriteTarget } from './support.js'
+import { AzureBlobObjectStore } from '../src/index.ts'
+import { realAzureSkipNote, realAzureTarget, startAzuriteTarget } from './support.ts'
 
 const azurite = await startAzuriteTarget()
 afterAll(() => azurite?.stop())

@@ -1,6 +1,6 @@
 import { type Connection, parseConnection, XComError } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { azureOptionsFromConnection, azureOptionsFromEnv } from '../src/index.js'
+import { azureOptionsFromConnection, azureOptionsFromEnv } from '../src/index.ts'
 
 const KEY = 'a2V5K3dpdGgvc2xhc2g9PQ==' // base64 with '+', '/' and '='
 const SAS = 'sv=2024-08-04&ss=b&srt=sco&sp=rl&se=2030-01-01T00%3A00%3A00Z&sig=c2lnbmF0dXJl'

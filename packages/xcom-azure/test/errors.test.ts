@@ -1,6 +1,6 @@
 import { XComError } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { decodeMetadataName, encodeMetadataName, toXComError } from '../src/index.js'
+import { decodeMetadataName, encodeMetadataName, toXComError } from '../src/index.ts'
 
 const URI = 'abfs://conn@container/prefix/a/b.json'
 

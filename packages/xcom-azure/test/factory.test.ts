@@ -9,8 +9,8 @@ import {
 } from '@xcom/objectstore'
 import { expectNoSecrets } from '@xcom/testing'
 import { afterAll, describe, expect, it } from 'vitest'
-import { AzureBlobObjectStore, objectStoreFactory } from '../src/index.js'
-import { blobNames, startAzuriteTarget } from './support.js'
+import { AzureBlobObjectStore, objectStoreFactory } from '../src/index.ts'
+import { blobNames, startAzuriteTarget } from './support.ts'
 
 const azurite = await startAzuriteTarget()
 afterAll(() => azurite?.stop())
@@ -196,7 +196,7 @@ if (!azurite) {
 
 describe('objectStoreFactory errors', () => {
   it('masks SAS tokens and keys of the URL in its messages', async () => {
-    const { objectStoreFactory } = await import('../src/index.js')
+    const { objectStoreFactory } = await import('../src/index.ts')
     const { parseObjectStorageUrl } = await import('@xcom/objectstore')
     const url = parseObjectStorageUrl('abfs://container/x?sas_token=sv%3D2024%26sig%3DSECRETSIG&bogus=1')
     const error = await Promise.resolve()

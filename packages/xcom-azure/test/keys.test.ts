@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
-import { AzureBlobObjectStore } from '../src/index.js'
-import { blobNames, rejection, startAzuriteTarget } from './support.js'
+import { AzureBlobObjectStore } from '../src/index.ts'
+import { blobNames, rejection, startAzuriteTarget } from './support.ts'
 
 const azurite = await startAzuriteTarget()
 afterAll(() => azurite?.stop())

@@ -3,8 +3,8 @@ import { AccountSASPermissions, BlobServiceClient, StorageSharedKeyCredential } 
 import { XComError } from '@xcom/core'
 import { expectNoSecrets } from '@xcom/testing'
 import { afterAll, describe, expect, it } from 'vitest'
-import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from '../src/index.js'
-import { blobNames, chunked, pattern, readAll, rejection, startAzuriteTarget } from './support.js'
+import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from '../src/index.ts'
+import { blobNames, chunked, pattern, readAll, rejection, startAzuriteTarget } from './support.ts'
 
 const MiB = 1024 * 1024
 const azurite = await startAzuriteTarget()

@@ -1,8 +1,8 @@
 import type { ByteSource, Bytes, Codec } from '@xcom/core'
-import { concat } from './bytes.js'
-import { badOption } from './errors.js'
-import { toReadableStream } from './iterable.js'
-import { none } from './none.js'
+import { concat } from './bytes.ts'
+import { badOption } from './errors.ts'
+import { toReadableStream } from './iterable.ts'
+import { none } from './none.ts'
 
 /** Options of {@link compressIfWorthIt}. */
 export interface WorthItOptions {

@@ -1,5 +1,5 @@
 import type { Bytes } from '@xcom/core'
-import type { ZlibModule } from './runtime.js'
+import type { ZlibModule } from './runtime.ts'
 
 /** A running checksum: the checksum of everything so far given the previous value and the next bytes. */
 export type Checksum = (data: Bytes, previous: number) => number

@@ -1,6 +1,6 @@
 import type { Bytes } from '@xcom/core'
-import { asBytes } from './bytes.js'
-import { badOption, Failures } from './errors.js'
+import { asBytes } from './bytes.ts'
+import { badOption, Failures } from './errors.ts'
 import {
   codecStream,
   EngineTransformer,
@@ -8,8 +8,8 @@ import {
   type TransformerFactory,
   transformAll,
   type ZlibEngine,
-} from './pipeline.js'
-import type { CodecDecompressOptions, CompressionCodec } from './types.js'
+} from './pipeline.ts'
+import type { CodecDecompressOptions, CompressionCodec } from './types.ts'
 
 /** What a codec is made of: its name, suffix and how to build one compression or decompression run. */
 export interface CodecSpec {

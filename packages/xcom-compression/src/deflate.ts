@@ -1,9 +1,9 @@
 import type { Bytes } from '@xcom/core'
-import { adler32 } from './checksum.js'
-import { checkLevel, ENGINE_CHUNK, nativeCodec } from './codec.js'
-import { type DecodeFrame, portableFramedCodec } from './framing.js'
-import { resolveNative } from './runtime.js'
-import type { CompressionCodec, Implementation } from './types.js'
+import { adler32 } from './checksum.ts'
+import { checkLevel, ENGINE_CHUNK, nativeCodec } from './codec.ts'
+import { type DecodeFrame, portableFramedCodec } from './framing.ts'
+import { resolveNative } from './runtime.ts'
+import type { CompressionCodec, Implementation } from './types.ts'
 
 /** Options of {@link deflate}. */
 export interface DeflateOptions {

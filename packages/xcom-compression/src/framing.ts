@@ -1,11 +1,11 @@
 import type { Bytes } from '@xcom/core'
-import { concat, EMPTY } from './bytes.js'
-import type { Checksum } from './checksum.js'
-import { defineCodec, INFLATE_SLICE } from './codec.js'
-import type { Failures } from './errors.js'
-import { type Sink, SlicedTransformer, type Transformer } from './pipeline.js'
-import { PortableDeflater, PortableInflater } from './portable.js'
-import type { CompressionCodec } from './types.js'
+import { concat, EMPTY } from './bytes.ts'
+import type { Checksum } from './checksum.ts'
+import { defineCodec, INFLATE_SLICE } from './codec.ts'
+import type { Failures } from './errors.ts'
+import { type Sink, SlicedTransformer, type Transformer } from './pipeline.ts'
+import { PortableDeflater, PortableInflater } from './portable.ts'
+import type { CompressionCodec } from './types.ts'
 
 /** What a framed format writes around raw DEFLATE data. */
 export interface EncodeFrame {

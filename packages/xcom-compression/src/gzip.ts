@@ -1,10 +1,10 @@
 import type { Bytes } from '@xcom/core'
-import { put32, u16, u32 } from './bytes.js'
-import { crc32Portable } from './checksum.js'
-import { checkLevel, ENGINE_CHUNK, nativeCodec } from './codec.js'
-import { type DecodeFrame, portableFramedCodec } from './framing.js'
-import { resolveNative } from './runtime.js'
-import type { CompressionCodec, Implementation } from './types.js'
+import { put32, u16, u32 } from './bytes.ts'
+import { crc32Portable } from './checksum.ts'
+import { checkLevel, ENGINE_CHUNK, nativeCodec } from './codec.ts'
+import { type DecodeFrame, portableFramedCodec } from './framing.ts'
+import { resolveNative } from './runtime.ts'
+import type { CompressionCodec, Implementation } from './types.ts'
 
 /** Options of {@link gzip}. */
 export interface GzipOptions {

@@ -7,11 +7,11 @@ export {
   type StreamWorthItResult,
   type WorthItOptions,
   type WorthItResult,
-} from './adaptive.js'
-export { type DeflateOptions, deflate, zlib } from './deflate.js'
-export { type GzipOptions, gzip } from './gzip.js'
-export { compressIterable, decompressIterable, toReadableStream } from './iterable.js'
-export { none } from './none.js'
+} from './adaptive.ts'
+export { type DeflateOptions, deflate, zlib } from './deflate.ts'
+export { type GzipOptions, gzip } from './gzip.ts'
+export { compressIterable, decompressIterable, toReadableStream } from './iterable.ts'
+export { none } from './none.ts'
 export {
   CODEC_NAMES,
   type CodecByNameOptions,
@@ -19,7 +19,7 @@ export {
   codecByName,
   codecForSuffix,
   detectCodec,
-} from './registry.js'
-export type { CodecDecompressOptions, CompressionCodec, Implementation } from './types.js'
-export { type ZipOptions, zip } from './zip.js'
-export { isZstdAvailable, type ZstdOptions, zstd } from './zstd.js'
+} from './registry.ts'
+export type { CodecDecompressOptions, CompressionCodec, Implementation } from './types.ts'
+export { type ZipOptions, zip } from './zip.ts'
+export { isZstdAvailable, type ZstdOptions, zstd } from './zstd.ts'

@@ -1,6 +1,6 @@
 import type { ByteSource, Bytes, Codec } from '@xcom/core'
 import { readChunks, XComError } from '@xcom/core'
-import type { CodecDecompressOptions } from './types.js'
+import type { CodecDecompressOptions } from './types.ts'
 
 /**
  * A web ReadableStream of the source's bytes: a Uint8Array (one chunk), a ReadableStream (returned as is), or a

@@ -1,6 +1,6 @@
-import { defineCodec } from './codec.js'
-import type { Sink, Transformer } from './pipeline.js'
-import type { CompressionCodec } from './types.js'
+import { defineCodec } from './codec.ts'
+import type { Sink, Transformer } from './pipeline.ts'
+import type { CompressionCodec } from './types.ts'
 
 /**
  * No compression: bytes pass through unchanged, suffix empty. Decompression still

@@ -1,7 +1,7 @@
 import type { Transform } from 'node:stream'
 import type { Bytes } from '@xcom/core'
-import { asBytes, concat } from './bytes.js'
-import type { Failures } from './errors.js'
+import { asBytes, concat } from './bytes.ts'
+import type { Failures } from './errors.ts'
 
 /**
  * Where a transformer delivers its output. Pushing may throw (`E_TOO_LARGE` past the output limit); `wantsMore`

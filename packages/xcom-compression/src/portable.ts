@@ -1,6 +1,6 @@
 import type { Bytes } from '@xcom/core'
 import { Deflate, type DeflateOptions, Inflate } from 'fflate'
-import { EMPTY } from './bytes.js'
+import { EMPTY } from './bytes.ts'
 
 /**
  * Raw DEFLATE (RFC 1951) compression in JavaScript (fflate). Input is handed to fflate in fixed 64 KiB slices of the

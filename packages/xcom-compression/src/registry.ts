@@ -1,12 +1,12 @@
 import type { Bytes } from '@xcom/core'
 import { XComError } from '@xcom/core'
-import { u32 } from './bytes.js'
-import { deflate } from './deflate.js'
-import { gzip } from './gzip.js'
-import { none } from './none.js'
-import type { CompressionCodec, Implementation } from './types.js'
-import { zip } from './zip.js'
-import { zstd } from './zstd.js'
+import { u32 } from './bytes.ts'
+import { deflate } from './deflate.ts'
+import { gzip } from './gzip.ts'
+import { none } from './none.ts'
+import type { CompressionCodec, Implementation } from './types.ts'
+import { zip } from './zip.ts'
+import { zstd } from './zstd.ts'
 
 /** Every name {@link codecByName} accepts (`zlib` is another name of `deflate`). */
 export const CODEC_NAMES = ['gzip', 'deflate', 'zlib', 'zip', 'zstd', 'none'] as const

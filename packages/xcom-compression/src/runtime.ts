@@ -1,6 +1,6 @@
 import type * as NodeZlib from 'node:zlib'
-import { badOption } from './errors.js'
-import type { Implementation } from './types.js'
+import { badOption } from './errors.ts'
+import type { Implementation } from './types.ts'
 
 /** The node:zlib module's shape, as far as this package uses it. */
 export type ZlibModule = typeof NodeZlib

@@ -1,14 +1,14 @@
 import type { Bytes } from '@xcom/core'
 import { XComError } from '@xcom/core'
-import { concat, EMPTY, put16, put32, u16, u32, u64 } from './bytes.js'
-import { type Checksum, crc32For } from './checksum.js'
-import { checkLevel, defineCodec, ENGINE_CHUNK, INFLATE_SLICE } from './codec.js'
-import { badOption, type Failures } from './errors.js'
-import { type EncodeFrame, FramedEncoder } from './framing.js'
-import { EngineTransformer, type Sink, SlicedTransformer, type Transformer } from './pipeline.js'
-import { PortableDeflater, PortableInflater } from './portable.js'
-import { resolveNative } from './runtime.js'
-import type { CompressionCodec, Implementation } from './types.js'
+import { concat, EMPTY, put16, put32, u16, u32, u64 } from './bytes.ts'
+import { type Checksum, crc32For } from './checksum.ts'
+import { checkLevel, defineCodec, ENGINE_CHUNK, INFLATE_SLICE } from './codec.ts'
+import { badOption, type Failures } from './errors.ts'
+import { type EncodeFrame, FramedEncoder } from './framing.ts'
+import { EngineTransformer, type Sink, SlicedTransformer, type Transformer } from './pipeline.ts'
+import { PortableDeflater, PortableInflater } from './portable.ts'
+import { resolveNative } from './runtime.ts'
+import type { CompressionCodec, Implementation } from './types.ts'
 
 /** Options of {@link zip}. */
 export interface ZipOptions {

@@ -1,6 +1,6 @@
 import type { Bytes, XComError } from '@xcom/core'
-import { EMPTY, u32 } from './bytes.js'
-import type { Failures } from './errors.js'
+import { EMPTY, u32 } from './bytes.ts'
+import type { Failures } from './errors.ts'
 
 /** A piece of one zstd frame, in input order; `frameEnd` marks the piece that completes its frame. */
 export interface FramePiece {

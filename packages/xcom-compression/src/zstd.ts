@@ -1,11 +1,11 @@
 import type { Bytes } from '@xcom/core'
 import { XComError } from '@xcom/core'
-import { checkLevel, defineCodec, ENGINE_CHUNK } from './codec.js'
-import type { Failures } from './errors.js'
-import { EngineTransformer, type Transformer } from './pipeline.js'
-import { hasZstd, nodeZlib, readsConcatenatedZstd, resolveNative, type ZlibModule } from './runtime.js'
-import type { CompressionCodec, Implementation } from './types.js'
-import { type FramePiece, ZstdFrameReader } from './zstd-frames.js'
+import { checkLevel, defineCodec, ENGINE_CHUNK } from './codec.ts'
+import type { Failures } from './errors.ts'
+import { EngineTransformer, type Transformer } from './pipeline.ts'
+import { hasZstd, nodeZlib, readsConcatenatedZstd, resolveNative, type ZlibModule } from './runtime.ts'
+import type { CompressionCodec, Implementation } from './types.ts'
+import { type FramePiece, ZstdFrameReader } from './zstd-frames.ts'
 
 /** Options of {@link zstd}. */
 export interface ZstdOptions {

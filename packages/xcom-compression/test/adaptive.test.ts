@@ -7,8 +7,8 @@ import {
   none,
   readChunks,
   zstd,
-} from '../src/index.js'
-import { expectBytes, expectCode, jsonRecords, randomBytes } from './helpers.js'
+} from '../src/index.ts'
+import { expectBytes, expectCode, jsonRecords, randomBytes } from './helpers.ts'
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []

@@ -3,10 +3,11 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { runsTypeScriptChildren, sourceNodeFlags } from '@xcom/testing'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { type CompressionCodec, deflate, gzip, isZstdAvailable, zip, zstd } from '../src/index.js'
-import type { FrameFeed } from '../src/zstd.js'
-import { runsTypeScriptChildren, runsZstdFeed, tempDir } from './helpers.js'
+import { type CompressionCodec, deflate, gzip, isZstdAvailable, zip, zstd } from '../src/index.ts'
+import type { FrameFeed } from '../src/zstd.ts'
+import { runsZstdFeed, tempDir } from './helpers.ts'
 
 const MiB = 1024 * 1024
 const dir = tempDir()
@@ -27,19 +28,9 @@ async function compressZeros(codec: CompressionCodec, total: number): Promise<Ui
 /** Runs fixtures/bomb-memory.ts in a fresh process, so that its peak RSS is the decompression's alone. */
 async function decompressInChild(codec: string, file: string, maxSize: number) {
   const child = fileURLToPath(new URL('./fixtures/bomb-memory.ts', import.meta.url))
-  const hooks = fileURLToPath(new URL('./fixtures/resolve-ts.mjs', import.meta.url))
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [
-      '--experimental-transform-types',
-      '--no-warnings',
-      '--import',
-      hooks,
-      child,
-      codec,
-      file,
-      String(maxSize),
-    ],
+    [...sourceNodeFlags(), '--no-warnings', child, codec, file, String(maxSize)],
     { timeout: 120_000 },
   )
   return JSON.parse(stdout) as { whole: string; streamed: string; delivered: number; growth: number }

@@ -1,8 +1,8 @@
 import * as nodeZlib from 'node:zlib'
 import { describeCodec } from '@xcom/testing'
 import { describe } from 'vitest'
-import { deflate, gzip, isZstdAvailable, none, zip, zstd } from '../src/index.js'
-import { nativeZstd } from '../src/zstd.js'
+import { deflate, gzip, isZstdAvailable, none, zip, zstd } from '../src/index.ts'
+import { nativeZstd } from '../src/zstd.ts'
 
 // Every codec, on both implementations where it has two, passes the published conformance suite.
 describeCodec('gzip (native, level 6)', () => gzip())

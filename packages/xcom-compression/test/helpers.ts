@@ -1,13 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import * as nodeModule from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Bytes } from '@xcom/core'
 import { XComError } from '@xcom/core'
 import { afterAll, expect } from 'vitest'
-import { hasZstd, nodeZlib, readsConcatenatedZstd } from '../src/runtime.js'
-import type { FrameFeed } from '../src/zstd.js'
+import { hasZstd, nodeZlib, readsConcatenatedZstd } from '../src/runtime.ts'
+import type { FrameFeed } from '../src/zstd.ts'
 
 /** Deterministic pseudo-random bytes (xorshift32). */
 export function randomBytes(length: number, seed = 1): Bytes {
@@ -98,13 +97,6 @@ export async function pump(transform: TransformStream<Bytes, Bytes>, input: Byte
   for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value)
   return new Uint8Array(Buffer.concat(chunks))
 }
-
-/**
- * Whether fixtures/resolve-ts.mjs can run a TypeScript child process here: it needs `module.registerHooks`
- * (Node.js >= 22.15), the capability the child-process tests declare.
- */
-export const runsTypeScriptChildren =
-  typeof (nodeModule as { registerHooks?: unknown }).registerHooks === 'function'
 
 /** The ways zstd decompression can feed frames to node:zlib (see `FrameFeed`). */
 export const ZSTD_FEEDS: readonly FrameFeed[] = ['apart', 'together']

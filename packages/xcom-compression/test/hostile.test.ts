@@ -3,9 +3,9 @@ import { crc32, deflateSync, gzipSync } from 'node:zlib'
 import { XComError } from '@xcom/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type CompressionCodec, deflate, gzip, isZstdAvailable, zip, zstd } from '../src/index.js'
-import { nativeZstd } from '../src/zstd.js'
-import { expectBytes, expectCode, jsonRecords, pump, randomBytes } from './helpers.js'
+import { type CompressionCodec, deflate, gzip, isZstdAvailable, zip, zstd } from '../src/index.ts'
+import { nativeZstd } from '../src/zstd.ts'
+import { expectBytes, expectCode, jsonRecords, pump, randomBytes } from './helpers.ts'
 
 const codecs: [string, CompressionCodec][] = [
   ...[gzip, deflate, zip].flatMap((make) =>

@@ -3,8 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as nodeZlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { type CompressionCodec, gzip, isZstdAvailable, zip, zstd } from '../src/index.js'
-import { nativeZstd } from '../src/zstd.js'
+import { type CompressionCodec, gzip, isZstdAvailable, zip, zstd } from '../src/index.ts'
+import { nativeZstd } from '../src/zstd.ts'
 import {
   expectBytes,
   expectCode,
@@ -16,7 +16,7 @@ import {
   runsZstdFeed,
   tempDir,
   ZSTD_FEEDS,
-} from './helpers.js'
+} from './helpers.ts'
 
 const dir = tempDir()
 const values: Record<string, Uint8Array> = {

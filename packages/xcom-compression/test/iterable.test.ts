@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { compressIterable, decompressIterable, gzip, toReadableStream, zip } from '../src/index.js'
-import { expectBytes, expectCode, jsonRecords } from './helpers.js'
+import { compressIterable, decompressIterable, gzip, toReadableStream, zip } from '../src/index.ts'
+import { expectBytes, expectCode, jsonRecords } from './helpers.ts'
 
 async function join(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = []

@@ -1,27 +1,17 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { runsTypeScriptChildren, sourceNodeFlags } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
-import { runsTypeScriptChildren } from './helpers.js'
 
 const MiB = 1024 * 1024
 
 /** Streams `total` bytes through gzip compress + decompress in a fresh Node.js process; returns what it measured. */
 async function streamInChild(total: number, implementation: 'native' | 'portable') {
   const child = fileURLToPath(new URL('./fixtures/stream-memory.ts', import.meta.url))
-  const hooks = fileURLToPath(new URL('./fixtures/resolve-ts.mjs', import.meta.url))
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [
-      '--expose-gc',
-      '--experimental-transform-types',
-      '--no-warnings',
-      '--import',
-      hooks,
-      child,
-      String(total),
-      implementation,
-    ],
+    ['--expose-gc', ...sourceNodeFlags(), '--no-warnings', child, String(total), implementation],
     { timeout: 180_000 },
   )
   return JSON.parse(stdout) as { total: number; received: number; same: boolean; growth: number }

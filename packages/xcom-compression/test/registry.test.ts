@@ -13,9 +13,9 @@ import {
   zip,
   zlib,
   zstd,
-} from '../src/index.js'
-import { hasZstd } from '../src/runtime.js'
-import { expectBytes, expectCode, jsonRecords } from './helpers.js'
+} from '../src/index.ts'
+import { hasZstd } from '../src/runtime.ts'
+import { expectBytes, expectCode, jsonRecords } from './helpers.ts'
 
 const thrown = (run: () => unknown): unknown => {
   try {

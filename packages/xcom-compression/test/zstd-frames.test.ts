@@ -2,10 +2,10 @@ import * as nodeZlib from 'node:zlib'
 import { XComError } from '@xcom/core'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { isZstdAvailable } from '../src/index.js'
-import { readsConcatenatedZstd } from '../src/runtime.js'
-import { nativeZstd } from '../src/zstd.js'
-import { expectBytes, jsonRecords, pump, randomBytes, runsZstdFeed, ZSTD_FEEDS } from './helpers.js'
+import { isZstdAvailable } from '../src/index.ts'
+import { readsConcatenatedZstd } from '../src/runtime.ts'
+import { nativeZstd } from '../src/zstd.ts'
+import { expectBytes, jsonRecords, pump, randomBytes, runsZstdFeed, ZSTD_FEEDS } from './helpers.ts'
 
 /** A frame and what it decodes to. */
 interface Frame {

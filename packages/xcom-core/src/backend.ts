@@ -1,6 +1,6 @@
-import type { StoredValue, XComBackend, XComContext } from './contracts.js'
-import { XComError } from './errors.js'
-import { SerializerRegistry } from './serializer/index.js'
+import type { StoredValue, XComBackend, XComContext } from './contracts.ts'
+import { XComError } from './errors.ts'
+import { SerializerRegistry } from './serializer/index.ts'
 
 /** Options of {@link BaseXComBackend}. */
 export interface BaseXComBackendOptions {

@@ -1,5 +1,5 @@
-import type { ByteSource, Bytes, GetOptions } from './contracts.js'
-import { XComError } from './errors.js'
+import type { ByteSource, Bytes, GetOptions } from './contracts.ts'
+import { XComError } from './errors.ts'
 
 /** The chunks of a web stream as an async iterable; stopping early cancels the stream and releases its lock. */
 export async function* readChunks<T>(stream: ReadableStream<T>): AsyncGenerator<T, void, undefined> {

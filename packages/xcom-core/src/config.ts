@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { CONNECTION_ENV_PREFIXES } from './connections.js'
-import { XComError, type XComErrorCode } from './errors.js'
-import { maskText, maskUrl } from './mask.js'
+import { CONNECTION_ENV_PREFIXES } from './connections.ts'
+import { XComError, type XComErrorCode } from './errors.ts'
+import { maskText, maskUrl } from './mask.ts'
 
 /** The environment as a plain record (process.env or a test's own). */
 export type Env = Record<string, string | undefined>

@@ -1,6 +1,6 @@
-import type { Connection, ConnectionResolver } from './contracts.js'
-import { XComError } from './errors.js'
-import { maskConnectionId, maskText } from './mask.js'
+import type { Connection, ConnectionResolver } from './contracts.ts'
+import { XComError } from './errors.ts'
+import { maskConnectionId, maskText } from './mask.ts'
 
 /** Environment variable prefixes searched for a connection id, in order. */
 export const CONNECTION_ENV_PREFIXES = ['XCOM_CONN_', 'AIRFLOW_CONN_'] as const

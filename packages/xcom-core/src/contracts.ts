@@ -1,4 +1,4 @@
-import type { XComError } from './errors.js'
+import type { XComError } from './errors.ts'
 
 /** Raw bytes. */
 export type Bytes = Uint8Array

@@ -1,9 +1,9 @@
-import { BaseXComBackend } from './backend.js'
-import { type Env, importExport, type XComConfig } from './config.js'
-import type { ConnectionResolver, MetadataStore, XComBackend } from './contracts.js'
-import { XComError } from './errors.js'
-import { maskText, maskUrl } from './mask.js'
-import { MemoryMetadataStore } from './memory-metadata-store.js'
+import { BaseXComBackend } from './backend.ts'
+import { type Env, importExport, type XComConfig } from './config.ts'
+import type { ConnectionResolver, MetadataStore, XComBackend } from './contracts.ts'
+import { XComError } from './errors.ts'
+import { maskText, maskUrl } from './mask.ts'
+import { MemoryMetadataStore } from './memory-metadata-store.ts'
 
 /** What a backend class may implement to be built by `XCom.fromEnv` (via XCOM_BACKEND). */
 export interface BackendEnvContext {

@@ -1,5 +1,5 @@
-import type { XComIdentity, XComKey } from './contracts.js'
-import { XComError } from './errors.js'
+import type { XComIdentity, XComKey } from './contracts.ts'
+import { XComError } from './errors.ts'
 
 /** The key Airflow uses for a task's return value; the default key. */
 export const XCOM_RETURN_KEY = 'return_value'

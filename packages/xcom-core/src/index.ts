@@ -1,5 +1,5 @@
-export { BaseXComBackend, type BaseXComBackendOptions, malformedValue } from './backend.js'
-export { byteChunks, checkRange, readChunks } from './bytes.js'
+export { BaseXComBackend, type BaseXComBackendOptions, malformedValue } from './backend.ts'
+export { byteChunks, checkRange, readChunks } from './bytes.ts'
 export {
   DEFAULT_METADATA_URL,
   ENV_VARIABLES,
@@ -14,7 +14,7 @@ export {
   readSetting,
   readXComConfig,
   type XComConfig,
-} from './config.js'
+} from './config.ts'
 export {
   CONNECTION_ENV_PREFIXES,
   EnvConnectionResolver,
@@ -24,10 +24,10 @@ export {
   pySplitUrl,
   pyUnquote,
   type SplitUrl,
-} from './connections.js'
-export type * from './contracts.js'
-export { XCOM_ERROR_CODES, XComError, type XComErrorCode, type XComErrorOptions } from './errors.js'
-export type { BackendEnvContext } from './from-env.js'
+} from './connections.ts'
+export type * from './contracts.ts'
+export { XCOM_ERROR_CODES, XComError, type XComErrorCode, type XComErrorOptions } from './errors.ts'
+export type { BackendEnvContext } from './from-env.ts'
 export {
   compareKeys,
   formatIdentity,
@@ -36,13 +36,13 @@ export {
   validateIdentifier,
   validateMapIndex,
   XCOM_RETURN_KEY,
-} from './identity.js'
-export { isSecretName, maskConnectionId, maskConnectionValue, maskText, maskUrl } from './mask.js'
-export { MemoryMetadataStore } from './memory-metadata-store.js'
-export { checkObjectKey, prefixedKey, prefixedListPrefix } from './object-keys.js'
-export { decodeCursor, encodeCursor, matchesQuery, queryValues, validateQuery } from './query.js'
-export { type RecordRow, recordFromRow } from './rows.js'
-export * from './serializer/index.js'
+} from './identity.ts'
+export { isSecretName, maskConnectionId, maskConnectionValue, maskText, maskUrl } from './mask.ts'
+export { MemoryMetadataStore } from './memory-metadata-store.ts'
+export { checkObjectKey, prefixedKey, prefixedListPrefix } from './object-keys.ts'
+export { decodeCursor, encodeCursor, matchesQuery, queryValues, validateQuery } from './query.ts'
+export { type RecordRow, recordFromRow } from './rows.ts'
+export * from './serializer/index.ts'
 export {
   type ClearQuery,
   type GcReport,
@@ -51,4 +51,4 @@ export {
   type PurgeReport,
   XCom,
   type XComOptions,
-} from './xcom.js'
+} from './xcom.ts'

@@ -7,9 +7,9 @@ import type {
   XComKey,
   XComQuery,
   XComRecord,
-} from './contracts.js'
-import { compareKeys } from './identity.js'
-import { decodeCursor, encodeCursor, matchesQuery } from './query.js'
+} from './contracts.ts'
+import { compareKeys } from './identity.ts'
+import { decodeCursor, encodeCursor, matchesQuery } from './query.ts'
 
 /**
  * A {@link MetadataStore} in process memory: for tests, demos and short-lived pipelines. Records are copied in and

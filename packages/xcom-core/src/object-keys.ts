@@ -1,4 +1,4 @@
-import { XComError } from './errors.js'
+import { XComError } from './errors.ts'
 
 /**
  * Refuses object keys that a store, an SDK or a server could resolve to another object: empty, absolute, with an

@@ -1,6 +1,6 @@
-import type { XComKey, XComQuery, XComRecord } from './contracts.js'
-import { XComError } from './errors.js'
-import { validateIdentifier, validateMapIndex } from './identity.js'
+import type { XComKey, XComQuery, XComRecord } from './contracts.ts'
+import { XComError } from './errors.ts'
+import { validateIdentifier, validateMapIndex } from './identity.ts'
 
 /** Normalizes a query field to a list of accepted values (undefined: anything). */
 export function queryValues<T>(field: T | readonly T[] | undefined): readonly T[] | undefined {

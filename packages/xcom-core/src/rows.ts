@@ -1,4 +1,4 @@
-import type { StoredValue, XComRecord } from './contracts.js'
+import type { StoredValue, XComRecord } from './contracts.ts'
 
 /**
  * One row as SQL metadata stores keep it (`xcom_record`, `xcom_pending_purge`), with whatever types the driver

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { BaseXComBackend, malformedValue } from './backend.js'
-import { type Env, readXComConfig } from './config.js'
-import { EnvConnectionResolver } from './connections.js'
+import { BaseXComBackend, malformedValue } from './backend.ts'
+import { type Env, readXComConfig } from './config.ts'
+import { EnvConnectionResolver } from './connections.ts'
 import type {
   Bytes,
   DatabaseIdentity,
@@ -15,11 +15,11 @@ import type {
   XComKey,
   XComQuery,
   XComRecord,
-} from './contracts.js'
-import { XComError } from './errors.js'
-import { loadBackend, openMetadataStore } from './from-env.js'
-import { formatIdentity, resolveIdentity, validateIdentifier } from './identity.js'
-import { validateQuery } from './query.js'
+} from './contracts.ts'
+import { XComError } from './errors.ts'
+import { loadBackend, openMetadataStore } from './from-env.ts'
+import { formatIdentity, resolveIdentity, validateIdentifier } from './identity.ts'
+import { validateQuery } from './query.ts'
 
 /** Options of {@link XCom}. */
 export interface XComOptions {

@@ -1,8 +1,8 @@
 // Values as Airflow's serde (Python) writes them into XCom JSON: Python tasks push these, TypeScript tasks read them.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { XComError } from '../src/errors.js'
-import { SerializerRegistry } from '../src/serializer/index.js'
+import { XComError } from '../src/errors.ts'
+import { SerializerRegistry } from '../src/serializer/index.ts'
 
 const registry = new SerializerRegistry()
 

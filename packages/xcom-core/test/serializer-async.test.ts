@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { XComError, type XComErrorCode } from '../src/errors.js'
-import { type CustomSerializer, SerializerRegistry } from '../src/serializer/index.js'
+import { XComError, type XComErrorCode } from '../src/errors.ts'
+import { type CustomSerializer, SerializerRegistry } from '../src/serializer/index.ts'
 
 /** Runs `fn`, which must throw an XComError with `code`, and returns that error. */
 function thrown(code: XComErrorCode, fn: () => unknown): XComError {
@@ -15,7 +15,10 @@ function thrown(code: XComErrorCode, fn: () => unknown): XComError {
 }
 
 class Box {
-  constructor(readonly content: unknown) {}
+  readonly content: unknown
+  constructor(content: unknown) {
+    this.content = content
+  }
 }
 
 /** A serializer of Box whose hooks can be swapped for ones that misbehave. */

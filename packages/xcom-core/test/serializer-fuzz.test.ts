@@ -1,16 +1,18 @@
 // Fuzz: random and mutated envelopes into deserialize() only ever throw XComError, never pollute a prototype.
 import { Buffer } from 'node:buffer'
 import { expect, it } from 'vitest'
-import { XComError } from '../src/errors.js'
-import { SerializerRegistry } from '../src/serializer/index.js'
+import { XComError } from '../src/errors.ts'
+import { SerializerRegistry } from '../src/serializer/index.ts'
 
 class Point {
   static readonly xcomClassname = 'geo.Point'
   static readonly xcomVersion = 2
-  constructor(
-    readonly x: number,
-    readonly y: number,
-  ) {}
+  readonly x: number
+  readonly y: number
+  constructor(x: number, y: number) {
+    this.x = x
+    this.y = y
+  }
   serialize() {
     return { x: this.x, y: this.y }
   }

@@ -1,8 +1,8 @@
 import { Buffer } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
-import { XComError, type XComErrorCode } from '../src/errors.js'
-import { DEFAULT_MAX_SIZE, SerializerRegistry } from '../src/serializer/index.js'
-import { REGEXP_BUDGET, regexpCost } from '../src/serializer/regexp-cost.js'
+import { XComError, type XComErrorCode } from '../src/errors.ts'
+import { DEFAULT_MAX_SIZE, SerializerRegistry } from '../src/serializer/index.ts'
+import { REGEXP_BUDGET, regexpCost } from '../src/serializer/regexp-cost.ts'
 
 /** Runs `fn`, which must throw an XComError with `code`, and returns that error and how long it took. */
 function refused(code: XComErrorCode, fn: () => unknown): { error: XComError; ms: number } {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { XComError } from '../src/errors.js'
-import { BUILTIN_DECODERS } from '../src/serializer/builtins.js'
-import { SerializerRegistry } from '../src/serializer/index.js'
+import { XComError } from '../src/errors.ts'
+import { BUILTIN_DECODERS } from '../src/serializer/builtins.ts'
+import { SerializerRegistry } from '../src/serializer/index.ts'
 
 // Every built-in decoder, fed the worst ~100 kB inputs we know, must finish (or refuse) within FACTOR times the
 // time to read a plain JSON string of the same size, measured here (never less than FLOOR_MS): a ratio, so a slow

@@ -1,15 +1,17 @@
 import { Buffer } from 'node:buffer'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { SerializerRegistry } from '../src/serializer/index.js'
+import { SerializerRegistry } from '../src/serializer/index.ts'
 
 class Point {
   static readonly xcomClassname = 'geo.Point'
   static readonly xcomVersion = 1
-  constructor(
-    readonly x: unknown,
-    readonly y: unknown,
-  ) {}
+  readonly x: unknown
+  readonly y: unknown
+  constructor(x: unknown, y: unknown) {
+    this.x = x
+    this.y = y
+  }
   serialize() {
     return [this.x, this.y]
   }

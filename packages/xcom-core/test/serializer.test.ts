@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
-import { XComError, type XComErrorCode } from '../src/errors.js'
-import { type CustomSerializer, createSerializer, SerializerRegistry } from '../src/serializer/index.js'
+import { XComError, type XComErrorCode } from '../src/errors.ts'
+import { type CustomSerializer, createSerializer, SerializerRegistry } from '../src/serializer/index.ts'
 
 /** Runs `fn`, which must throw an XComError with `code`, and returns that error. */
 function thrown(code: XComErrorCode, fn: () => unknown): XComError {
@@ -21,10 +21,12 @@ const roundTrip = (value: unknown, r: SerializerRegistry = registry) => r.deseri
 class Point {
   static readonly xcomClassname = 'geo.Point'
   static readonly xcomVersion = 2
-  constructor(
-    readonly x: number,
-    readonly y: number,
-  ) {}
+  readonly x: number
+  readonly y: number
+  constructor(x: number, y: number) {
+    this.x = x
+    this.y = y
+  }
   serialize() {
     return { x: this.x, y: this.y }
   }
@@ -35,7 +37,10 @@ class Point {
 }
 
 class Temperature {
-  constructor(readonly celsius: number) {}
+  readonly celsius: number
+  constructor(celsius: number) {
+    this.celsius = celsius
+  }
 }
 
 const temperature: CustomSerializer<Temperature> = {
@@ -350,10 +355,12 @@ describe('custom types', () => {
     class Money {
       static readonly xcomClassname = 'shop.Money'
       static readonly xcomVersion = 1
-      private constructor(
-        readonly cents: bigint,
-        readonly currency: string,
-      ) {}
+      readonly cents: bigint
+      readonly currency: string
+      private constructor(cents: bigint, currency: string) {
+        this.cents = cents
+        this.currency = currency
+      }
       static of(cents: bigint, currency: string): Money {
         return new Money(cents, currency)
       }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { StorageOptions } from '@google-cloud/storage'
 import { XComError } from '@xcom/core'
 import { JWT, PassThroughClient } from 'google-auth-library'
-import type { GcsConnectionOptions, GcsCredentials } from './connection.js'
+import type { GcsConnectionOptions, GcsCredentials } from './connection.ts'
 
 /** The scopes @google-cloud/storage asks for by default. */
 const STORAGE_SCOPES = [

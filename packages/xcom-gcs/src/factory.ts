@@ -1,6 +1,6 @@
 import { type Connection, type ObjectStorageUrl, XComError } from '@xcom/core'
-import { gcsOptionsFromConnection } from './connection.js'
-import { GcsObjectStore, type GcsObjectStoreOptions } from './store.js'
+import { gcsOptionsFromConnection } from './connection.ts'
+import { GcsObjectStore, type GcsObjectStoreOptions } from './store.ts'
 
 /**
  * Builds a {@link GcsObjectStore} for a `gs://[conn_id@]bucket/prefix` URL: the `ObjectStoreFactory` (see

@@ -34,10 +34,10 @@ import type {
   XComError as XComErrorType,
 } from '@xcom/core'
 import { byteChunks, checkRange, prefixedKey, prefixedListPrefix, XComError } from '@xcom/core'
-import { authOptionsOf } from './auth.js'
-import type { GcsConnectionOptions } from './connection.js'
-import { fastCrc32cValidator } from './crc32c.js'
-import { toXComError } from './errors.js'
+import { authOptionsOf } from './auth.ts'
+import type { GcsConnectionOptions } from './connection.ts'
+import { fastCrc32cValidator } from './crc32c.ts'
+import { toXComError } from './errors.ts'
 
 type RetryOptions = NonNullable<StorageOptions['retryOptions']>
 

@@ -3,8 +3,8 @@ import { gzip } from '@xcom/compression'
 import { MemoryMetadataStore, type ObjectInfo, XCom, XComError } from '@xcom/core'
 import { CLAIM_KEY, DATABASE_META, ObjectStoreXComBackend } from '@xcom/objectstore'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { GcsObjectStore, GcsObjectStoreOptions } from '../src/index.js'
-import { explainRealSkip, type GcsTarget, realTarget, startLocal, storeOn } from './targets.js'
+import type { GcsObjectStore, GcsObjectStoreOptions } from '../src/index.ts'
+import { explainRealSkip, type GcsTarget, realTarget, startLocal, storeOn } from './targets.ts'
 
 /** Deterministic bytes that do not compress. */
 function noise(size: number, seed = 7): Uint8Array {

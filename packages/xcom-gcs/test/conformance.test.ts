@@ -1,5 +1,5 @@
 import { describeObjectStore } from '@xcom/testing'
-import { explainRealSkip, type GcsTarget, realTarget, startLocal, storeOn } from './targets.js'
+import { explainRealSkip, type GcsTarget, realTarget, startLocal, storeOn } from './targets.ts'
 
 let local: GcsTarget | undefined
 

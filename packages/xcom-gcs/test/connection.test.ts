@@ -8,7 +8,7 @@ import {
   XComError,
 } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { GcsObjectStore, gcsOptionsFromConnection, objectStoreFactory } from '../src/index.js'
+import { GcsObjectStore, gcsOptionsFromConnection, objectStoreFactory } from '../src/index.ts'
 
 /** Parses an AIRFLOW_CONN_* value the way core does, then maps it. */
 function fromValue(value: string, id = 'gcp_conn') {

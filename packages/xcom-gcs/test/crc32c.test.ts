@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { CRC32C } from '@google-cloud/storage'
 import { describe, expect, it } from 'vitest'
-import { crc32cBase64, crc32cUpdate, fastCrc32cValidator } from '../src/index.js'
+import { crc32cBase64, crc32cUpdate, fastCrc32cValidator } from '../src/index.ts'
 
 describe('fastCrc32cValidator', () => {
   it('matches the CRC-32C check values', () => {

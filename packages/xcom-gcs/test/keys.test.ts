@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { XComError } from '@xcom/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { GcsObjectStore } from '../src/index.js'
-import { type GcsTarget, startLocal, storeOn } from './targets.js'
+import type { GcsObjectStore } from '../src/index.ts'
+import { type GcsTarget, startLocal, storeOn } from './targets.ts'
 
 const text = (value: string) => new TextEncoder().encode(value)
 

@@ -8,8 +8,8 @@ import { XComError } from '@xcom/core'
 import { expectNoSecrets } from '@xcom/testing'
 import type { JWT } from 'google-auth-library'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { GcsObjectStore, type GcsObjectStoreOptions } from '../src/index.js'
-import { type GcsTarget, startLocal } from './targets.js'
+import { GcsObjectStore, type GcsObjectStoreOptions } from '../src/index.ts'
+import { type GcsTarget, startLocal } from './targets.ts'
 
 /** A real (freshly generated) service account key: the SDK signs token requests with it. */
 const { privateKey } = generateKeyPairSync('rsa', {

@@ -6,8 +6,8 @@ import { Storage } from '@google-cloud/storage'
 import { XComError } from '@xcom/core'
 import { JWT, PassThroughClient } from 'google-auth-library'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { GcsObjectStore } from '../src/index.js'
-import { FAST_RETRIES, type GcsTarget, LOCAL_BUCKET, startLocal, storeOn } from './targets.js'
+import { GcsObjectStore } from '../src/index.ts'
+import { FAST_RETRIES, type GcsTarget, LOCAL_BUCKET, startLocal, storeOn } from './targets.ts'
 
 const bytesOf = (text: string) => new TextEncoder().encode(text)
 const textOf = (bytes: Uint8Array) => new TextDecoder().decode(bytes)

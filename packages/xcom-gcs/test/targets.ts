@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { type GcsServerHandle, requireServiceOrSkip, startGcsServer } from '@xcom/test-services'
-import { GcsObjectStore, type GcsObjectStoreOptions } from '../src/index.js'
+import { GcsObjectStore, type GcsObjectStoreOptions } from '../src/index.ts'
 
 /**
  * Where the tests run: the project's GCS JSON-API test server (always), and real Google Cloud Storage when

@@ -36,20 +36,20 @@ import {
   streamOf,
   utf8Slices,
   verifying,
-} from './bytes.js'
+} from './bytes.ts'
 import {
   algorithmOf,
   CHECKSUM_ALGORITHMS,
   type ChecksumAlgorithm,
   checksumOf,
   isChecksumAlgorithm,
-} from './checksum.js'
-import { DATABASE_META, PrefixClaim } from './claim.js'
-import { objectKey } from './keys.js'
-import { ReplicatedObjectStore } from './replicated-store.js'
-import { uriOf } from './store-util.js'
-import { sweepStore } from './sweep.js'
-import { objectStoreFromUrl } from './url.js'
+} from './checksum.ts'
+import { DATABASE_META, PrefixClaim } from './claim.ts'
+import { objectKey } from './keys.ts'
+import { ReplicatedObjectStore } from './replicated-store.ts'
+import { uriOf } from './store-util.ts'
+import { sweepStore } from './sweep.ts'
+import { objectStoreFromUrl } from './url.ts'
 
 /** Bytes of a stream value compressed on trial to decide whether compressing the whole stream is worth it. */
 const COMPRESSION_SAMPLE = 1024 * 1024

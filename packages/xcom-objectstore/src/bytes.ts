@@ -1,5 +1,5 @@
 import { type ByteSource, type Bytes, type ObjectBody, readChunks, XComError } from '@xcom/core'
-import { algorithmOf, type Checksum, type ChecksumAlgorithm, createChecksum } from './checksum.js'
+import { algorithmOf, type Checksum, type ChecksumAlgorithm, createChecksum } from './checksum.ts'
 
 /**
  * Size of the slices a large buffer is cut into: large, so the cost per write vanishes; each slice is hashed while it

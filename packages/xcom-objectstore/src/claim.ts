@@ -6,7 +6,7 @@
  * bypassed (a store without conditional create, two databases racing for a new prefix).
  */
 import { type DatabaseIdentity, type ObjectStore, XComError } from '@xcom/core'
-import { uriOf } from './store-util.js'
+import { uriOf } from './store-util.ts'
 
 /** The key of the claim, relative to the store's prefix (never of the shape of a value's key). */
 export const CLAIM_KEY = 'xcom-database.json'

@@ -50,8 +50,8 @@ import {
   XComError,
   type XComErrorCode,
 } from '@xcom/core'
-import { allocate, chunksOf, type ObservableBody } from './bytes.js'
-import { alreadyExists, notFound, resolveRange, uriOf } from './store-util.js'
+import { allocate, chunksOf, type ObservableBody } from './bytes.ts'
+import { alreadyExists, notFound, resolveRange, uriOf } from './store-util.ts'
 
 /** Options of {@link FileObjectStore}. */
 export interface FileObjectStoreOptions {

@@ -3,8 +3,8 @@ export {
   type ObjectReference,
   ObjectStoreXComBackend,
   type ObjectStoreXComBackendOptions,
-} from './backend.js'
-export type { ObservableBody } from './bytes.js'
+} from './backend.ts'
+export type { ObservableBody } from './bytes.ts'
 export {
   algorithmOf,
   CHECKSUM_ALGORITHMS,
@@ -13,12 +13,12 @@ export {
   checksumOf,
   createChecksum,
   isChecksumAlgorithm,
-} from './checksum.js'
-export { CLAIM_KEY, DATABASE_META } from './claim.js'
-export { FileObjectStore, type FileObjectStoreOptions } from './file-store.js'
-export { encodeSegment, identityPath, isObjectKey, objectKey, recordIdOf } from './keys.js'
-export { MemoryObjectStore, type MemoryObjectStoreOptions } from './memory-store.js'
-export { ReplicatedObjectStore } from './replicated-store.js'
+} from './checksum.ts'
+export { CLAIM_KEY, DATABASE_META } from './claim.ts'
+export { FileObjectStore, type FileObjectStoreOptions } from './file-store.ts'
+export { encodeSegment, identityPath, isObjectKey, objectKey, recordIdOf } from './keys.ts'
+export { MemoryObjectStore, type MemoryObjectStoreOptions } from './memory-store.ts'
+export { ReplicatedObjectStore } from './replicated-store.ts'
 export {
   ADAPTER_PACKAGES,
   type AdapterScheme,
@@ -29,4 +29,4 @@ export {
   objectStoreFromUrl,
   type ParsedObjectStorageUrl,
   parseObjectStorageUrl,
-} from './url.js'
+} from './url.ts'

@@ -13,8 +13,8 @@ import {
   type PutOptions,
   type XComError,
 } from '@xcom/core'
-import { chunksOf, concat, streamOf } from './bytes.js'
-import { alreadyExists, notFound, resolveRange, uriOf } from './store-util.js'
+import { chunksOf, concat, streamOf } from './bytes.ts'
+import { alreadyExists, notFound, resolveRange, uriOf } from './store-util.ts'
 
 /** Options of {@link MemoryObjectStore}. */
 export interface MemoryObjectStoreOptions {

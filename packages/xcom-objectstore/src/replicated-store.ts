@@ -8,8 +8,8 @@ import type {
   PutOptions,
 } from '@xcom/core'
 import { XComError } from '@xcom/core'
-import { chunksOf } from './bytes.js'
-import { notFound } from './store-util.js'
+import { chunksOf } from './bytes.ts'
+import { notFound } from './store-util.ts'
 
 /** How many chunks the fastest replica may run ahead of the slowest while writing. */
 const LEAD = 4

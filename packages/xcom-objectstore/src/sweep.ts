@@ -1,7 +1,7 @@
 import type { ObjectInfo, ObjectStore, SweepContext, SweepReport } from '@xcom/core'
-import { DATABASE_META } from './claim.js'
-import { isObjectKey, recordIdOf } from './keys.js'
-import { uriOf } from './store-util.js'
+import { DATABASE_META } from './claim.ts'
+import { isObjectKey, recordIdOf } from './keys.ts'
+import { uriOf } from './store-util.ts'
 
 /** Keys deleted per `deleteMany` call by the sweep. */
 const SWEEP_BATCH = 1000

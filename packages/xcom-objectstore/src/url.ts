@@ -14,8 +14,8 @@ import {
   pyUnquote,
   XComError,
 } from '@xcom/core'
-import { FileObjectStore } from './file-store.js'
-import { MemoryObjectStore } from './memory-store.js'
+import { FileObjectStore } from './file-store.ts'
+import { MemoryObjectStore } from './memory-store.ts'
 
 /** The storage a URL names, whatever alias its scheme used. */
 export type ObjectStorageScheme = 'file' | 'memory' | 's3' | 'gs' | 'abfs'

@@ -11,7 +11,7 @@ import {
   isObjectKey,
   MemoryObjectStore,
   ObjectStoreXComBackend,
-} from '../src/index.js'
+} from '../src/index.ts'
 import {
   chunked,
   collect,
@@ -24,7 +24,7 @@ import {
   refOf,
   rejection,
   tmpFiles,
-} from './helpers.js'
+} from './helpers.ts'
 
 const kindOf = (record: XComRecord) => record.value.kind
 

@@ -1,8 +1,8 @@
 import type { ObjectBody } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { hashing, readVerified, readVerifiedText, streamFrom, utf8Slices, verifying } from '../src/bytes.js'
-import { type ChecksumAlgorithm, checksumOf } from '../src/checksum.js'
-import { chunked, pattern, rejection } from './helpers.js'
+import { hashing, readVerified, readVerifiedText, streamFrom, utf8Slices, verifying } from '../src/bytes.ts'
+import { type ChecksumAlgorithm, checksumOf } from '../src/checksum.ts'
+import { chunked, pattern, rejection } from './helpers.ts'
 
 /** A body of `bytes` whose stream yields `chunks` (and whose bytes() must not be used). */
 function streamBody(chunks: Uint8Array[], size: number): ObjectBody {

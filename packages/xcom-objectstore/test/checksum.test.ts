@@ -9,8 +9,8 @@ import {
   checksumOf,
   createChecksum,
   isChecksumAlgorithm,
-} from '../src/checksum.js'
-import { pattern } from './helpers.js'
+} from '../src/checksum.ts'
+import { pattern } from './helpers.ts'
 
 const ascii = (text: string) => new Uint8Array(Buffer.from(text, 'ascii'))
 

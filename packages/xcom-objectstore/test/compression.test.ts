@@ -6,8 +6,8 @@ import { gzip as gzipSync } from 'node:zlib'
 import { gzip } from '@xcom/compression'
 import { MemoryMetadataStore, XCom } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { FileObjectStore, ObjectStoreXComBackend } from '../src/index.js'
-import { chunked, expectBytes, fileXCom, ID, pattern, readAll, refOf, rejection, tempDir } from './helpers.js'
+import { FileObjectStore, ObjectStoreXComBackend } from '../src/index.ts'
+import { chunked, expectBytes, fileXCom, ID, pattern, readAll, refOf, rejection, tempDir } from './helpers.ts'
 
 const compressible = (size: number) => new Uint8Array(Buffer.alloc(size, 'xcom compresses well. '))
 const gzipNode = promisify(gzipSync)

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describeObjectStore } from '@xcom/testing'
-import { FileObjectStore, MemoryObjectStore, ReplicatedObjectStore } from '../src/index.js'
+import { FileObjectStore, MemoryObjectStore, ReplicatedObjectStore } from '../src/index.ts'
 
 const roots: string[] = []
 const tempRoot = () => {

@@ -3,10 +3,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { XComError } from '@xcom/core'
+import { sourceNodeFlags } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
-import { fileError } from '../src/file-store.js'
-import { FileObjectStore } from '../src/index.js'
-import { collect, filesUnder, objectFiles, pattern, rejection, tempDir, tmpFiles } from './helpers.js'
+import { fileError } from '../src/file-store.ts'
+import { FileObjectStore } from '../src/index.ts'
+import { collect, filesUnder, objectFiles, pattern, rejection, tempDir, tmpFiles } from './helpers.ts'
 
 describe('FileObjectStore', () => {
   it('lays out objects as plain files with a sidecar of metadata, and a file:// url', async () => {
@@ -160,10 +161,8 @@ describe('FileObjectStore', () => {
         const child = spawn(
           process.execPath,
           [
-            '--experimental-transform-types',
+            ...sourceNodeFlags(),
             '--no-warnings',
-            '--import',
-            resolve(fixtures, 'ts-hooks.mjs'),
             resolve(fixtures, 'put-delete-child.ts'),
             root,
             name,

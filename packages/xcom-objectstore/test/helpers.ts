@@ -8,7 +8,7 @@ import {
   FileObjectStore,
   ObjectStoreXComBackend,
   type ObjectStoreXComBackendOptions,
-} from '../src/index.js'
+} from '../src/index.ts'
 
 const dirs: string[] = []
 

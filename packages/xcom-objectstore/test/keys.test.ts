@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { encodeSegment, identityPath, isObjectKey, objectKey } from '../src/index.js'
+import { encodeSegment, identityPath, isObjectKey, objectKey } from '../src/index.ts'
 
 const ctx = {
   dagId: 'dag',

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process'
 import { resolve } from 'node:path'
+import { sourceNodeFlags } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
-import { objectFiles, tempDir } from './helpers.js'
+import { objectFiles, tempDir } from './helpers.ts'
 
 const MiB = 1024 * 1024
 
@@ -11,16 +12,7 @@ describe('streaming keeps memory bounded', () => {
     const fixtures = resolve(import.meta.dirname, 'fixtures')
     const child = spawnSync(
       process.execPath,
-      [
-        '--expose-gc',
-        '--experimental-transform-types',
-        '--no-warnings',
-        '--import',
-        resolve(fixtures, 'ts-hooks.mjs'),
-        resolve(fixtures, 'rss-child.ts'),
-        '256',
-        root,
-      ],
+      ['--expose-gc', ...sourceNodeFlags(), '--no-warnings', resolve(fixtures, 'rss-child.ts'), '256', root],
       { encoding: 'utf8', timeout: 120_000 },
     )
     expect(child.status, child.stderr).toBe(0)

@@ -2,8 +2,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ByteSource, ObjectStore, PutOptions } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { FileObjectStore, isObjectKey, MemoryObjectStore, ReplicatedObjectStore } from '../src/index.js'
-import { chunked, collect, fileXCom, ID, objectFiles, pattern, refOf, rejection, tempDir } from './helpers.js'
+import { FileObjectStore, isObjectKey, MemoryObjectStore, ReplicatedObjectStore } from '../src/index.ts'
+import { chunked, collect, fileXCom, ID, objectFiles, pattern, refOf, rejection, tempDir } from './helpers.ts'
 
 function replicas() {
   const root = tempDir()

@@ -19,7 +19,7 @@ import {
   MemoryObjectStore,
   ObjectStoreXComBackend,
   objectStoreFromUrl,
-} from '../src/index.js'
+} from '../src/index.ts'
 import {
   fileXCom,
   ID,
@@ -30,7 +30,7 @@ import {
   rejection,
   tempDir,
   tmpFiles,
-} from './helpers.js'
+} from './helpers.ts'
 
 /** A store that resolves dot segments before looking a key up, as s3rver and the Azure SDK do. */
 class ResolvingStore extends MemoryObjectStore {

@@ -10,9 +10,9 @@ import {
   ObjectStoreXComBackend,
   objectStoreFromUrl,
   parseObjectStorageUrl,
-} from '../src/index.js'
-import { calls } from './fixtures/recording-adapter.js'
-import { ID, objectFiles, rejection, tempDir } from './helpers.js'
+} from '../src/index.ts'
+import { calls } from './fixtures/recording-adapter.ts'
+import { ID, objectFiles, rejection, tempDir } from './helpers.ts'
 
 const fixture = (name: string) => resolve(import.meta.dirname, 'fixtures', name)
 

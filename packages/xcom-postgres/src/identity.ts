@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { type DatabaseIdentity, XComError } from '@xcom/core'
 import type { PoolClient } from 'pg'
-import { identityInsert, identitySelect } from './schema.js'
+import { identityInsert, identitySelect } from './schema.ts'
 
 /** Database ids: what object storage accepts in its claim and object metadata. */
 const DATABASE_ID = /^[A-Za-z0-9_-]{1,64}$/

@@ -1,3 +1,3 @@
-export { PostgresMetadataStore, type PostgresMetadataStoreOptions } from './postgres-metadata-store.js'
-export { SCHEMA_VERSION } from './schema.js'
-export { metadataStoreFromUrl, postgresOptionsFromUrl } from './url.js'
+export { PostgresMetadataStore, type PostgresMetadataStoreOptions } from './postgres-metadata-store.ts'
+export { SCHEMA_VERSION } from './schema.ts'
+export { metadataStoreFromUrl, postgresOptionsFromUrl } from './url.ts'

@@ -28,9 +28,9 @@ import {
   type XComRecord,
 } from '@xcom/core'
 import { Pool, type PoolClient, type QueryResultRow } from 'pg'
-import { cursorOf, readCursor } from './cursor.js'
-import { isRetryable, postgresError } from './errors.js'
-import { readIdentity } from './identity.js'
+import { cursorOf, readCursor } from './cursor.ts'
+import { isRetryable, postgresError } from './errors.ts'
+import { readIdentity } from './identity.ts'
 import {
   identityInsert,
   KEY_COLUMNS,
@@ -41,8 +41,8 @@ import {
   SCHEMA_VERSION,
   schemaTableDdl,
   TABLE_NAMES,
-} from './schema.js'
-import { keyParams, keysetAfter, pageLimit, whereOf, wholeNumber } from './sql.js'
+} from './schema.ts'
+import { keyParams, keysetAfter, pageLimit, whereOf, wholeNumber } from './sql.ts'
 
 /** Options of {@link PostgresMetadataStore}. */
 export interface PostgresMetadataStoreOptions {

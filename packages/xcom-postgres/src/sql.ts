@@ -1,6 +1,6 @@
 import { queryValues, XComError, type XComKey, type XComQuery } from '@xcom/core'
-import type { CursorKey } from './cursor.js'
-import { KEY_COLUMNS } from './schema.js'
+import type { CursorKey } from './cursor.ts'
+import { KEY_COLUMNS } from './schema.ts'
 
 /** The identity of a key as statement parameters, in key order. */
 export function keyParams(key: XComKey): unknown[] {

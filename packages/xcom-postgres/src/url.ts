@@ -1,5 +1,5 @@
 import { maskUrl, XComError } from '@xcom/core'
-import { PostgresMetadataStore, type PostgresMetadataStoreOptions } from './postgres-metadata-store.js'
+import { PostgresMetadataStore, type PostgresMetadataStoreOptions } from './postgres-metadata-store.ts'
 
 const EXAMPLE = 'postgres://user:password@127.0.0.1:5432/airflow?schema=xcom'
 

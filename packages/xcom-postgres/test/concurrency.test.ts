@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { buildWithTsc, expectConcurrentProcessesConsistent } from '@xcom/testing'
 import { afterAll, beforeAll, it } from 'vitest'
-import { describePostgres, dropSchema, newSchemaName, POSTGRES_URL } from './support/postgres.js'
+import { describePostgres, dropSchema, newSchemaName, POSTGRES_URL } from './support/postgres.ts'
 
 const packages = fileURLToPath(new URL('../..', import.meta.url))
 const built = (name: string) => pathToFileURL(join(packages, name, 'dist', 'index.js')).href

@@ -1,6 +1,6 @@
 import { describeMetadataStore } from '@xcom/testing'
-import { PostgresMetadataStore } from '../src/index.js'
-import { describePostgres, dropSchema, newSchemaName, POSTGRES_URL } from './support/postgres.js'
+import { PostgresMetadataStore } from '../src/index.ts'
+import { describePostgres, dropSchema, newSchemaName, POSTGRES_URL } from './support/postgres.ts'
 
 describePostgres('PostgresMetadataStore', () => {
   const schemas: string[] = []

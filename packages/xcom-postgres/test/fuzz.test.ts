@@ -4,8 +4,8 @@ import { expectDamagedRowsHandled } from '@xcom/testing'
 import fc from 'fast-check'
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { PostgresMetadataStore } from '../src/index.js'
-import { describePostgres, dropChecks, dropSchema, newSchemaName, POSTGRES_URL } from './support/postgres.js'
+import { PostgresMetadataStore } from '../src/index.ts'
+import { describePostgres, dropChecks, dropSchema, newSchemaName, POSTGRES_URL } from './support/postgres.ts'
 
 /** Each column and its type, for casts. */
 const COLUMNS = {

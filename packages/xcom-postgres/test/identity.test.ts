@@ -2,9 +2,9 @@ import { XComError } from '@xcom/core'
 import { testRecord, testReference } from '@xcom/testing'
 import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { readIdentity } from '../src/identity.js'
-import { PostgresMetadataStore, SCHEMA_VERSION } from '../src/index.js'
-import { MIGRATIONS, schemaTableDdl } from '../src/schema.js'
+import { readIdentity } from '../src/identity.ts'
+import { PostgresMetadataStore, SCHEMA_VERSION } from '../src/index.ts'
+import { MIGRATIONS, schemaTableDdl } from '../src/schema.ts'
 import {
   admin,
   describePostgres,
@@ -12,7 +12,7 @@ import {
   dropSchema,
   newSchemaName,
   POSTGRES_URL,
-} from './support/postgres.js'
+} from './support/postgres.ts'
 
 describe('the description of a database', () => {
   it('names user, host, port, database and a schema other than public; escapes sockets, brackets IPv6', async () => {

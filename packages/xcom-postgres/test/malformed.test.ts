@@ -1,7 +1,7 @@
 import { XCom, XComError, type XComKey, type XComRecord } from '@xcom/core'
 import { testRecord, testReference } from '@xcom/testing'
 import { afterAll, afterEach, beforeEach, expect, it } from 'vitest'
-import { PostgresMetadataStore } from '../src/index.js'
+import { PostgresMetadataStore } from '../src/index.ts'
 import {
   admin,
   describePostgres,
@@ -9,7 +9,7 @@ import {
   dropSchema,
   newSchemaName,
   POSTGRES_URL,
-} from './support/postgres.js'
+} from './support/postgres.ts'
 
 /** How row `b` (a reference) is damaged, and whether its value can still be decoded. */
 const DAMAGE: { set: string; malformed: boolean }[] = [

@@ -7,8 +7,8 @@ import {
   PostgresMetadataStore,
   postgresOptionsFromUrl,
   SCHEMA_VERSION,
-} from '../src/index.js'
-import { admin, describePostgres, dropSchema, newSchemaName, POSTGRES_URL } from './support/postgres.js'
+} from '../src/index.ts'
+import { admin, describePostgres, dropSchema, newSchemaName, POSTGRES_URL } from './support/postgres.ts'
 
 const identity = { dagId: 'dag', runId: 'run', taskId: 'task', mapIndex: -1, key: 'return_value' }
 const rejectsWith = (code: XComError['code']) => (error: unknown) => XComError.is(error, code)

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { S3ClientConfig } from '@aws-sdk/client-s3'
 import { type Connection, XComError } from '@xcom/core'
-import type { S3ObjectStoreOptions } from './s3-object-store.js'
+import type { S3ObjectStoreOptions } from './s3-object-store.ts'
 
 /** The client settings a connection can carry: what {@link s3OptionsFromConnection} returns. */
 export type S3ConnectionOptions = Pick<

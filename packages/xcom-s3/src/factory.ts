@@ -1,7 +1,7 @@
 import { type Connection, type ObjectStorageUrl, XComError } from '@xcom/core'
-import { s3OptionsFromConnection } from './connection.js'
-import { booleanParam, endpointParam, integerParam, textParam } from './options.js'
-import { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.js'
+import { s3OptionsFromConnection } from './connection.ts'
+import { booleanParam, endpointParam, integerParam, textParam } from './options.ts'
+import { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.ts'
 
 /** URL query parameters accepted by {@link objectStoreFactory}, and how each becomes a store option. */
 const URL_OPTIONS: Record<string, (value: string) => Partial<S3ObjectStoreOptions>> = {

@@ -5,7 +5,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { type IncompleteReport, XComError } from '@xcom/core'
-import { isUnsupported } from './errors.js'
+import { isUnsupported } from './errors.ts'
 
 /** Where {@link abortIncompleteUploads} looks, and how it names what it finds. */
 export interface UploadScope {

@@ -36,12 +36,12 @@ import {
   prefixedListPrefix,
   XComError,
 } from '@xcom/core'
-import { createClient, type S3Credentials, secretsOf } from './client.js'
-import { bodyOf, partReader, slicing, streamFrom, webStreamOf } from './download.js'
-import { toXComError } from './errors.js'
-import { abortIncompleteUploads } from './incomplete.js'
-import { CONCURRENT_OPERATIONS, integerOption, MAX_DELETE_BATCH, MAX_OBJECT_SIZE } from './options.js'
-import { putSingle, uploadMultipart } from './upload.js'
+import { createClient, type S3Credentials, secretsOf } from './client.ts'
+import { bodyOf, partReader, slicing, streamFrom, webStreamOf } from './download.ts'
+import { toXComError } from './errors.ts'
+import { abortIncompleteUploads } from './incomplete.ts'
+import { CONCURRENT_OPERATIONS, integerOption, MAX_DELETE_BATCH, MAX_OBJECT_SIZE } from './options.ts'
+import { putSingle, uploadMultipart } from './upload.ts'
 
 /** Options of {@link S3ObjectStore}. */
 export interface S3ObjectStoreOptions {

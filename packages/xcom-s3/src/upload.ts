@@ -1,7 +1,7 @@
 import { PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import type { PutOptions } from '@xcom/core'
-import { MAX_PARTS } from './options.js'
+import { MAX_PARTS } from './options.ts'
 
 /** How {@link uploadMultipart} cuts and sends a body. */
 export interface MultipartSettings {

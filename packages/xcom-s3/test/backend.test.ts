@@ -2,8 +2,8 @@ import { gzip } from '@xcom/compression'
 import { MemoryMetadataStore, type StoredValue, XCom, XComError } from '@xcom/core'
 import { CLAIM_KEY, ObjectStoreXComBackend } from '@xcom/objectstore'
 import { afterAll, describe, expect, it } from 'vitest'
-import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.js'
-import { awsTarget, chunkedStream, emptyPrefix, patternBytes, type S3Target, useS3rver } from './support.js'
+import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.ts'
+import { awsTarget, chunkedStream, emptyPrefix, patternBytes, type S3Target, useS3rver } from './support.ts'
 
 const MiB = 1024 * 1024
 const ID = { dagId: 'etl', runId: 'run-1', taskId: 'extract' }

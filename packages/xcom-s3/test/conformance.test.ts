@@ -1,6 +1,6 @@
 import { describeObjectStore } from '@xcom/testing'
-import { S3ObjectStore } from '../src/index.js'
-import { awsTarget, type S3Target, useS3rver } from './support.js'
+import { S3ObjectStore } from '../src/index.ts'
+import { awsTarget, type S3Target, useS3rver } from './support.ts'
 
 // s3rver: started here, before the suite's own beforeAll builds the store.
 const local = useS3rver()

@@ -1,6 +1,6 @@
 import { type Connection, parseConnection, XComError } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { s3OptionsFromConnection } from '../src/index.js'
+import { s3OptionsFromConnection } from '../src/index.ts'
 
 /** Parses a value the way `AIRFLOW_CONN_MY_AWS` would be, then maps it. */
 const fromValue = (value: string) => s3OptionsFromConnection(parseConnection('my_aws', value))

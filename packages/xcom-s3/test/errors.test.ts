@@ -1,7 +1,7 @@
 import { NoSuchBucket, NoSuchKey, NotFound, S3ServiceException } from '@aws-sdk/client-s3'
 import { XComError } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { toXComError } from '../src/index.js'
+import { toXComError } from '../src/index.ts'
 
 const ctx = { action: 'reading', uri: 's3://conn@bucket/xcom/a/b', bucket: 'bucket' }
 

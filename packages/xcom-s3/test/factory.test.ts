@@ -1,8 +1,8 @@
 import { type Connection, type ObjectStoreFactory, XCom, XComError } from '@xcom/core'
 import { objectStoreFromUrl, parseObjectStorageUrl } from '@xcom/objectstore'
 import { describe, expect, it } from 'vitest'
-import { objectStoreFactory, S3ObjectStore } from '../src/index.js'
-import { LOCAL_BUCKET, useS3rver } from './support.js'
+import { objectStoreFactory, S3ObjectStore } from '../src/index.ts'
+import { LOCAL_BUCKET, useS3rver } from './support.ts'
 
 // The factory has the exact type @xcom/objectstore loads, @xcom/core's ObjectStoreFactory (checked by the typecheck).
 const asLoaded: ObjectStoreFactory = objectStoreFactory

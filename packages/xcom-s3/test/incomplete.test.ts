@@ -9,8 +9,8 @@ import {
 } from '@aws-sdk/client-s3'
 import { XComError } from '@xcom/core'
 import { afterAll, describe, expect, it, vi } from 'vitest'
-import { S3ObjectStore } from '../src/index.js'
-import { awsTarget, type S3Target, useS3rver } from './support.js'
+import { S3ObjectStore } from '../src/index.ts'
+import { awsTarget, type S3Target, useS3rver } from './support.ts'
 
 const MiB = 1024 * 1024
 

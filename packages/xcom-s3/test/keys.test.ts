@@ -1,8 +1,8 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { XComError } from '@xcom/core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { S3ObjectStore } from '../src/index.js'
-import { type S3Target, useS3rver } from './support.js'
+import { S3ObjectStore } from '../src/index.ts'
+import { type S3Target, useS3rver } from './support.ts'
 
 const text = (value: string) => new TextEncoder().encode(value)
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes)

@@ -1,7 +1,7 @@
 import { XCom, XComError } from '@xcom/core'
 import { parseObjectStorageUrl } from '@xcom/objectstore'
 import { describe, expect, it } from 'vitest'
-import { objectStoreFactory, S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.js'
+import { objectStoreFactory, S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.ts'
 
 function configError(run: () => unknown): XComError {
   try {

@@ -1,8 +1,8 @@
 import { S3Client } from '@aws-sdk/client-s3'
 import { XComError } from '@xcom/core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.js'
-import { awsTarget, chunkedStream, emptyPrefix, patternBytes, type S3Target, useS3rver } from './support.js'
+import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.ts'
+import { awsTarget, chunkedStream, emptyPrefix, patternBytes, type S3Target, useS3rver } from './support.ts'
 
 const MiB = 1024 * 1024
 const text = (value: string) => new TextEncoder().encode(value)

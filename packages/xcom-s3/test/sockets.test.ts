@@ -2,8 +2,8 @@ import type { Agent as HttpAgent } from 'node:http'
 import { Agent } from 'node:https'
 import { S3Client } from '@aws-sdk/client-s3'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.js'
-import { patternBytes, type S3Target, useS3rver } from './support.js'
+import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.ts'
+import { patternBytes, type S3Target, useS3rver } from './support.ts'
 
 const MiB = 1024 * 1024
 const CAPACITY = /socket usage at capacity/

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { requireServiceOrSkip, type S3rverHandle, startS3rver } from '@xcom/test-services'
 import { afterAll, beforeAll } from 'vitest'
-import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.js'
+import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.ts'
 
 /** Where a suite runs: the local s3rver, or a real bucket when XCOM_TEST_S3_BUCKET is set. */
 export interface S3Target {

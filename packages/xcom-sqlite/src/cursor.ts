@@ -5,8 +5,8 @@
  */
 import type { SQLInputValue } from 'node:sqlite'
 import { decodeCursor, encodeCursor, XComError } from '@xcom/core'
-import type { Row } from './rows.js'
-import { KEY_COLUMNS } from './schema.js'
+import type { Row } from './rows.ts'
+import { KEY_COLUMNS } from './schema.ts'
 
 /** SQLite storage classes. */
 type StorageClass = 'null' | 'integer' | 'real' | 'text' | 'blob'

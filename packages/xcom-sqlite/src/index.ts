@@ -1,9 +1,9 @@
-export { SCHEMA_VERSION } from './schema.js'
+export { SCHEMA_VERSION } from './schema.ts'
 export {
   type SqliteCommonOptions,
   type SqliteDatabaseOptions,
   SqliteMetadataStore,
   type SqliteMetadataStoreOptions,
   type SqlitePathOptions,
-} from './sqlite-metadata-store.js'
-export { metadataStoreFromUrl, sqlitePathFromUrl } from './url.js'
+} from './sqlite-metadata-store.ts'
+export { metadataStoreFromUrl, sqlitePathFromUrl } from './url.ts'

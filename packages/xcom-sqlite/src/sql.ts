@@ -1,7 +1,7 @@
 import type { SQLInputValue } from 'node:sqlite'
 import { queryValues, XComError, type XComKey, type XComQuery, type XComRecord } from '@xcom/core'
-import { compareToText, type KeyPart } from './cursor.js'
-import { KEY_COLUMNS } from './schema.js'
+import { compareToText, type KeyPart } from './cursor.ts'
+import { KEY_COLUMNS } from './schema.ts'
 
 /** The identity of a key as statement parameters, in key order. */
 export function keyParams(key: XComKey): SQLInputValue[] {

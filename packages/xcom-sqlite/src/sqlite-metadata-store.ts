@@ -28,9 +28,9 @@ import {
   type XComQuery,
   type XComRecord,
 } from '@xcom/core'
-import { isPlainKey, plainCursor, readCursor, TYPED_KEY, typedCursor } from './cursor.js'
-import { sqliteError } from './errors.js'
-import { PURGE_ID_COLUMNS, pendingPurgeOf, type Row, recordOf, unreadableId } from './rows.js'
+import { isPlainKey, plainCursor, readCursor, TYPED_KEY, typedCursor } from './cursor.ts'
+import { sqliteError } from './errors.ts'
+import { PURGE_ID_COLUMNS, pendingPurgeOf, type Row, recordOf, unreadableId } from './rows.ts'
 import {
   IDENTITY_INSERT,
   IDENTITY_SELECT,
@@ -41,8 +41,8 @@ import {
   SCHEMA_TABLE_DDL,
   SCHEMA_VERSION,
   TABLE_NAMES,
-} from './schema.js'
-import { keyParams, keysetAfter, pageLimit, recordParams, whereOf } from './sql.js'
+} from './schema.ts'
+import { keyParams, keysetAfter, pageLimit, recordParams, whereOf } from './sql.ts'
 
 /** Options shared by both ways of building a {@link SqliteMetadataStore}. */
 export interface SqliteCommonOptions {

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path'
 import { maskUrl, XComError } from '@xcom/core'
-import { SqliteMetadataStore } from './sqlite-metadata-store.js'
+import { SqliteMetadataStore } from './sqlite-metadata-store.ts'
 
 const EXAMPLES =
   'sqlite://.xcom/xcom.db (relative to the working directory), sqlite:///var/lib/xcom/xcom.db (absolute) or sqlite://:memory:'

@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { buildWithTsc, expectConcurrentProcessesConsistent } from '@xcom/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SCHEMA_VERSION } from '../src/index.js'
+import { SCHEMA_VERSION } from '../src/index.ts'
 
 const packages = fileURLToPath(new URL('../..', import.meta.url))
 const built = (name: string) => pathToFileURL(join(packages, name, 'dist', 'index.js')).href

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describeMetadataStore } from '@xcom/testing'
 import { afterAll } from 'vitest'
-import { SqliteMetadataStore } from '../src/index.js'
+import { SqliteMetadataStore } from '../src/index.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'xcom-sqlite-conformance-'))
 let files = 0

@@ -4,7 +4,7 @@ import { MemoryObjectStore, ObjectStoreXComBackend } from '@xcom/objectstore'
 import { expectDamagedRowsHandled } from '@xcom/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { SqliteMetadataStore } from '../src/index.js'
+import { SqliteMetadataStore } from '../src/index.ts'
 
 const COLUMNS = [
   'dag_id',

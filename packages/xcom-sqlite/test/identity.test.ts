@@ -5,8 +5,8 @@ import { DatabaseSync } from 'node:sqlite'
 import { XComError } from '@xcom/core'
 import { testRecord, testReference } from '@xcom/testing'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { SCHEMA_VERSION, SqliteMetadataStore } from '../src/index.js'
-import { MIGRATIONS, SCHEMA_TABLE_DDL } from '../src/schema.js'
+import { SCHEMA_VERSION, SqliteMetadataStore } from '../src/index.ts'
+import { MIGRATIONS, SCHEMA_TABLE_DDL } from '../src/schema.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'xcom-sqlite-identity-'))
 let files = 0

@@ -2,7 +2,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { XCom, XComError, type XComKey, type XComRecord } from '@xcom/core'
 import { testRecord, testReference } from '@xcom/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SqliteMetadataStore } from '../src/index.js'
+import { SqliteMetadataStore } from '../src/index.ts'
 
 /** How row `b` (a reference) is damaged, and whether its value can still be decoded. */
 const DAMAGE: { set: string; malformed: boolean }[] = [

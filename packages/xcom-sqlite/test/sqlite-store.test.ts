@@ -5,7 +5,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { encodeCursor, XCom, XComError } from '@xcom/core'
 import { testRecord, testReference } from '@xcom/testing'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { metadataStoreFromUrl, SCHEMA_VERSION, SqliteMetadataStore, sqlitePathFromUrl } from '../src/index.js'
+import { metadataStoreFromUrl, SCHEMA_VERSION, SqliteMetadataStore, sqlitePathFromUrl } from '../src/index.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'xcom-sqlite-'))
 let files = 0

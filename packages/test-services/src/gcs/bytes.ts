@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import { crc32cBase64, crc32cUpdate } from './crc32c.js'
-import { GcsError } from './http.js'
+import { crc32cBase64, crc32cUpdate } from './crc32c.ts'
+import { GcsError } from './http.ts'
 
 /**
  * An immutable-by-convention list of byte chunks: large objects stay in the chunks they arrived in, and slices are

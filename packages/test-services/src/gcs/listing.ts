@@ -1,4 +1,4 @@
-import { GcsError } from './http.js'
+import { GcsError } from './http.ts'
 
 /** What one page of a listing asks for. */
 export interface ListRequest {

@@ -1,5 +1,5 @@
-import type { ChunkedBytes } from './bytes.js'
-import { GcsError } from './http.js'
+import type { ChunkedBytes } from './bytes.ts'
+import { GcsError } from './http.ts'
 
 /** How far into the body the metadata part and the media part's headers may reach. */
 const HEAD_WINDOW = 2 * 1024 * 1024

@@ -13,10 +13,10 @@ import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
-import { ChunkedBytes, readBody } from './bytes.js'
-import { GcsError, sendEmpty, sendError, sendJson } from './http.js'
-import { listPage, parseListRequest } from './listing.js'
-import { parseMultipartRelated } from './multipart.js'
+import { ChunkedBytes, readBody } from './bytes.ts'
+import { GcsError, sendEmpty, sendError, sendJson } from './http.ts'
+import { listPage, parseListRequest } from './listing.ts'
+import { parseMultipartRelated } from './multipart.ts'
 
 /** Options of {@link startGcsServer}. */
 export interface GcsServerOptions {

@@ -1,4 +1,4 @@
-import { XComError } from '../errors.js'
+import { XComError } from '../errors.ts'
 
 /** A compiled allow list: true when a class name may be decoded. */
 export type AllowList = (classname: string) => boolean

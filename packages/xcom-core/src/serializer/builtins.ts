@@ -42,9 +42,9 @@
  * |                                               |     | (a JS number would lose digits)                         |
  * | uuid.UUID                                     | 1   | string                                                  |
  */
-import { JS_DECODERS } from './decode-js.js'
-import { PYTHON_DECODERS } from './decode-python.js'
-import type { BuiltinDecoder } from './envelope.js'
+import { JS_DECODERS } from './decode-js.ts'
+import { PYTHON_DECODERS } from './decode-python.ts'
+import type { BuiltinDecoder } from './envelope.ts'
 
 /** Every built-in class name the decoder reads, with its decoder. These names cannot be registered. */
 export const BUILTIN_DECODERS: ReadonlyMap<string, BuiltinDecoder> = new Map([

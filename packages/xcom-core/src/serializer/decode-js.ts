@@ -1,8 +1,8 @@
 import { Buffer } from 'node:buffer'
-import { type BuiltinDecoder, corrupt, corruption, DATA, type DecodeWalk, isRecord, own } from './envelope.js'
-import { atSegment, Failure } from './failure.js'
-import { CROWDED_KEYS, crowdedKeys } from './hash-flood.js'
-import { ERRORS, TYPED_ARRAYS } from './js-types.js'
+import { type BuiltinDecoder, corrupt, corruption, DATA, type DecodeWalk, isRecord, own } from './envelope.ts'
+import { atSegment, Failure } from './failure.ts'
+import { CROWDED_KEYS, crowdedKeys } from './hash-flood.ts'
+import { ERRORS, TYPED_ARRAYS } from './js-types.ts'
 
 function bytesFrom(classname: string, data: unknown): Buffer {
   if (typeof data !== 'string') corrupt(classname, 'a base64 string')

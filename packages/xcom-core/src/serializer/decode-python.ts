@@ -6,9 +6,9 @@ import {
   isRecord,
   own,
   secondsToMillis,
-} from './envelope.js'
-import { atSegment } from './failure.js'
-import { CROWDED_KEYS, crowdedKeys } from './hash-flood.js'
+} from './envelope.ts'
+import { atSegment } from './failure.ts'
+import { CROWDED_KEYS, crowdedKeys } from './hash-flood.ts'
 
 /**
  * A decimal number as Python's `str(float)` and JSON write it. Unambiguous (each character has one way to match), so

@@ -1,9 +1,9 @@
-import { BUILTIN_DECODERS } from './builtins.js'
-import { CLASSNAME, DATA, type DecodeWalk, VERSION } from './envelope.js'
-import { atSegment, fail, keySegment } from './failure.js'
-import { refuseThenable } from './hooks.js'
-import { hasEnumerableKeys, messageOf, type Registrations, setOwn } from './internal.js'
-import { RegExpBudget } from './regexp-cost.js'
+import { BUILTIN_DECODERS } from './builtins.ts'
+import { CLASSNAME, DATA, type DecodeWalk, VERSION } from './envelope.ts'
+import { atSegment, fail, keySegment } from './failure.ts'
+import { refuseThenable } from './hooks.ts'
+import { hasEnumerableKeys, messageOf, type Registrations, setOwn } from './internal.ts'
+import { RegExpBudget } from './regexp-cost.ts'
 
 /** The state of one decode call. Plain functions over this object: V8 runs them about twice as fast as methods. */
 interface State extends DecodeWalk {

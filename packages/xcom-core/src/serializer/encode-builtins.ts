@@ -1,8 +1,8 @@
 import { Buffer } from 'node:buffer'
-import { type EncodeWalk, envelope, envelopeBytes, secondsToMillis } from './envelope.js'
-import { atSegment } from './failure.js'
-import { TYPED_ARRAYS } from './js-types.js'
-import { leafBytes } from './size.js'
+import { type EncodeWalk, envelope, envelopeBytes, secondsToMillis } from './envelope.ts'
+import { atSegment } from './failure.ts'
+import { TYPED_ARRAYS } from './js-types.ts'
+import { leafBytes } from './size.ts'
 
 const UNDEFINED = Object.freeze(envelope('js.undefined', 1, null))
 const UNDEFINED_BYTES = envelopeBytes('js.undefined', 1) + 4

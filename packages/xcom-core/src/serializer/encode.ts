@@ -1,10 +1,10 @@
-import { encodeBigInt, encodeBuiltin, encodeNumber, encodeUndefined } from './encode-builtins.js'
-import { CLASSNAME, type EncodeWalk, envelope, envelopeBytes } from './envelope.js'
-import { atSegment, Failure, fail, keySegment } from './failure.js'
-import { refuseThenable } from './hooks.js'
-import { type Entry, hasEnumerableKeys, messageOf, type Registrations, setOwn } from './internal.js'
-import { RegExpBudget } from './regexp-cost.js'
-import { isJsonNumber, leafBytes, numberBytes, tooLarge } from './size.js'
+import { encodeBigInt, encodeBuiltin, encodeNumber, encodeUndefined } from './encode-builtins.ts'
+import { CLASSNAME, type EncodeWalk, envelope, envelopeBytes } from './envelope.ts'
+import { atSegment, Failure, fail, keySegment } from './failure.ts'
+import { refuseThenable } from './hooks.ts'
+import { type Entry, hasEnumerableKeys, messageOf, type Registrations, setOwn } from './internal.ts'
+import { RegExpBudget } from './regexp-cost.ts'
+import { isJsonNumber, leafBytes, numberBytes, tooLarge } from './size.ts'
 
 const HOW_TO_FIX =
   'Store plain data, or register a serializer for it with registry.register() or registry.registerClass().'

@@ -1,4 +1,4 @@
-import { Failure } from './failure.js'
+import { Failure } from './failure.ts'
 
 /** The envelope's class name key. */
 export const CLASSNAME = '__classname__'

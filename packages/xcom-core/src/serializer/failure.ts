@@ -1,5 +1,5 @@
-import { XComError, type XComErrorCode } from '../errors.js'
-import { messageOf } from './internal.js'
+import { XComError, type XComErrorCode } from '../errors.ts'
+import { messageOf } from './internal.ts'
 
 /**
  * Internal: a serialization failure on its way up the walk. Each container frame it passes adds the segment that
@@ -9,16 +9,28 @@ export class Failure {
   /** Path segments with the container level that added each, innermost first. */
   readonly segments: { level: number; text: string }[] = []
 
+  /** `undefined` for an unexpected error (a throwing getter...): the direction decides the code. */
+  readonly code: XComErrorCode | undefined
+  /** May contain `{ancestor}`, replaced by the path of the container at {@link Failure.ancestorLevel}. */
+  readonly reason: string
+  readonly cause?: unknown
+  /** Frames at this container level or deeper add no segment (used to cut a circular path at its repeat). */
+  readonly keepBelow: number
+  readonly ancestorLevel: number
+
   constructor(
-    /** `undefined` for an unexpected error (a throwing getter...): the direction decides the code. */
-    readonly code: XComErrorCode | undefined,
-    /** May contain `{ancestor}`, replaced by the path of the container at {@link Failure.ancestorLevel}. */
-    readonly reason: string,
-    readonly cause?: unknown,
-    /** Frames at this container level or deeper add no segment (used to cut a circular path at its repeat). */
-    readonly keepBelow = Number.POSITIVE_INFINITY,
-    readonly ancestorLevel = 0,
-  ) {}
+    code: XComErrorCode | undefined,
+    reason: string,
+    cause?: unknown,
+    keepBelow = Number.POSITIVE_INFINITY,
+    ancestorLevel = 0,
+  ) {
+    this.code = code
+    this.reason = reason
+    this.cause = cause
+    this.keepBelow = keepBelow
+    this.ancestorLevel = ancestorLevel
+  }
 }
 
 /** Throws a {@link Failure}. */

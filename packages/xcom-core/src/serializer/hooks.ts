@@ -1,6 +1,6 @@
 import { types } from 'node:util'
-import { XComError } from '../errors.js'
-import { Failure } from './failure.js'
+import { XComError } from '../errors.ts'
+import { Failure } from './failure.ts'
 
 const noop = () => {}
 

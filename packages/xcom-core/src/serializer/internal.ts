@@ -1,4 +1,4 @@
-import type { AllowList } from './allow-list.js'
+import type { AllowList } from './allow-list.ts'
 
 /** Internal: one registered custom type, from `register()` or `registerClass()`. */
 export interface Entry {

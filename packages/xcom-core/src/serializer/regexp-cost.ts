@@ -1,4 +1,4 @@
-import { Failure } from './failure.js'
+import { Failure } from './failure.ts'
 
 /**
  * The most one `serialize` or `deserialize` call spends on compiling regular expressions, in units of about one

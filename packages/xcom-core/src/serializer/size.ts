@@ -1,4 +1,4 @@
-import { Failure } from './failure.js'
+import { Failure } from './failure.ts'
 
 /** What to do about a value over `maxSize`. */
 export const TOO_LARGE_HINT =
