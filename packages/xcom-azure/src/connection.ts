@@ -1,4 +1,5 @@
-import { type Connection, pySplitUrl, XComError } from '@xcom/core'
+import { type Connection, XComError } from '@xcom/core'
+import { pySplitUrl } from '@xcom/core/adapter'
 
 /**
  * How to reach and authenticate to a storage account without a ready client. The store uses the first that is set:

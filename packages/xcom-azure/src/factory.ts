@@ -1,4 +1,5 @@
-import { type Connection, maskUrl, type ObjectStorageUrl, XComError } from '@xcom/core'
+import { type Connection, type ObjectStorageUrl, XComError } from '@xcom/core'
+import { maskUrl } from '@xcom/core/adapter'
 import { type AzureCredentialOptions, azureOptionsFromConnection } from './connection.ts'
 import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from './store.ts'
 

@@ -21,17 +21,15 @@ import type {
 } from '@azure/storage-blob'
 import {
   type ByteSource,
-  checkRange,
   type GetOptions,
   type IncompleteReport,
   type ObjectBody,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
-  prefixedKey,
-  prefixedListPrefix,
   XComError,
 } from '@xcom/core'
+import { checkRange, prefixedKey, prefixedListPrefix } from '@xcom/core/adapter'
 import { buildServiceClient } from './client.ts'
 import type { AzureCredentialOptions } from './connection.ts'
 import { bodyOf, collectChunks, Prefetch } from './download.ts'

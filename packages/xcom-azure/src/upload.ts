@@ -1,4 +1,5 @@
-import { type ByteSource, byteChunks, XComError } from '@xcom/core'
+import { type ByteSource, XComError } from '@xcom/core'
+import { byteChunks } from '@xcom/core/adapter'
 
 /** One block of an upload: views of the source's chunks, `length` bytes in all. */
 export interface Block {

@@ -1,4 +1,5 @@
-import { type Connection, parseConnection, XComError } from '@xcom/core'
+import { type Connection, XComError } from '@xcom/core'
+import { parseConnection } from '@xcom/core/adapter'
 import { describe, expect, it } from 'vitest'
 import { azureOptionsFromConnection, azureOptionsFromEnv } from '../src/index.ts'
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { type ObjectStoreFactory, parseConnection, XCom, XComError } from '@xcom/core'
+import { type ObjectStoreFactory, XCom, XComError } from '@xcom/core'
+import { parseConnection } from '@xcom/core/adapter'
 import {
   CLAIM_KEY,
   type ObjectReference,

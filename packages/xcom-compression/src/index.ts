@@ -1,5 +1,3 @@
-/** Re-exported from `@xcom/core` (its one implementation) for compatibility. */
-export { readChunks } from '@xcom/core'
 export {
   compressIfWorthIt,
   compressStreamIfWorthIt,

@@ -1,5 +1,6 @@
 import type { ByteSource, Bytes, Codec } from '@xcom/core'
-import { readChunks, XComError } from '@xcom/core'
+import { XComError } from '@xcom/core'
+import { readChunks } from '@xcom/core/adapter'
 import type { CodecDecompressOptions } from './types.ts'
 
 /**

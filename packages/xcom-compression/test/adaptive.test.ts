@@ -1,3 +1,4 @@
+import { readChunks } from '@xcom/core/adapter'
 import { describe, expect, it } from 'vitest'
 import {
   compressIfWorthIt,
@@ -5,7 +6,6 @@ import {
   gzip,
   isZstdAvailable,
   none,
-  readChunks,
   zstd,
 } from '../src/index.ts'
 import { expectBytes, expectCode, jsonRecords, randomBytes } from './helpers.ts'

@@ -167,6 +167,12 @@ export interface ObjectInfo {
 export interface ObjectBody extends ObjectInfo {
   stream(): ReadableStream<Bytes>
   bytes(): Promise<Bytes>
+  /**
+   * Optional: like `bytes()`, showing every part of the result to `observe`, in order, as soon as it has landed and
+   * while the next part is read, so a reader can hash while it reads with no copy (`FileObjectStore` has it). An error
+   * `observe` throws ends the read. Readers fall back to `stream()` when a body lacks it.
+   */
+  bytesObserved?(observe: (part: Bytes) => void): Promise<Bytes>
 }
 
 /** Options of {@link ObjectStore.put}. */
@@ -223,6 +229,11 @@ export interface ObjectStore {
    * uploads, uncommitted blocks) that was started before `startedBefore`. `gc()` calls it.
    */
   removeIncomplete?(startedBefore: Date): Promise<IncompleteReport>
+  /**
+   * Optional, for stores that keep every object in several places: the copies in reading order. A reader whose copy
+   * is missing or fails its checksum may read the next one (`@xcom/objectstore`'s backend does).
+   */
+  readonly replicas?: readonly ObjectStore[]
   close?(): Promise<void>
 }
 
@@ -266,6 +277,12 @@ export type ObjectStoreFactory = (
   connection: Connection | undefined,
 ) => ObjectStore | Promise<ObjectStore>
 
+/**
+ * Opens the metadata store of a database URL (`sqlite://...`, `postgres://...`). Adapter packages (`@xcom/sqlite`,
+ * `@xcom/postgres`) export one named `metadataStoreFactory`; `XCom.fromEnv` imports it by the URL's scheme.
+ */
+export type MetadataStoreFactory = (url: string) => Promise<MetadataStore>
+
 /** Options of decompression. */
 export interface DecompressOptions {
   /** Fail with `E_TOO_LARGE` once the output exceeds this many bytes. */
@@ -285,6 +302,19 @@ export interface Codec {
   decompress(data: Bytes, options?: DecompressOptions): Promise<Bytes>
   compressStream(): TransformStream<Bytes, Bytes>
   decompressStream(options?: DecompressOptions): TransformStream<Bytes, Bytes>
+}
+
+/**
+ * Finds the codec of stored bytes, for the object storage backend: by the name a reference records, by an object key's
+ * suffix, or by magic bytes. `@xcom/compression` exports one (`codecs`); the backend loads it by name when none is given.
+ */
+export interface CodecResolver {
+  /** The codec called `name` (`gzip`, `zstd`...). @throws XComError `E_UNKNOWN_CODEC` naming the valid names. */
+  byName(name: string): Codec | Promise<Codec>
+  /** The codec whose suffix ends `key` (`.gz`, `.zst`...), if any. */
+  bySuffix(key: string): Codec | undefined
+  /** The codec whose magic bytes start `head` (its first 16 bytes are enough), if any. */
+  byMagic(head: Bytes): Codec | undefined
 }
 
 /** A value as the backend hooks see it when pushing: the user value. */

@@ -52,11 +52,25 @@ export class XComError extends Error {
     this.path = options.path
   }
 
-  /** True when `error` is an {@link XComError}, optionally with the given code. Works across package copies. */
+  /**
+   * True when `error` is an {@link XComError}, optionally with the given code. Works across copies of `@xcom/core`
+   * (two versions installed side by side): it checks the brand every copy registers, not the class.
+   */
   static is(error: unknown, code?: XComErrorCode): error is XComError {
     if (typeof error !== 'object' || error === null) return false
-    const candidate = error as { name?: unknown; code?: unknown }
-    if (!(error instanceof XComError) && candidate.name !== 'XComError') return false
-    return code === undefined || candidate.code === code
+    if ((error as { [XCOM_ERROR_BRAND]?: unknown })[XCOM_ERROR_BRAND] !== true) return false
+    return code === undefined || (error as { code?: unknown }).code === code
+  }
+
+  /** `error instanceof XComError` also holds for an XComError of another copy of `@xcom/core` (see {@link is}). */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    // Subclasses keep the ordinary prototype check: only XComError itself answers by brand.
+    return this === XComError
+      ? XComError.is(instance)
+      : Function.prototype[Symbol.hasInstance].call(this, instance)
   }
 }
+
+/** The brand of every XComError of every copy of `@xcom/core`: a registered symbol, the same in each copy. */
+const XCOM_ERROR_BRAND = Symbol.for('@xcom/core.XComError')
+Object.defineProperty(XComError.prototype, XCOM_ERROR_BRAND, { value: true })

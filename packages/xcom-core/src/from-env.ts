@@ -1,6 +1,6 @@
 import { BaseXComBackend } from './backend.ts'
 import { type Env, importExport, type XComConfig } from './config.ts'
-import type { ConnectionResolver, MetadataStore, XComBackend } from './contracts.ts'
+import type { ConnectionResolver, MetadataStore, MetadataStoreFactory, XComBackend } from './contracts.ts'
 import { XComError } from './errors.ts'
 import { maskText, maskUrl } from './mask.ts'
 import { MemoryMetadataStore } from './memory-metadata-store.ts'
@@ -28,10 +28,10 @@ export async function openMetadataStore(config: XComConfig): Promise<MetadataSto
       `${variable} has ${scheme ? `the unknown scheme "${scheme}://"` : 'no scheme'}: use memory://, sqlite://path/to/xcom.db or postgres://user@host/db.`,
     )
   }
-  const factory = await importExport(`${pkg}#metadataStoreFromUrl`, variable)
+  const factory = (await importExport(`${pkg}#metadataStoreFactory`, variable)) as MetadataStoreFactory
   if (typeof factory !== 'function')
-    throw new XComError('E_CONFIG', `${pkg} does not export metadataStoreFromUrl(url).`)
-  return (await factory(url)) as MetadataStore
+    throw new XComError('E_CONFIG', `${pkg} does not export a metadataStoreFactory(url).`)
+  return factory(url)
 }
 
 /** Builds the backend XCOM_BACKEND (or XCOM_OBJECTSTORAGE_PATH) names; none: everything inline. */

@@ -69,3 +69,11 @@ export function decodeCursor(cursor: string): XComKey {
     'Invalid page cursor: pass the `next` value of the previous page unchanged.',
   )
 }
+
+/** A page size of {@link MetadataStore.list}. @throws XComError `E_INVALID_KEY` unless it is a positive integer. */
+export function pageLimit(limit: unknown): number {
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
+    throw new XComError('E_INVALID_KEY', `Invalid page limit ${String(limit)}: must be a positive integer.`)
+  }
+  return limit
+}

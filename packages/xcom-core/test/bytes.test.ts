@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { byteChunks, checkRange, readChunks, XComError } from '../src/index.ts'
+import { byteChunks, checkRange, readChunks } from '../src/adapter.ts'
+import { XComError } from '../src/index.ts'
 
 const bytes = (...values: number[]) => new Uint8Array(values)
 

@@ -209,7 +209,7 @@ describe('printableConfig masks every secret form', () => {
 
 describe('configuration errors', () => {
   it('mask credentials in the module a backend setting names', async () => {
-    const { importExport, importModule } = await import('../src/index.ts')
+    const { importExport, importModule } = await import('../src/adapter.ts')
     const errors = await Promise.all(
       [
         importModule('file://u:SECRET1@localhost/nope/backend.mjs', 'XCOM_BACKEND'),
@@ -233,7 +233,7 @@ describe('configuration errors', () => {
 
 describe('importModule', () => {
   it('tells a missing package apart from a missing dependency of an installed one', async () => {
-    const { importModule } = await import('../src/index.ts')
+    const { importModule } = await import('../src/adapter.ts')
     const app = mkdtempSync(join(tmpdir(), 'xcom-app-'))
     const pkg = join(app, 'node_modules', 'half-installed')
     const { mkdirSync } = await import('node:fs')

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { EnvConnectionResolver, parseConnection, pySplitUrl, XComError } from '../src/index.ts'
+import { EnvConnectionResolver, parseConnection, pySplitUrl } from '../src/adapter.ts'
+import { XComError } from '../src/index.ts'
 
 function configError(value: string): XComError {
   try {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { formatIdentity, IDENTITY_LIMITS, resolveIdentity, XCOM_RETURN_KEY, XComError } from '../src/index.ts'
+import { resolveIdentity } from '../src/adapter.ts'
+import { formatIdentity, IDENTITY_LIMITS, XCOM_RETURN_KEY, XComError } from '../src/index.ts'
 
 const base = { dagId: 'dag', runId: 'run', taskId: 'task' }
 

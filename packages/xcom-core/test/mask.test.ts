@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isSecretName, maskConnectionId, maskConnectionValue, maskText, maskUrl } from '../src/index.ts'
+import { isSecretName, maskConnectionId, maskConnectionValue, maskText, maskUrl } from '../src/adapter.ts'
 
 /** One input: what must never show, what must still show, and optionally the exact output. */
 interface Case {

@@ -33,7 +33,8 @@ import type {
   PutOptions,
   XComError as XComErrorType,
 } from '@xcom/core'
-import { byteChunks, checkRange, prefixedKey, prefixedListPrefix, XComError } from '@xcom/core'
+import { XComError } from '@xcom/core'
+import { byteChunks, checkRange, prefixedKey, prefixedListPrefix } from '@xcom/core/adapter'
 import { authOptionsOf } from './auth.ts'
 import type { GcsConnectionOptions } from './connection.ts'
 import { fastCrc32cValidator } from './crc32c.ts'

@@ -1,12 +1,6 @@
 import { IdempotencyStrategy } from '@google-cloud/storage'
-import {
-  type Connection,
-  EnvConnectionResolver,
-  type ObjectStorageUrl,
-  type ObjectStoreFactory,
-  parseConnection,
-  XComError,
-} from '@xcom/core'
+import { type Connection, type ObjectStorageUrl, type ObjectStoreFactory, XComError } from '@xcom/core'
+import { EnvConnectionResolver, parseConnection } from '@xcom/core/adapter'
 import { describe, expect, it } from 'vitest'
 import { GcsObjectStore, gcsOptionsFromConnection, objectStoreFactory } from '../src/index.ts'
 

@@ -1,17 +1,12 @@
 import {
-  type BackendEnvContext,
   BaseXComBackend,
   type BaseXComBackendOptions,
   type Bytes,
   type Codec,
   type Env,
-  EnvConnectionResolver,
   type EnvSetting,
-  importModule,
-  malformedValue,
   type ObjectInfo,
   type ObjectStore,
-  readChunks,
   readXComConfig,
   type StoredValue,
   type SweepContext,
@@ -20,6 +15,13 @@ import {
   XComError,
   type XComReference,
 } from '@xcom/core'
+import {
+  type BackendEnvContext,
+  EnvConnectionResolver,
+  importModule,
+  malformedValue,
+  readChunks,
+} from '@xcom/core/adapter'
 import {
   type BinaryValue,
   chunksOf,

@@ -1,4 +1,5 @@
-import { type ByteSource, type Bytes, type ObjectBody, readChunks, XComError } from '@xcom/core'
+import { type ByteSource, type Bytes, type ObjectBody, XComError } from '@xcom/core'
+import { readChunks } from '@xcom/core/adapter'
 import { algorithmOf, type Checksum, type ChecksumAlgorithm, createChecksum } from './checksum.ts'
 
 /**

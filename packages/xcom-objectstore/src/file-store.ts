@@ -41,7 +41,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import {
   type ByteSource,
-  checkObjectKey,
   type GetOptions,
   type IncompleteReport,
   type ObjectInfo,
@@ -50,6 +49,7 @@ import {
   XComError,
   type XComErrorCode,
 } from '@xcom/core'
+import { checkObjectKey } from '@xcom/core/adapter'
 import { allocate, chunksOf, type ObservableBody } from './bytes.ts'
 import { alreadyExists, notFound, resolveRange, uriOf } from './store-util.ts'
 

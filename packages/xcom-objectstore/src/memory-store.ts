@@ -3,16 +3,16 @@
  * Bytes are copied in when written and out when read, so no caller can change a stored object by mutating a buffer.
  * `list` walks the keys in code-unit order, one page at a time, like a bucket listing.
  */
-import {
-  type ByteSource,
-  checkObjectKey,
-  type GetOptions,
-  type ObjectBody,
-  type ObjectInfo,
-  type ObjectStore,
-  type PutOptions,
-  type XComError,
+import type {
+  ByteSource,
+  GetOptions,
+  ObjectBody,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  XComError,
 } from '@xcom/core'
+import { checkObjectKey } from '@xcom/core/adapter'
 import { chunksOf, concat, streamOf } from './bytes.ts'
 import { alreadyExists, notFound, resolveRange, uriOf } from './store-util.ts'
 

@@ -2,18 +2,20 @@ import {
   type Connection,
   type ConnectionResolver,
   type ObjectStoreFactory as CoreObjectStoreFactory,
+  type ObjectStorageUrl,
+  type ObjectStore,
+  XComError,
+} from '@xcom/core'
+import {
   EnvConnectionResolver,
   importModule,
   maskConnectionId,
   maskText,
   maskUrl,
-  type ObjectStorageUrl,
-  type ObjectStore,
   pyParseQuery,
   pySplitUrl,
   pyUnquote,
-  XComError,
-} from '@xcom/core'
+} from '@xcom/core/adapter'
 import { FileObjectStore } from './file-store.ts'
 import { MemoryObjectStore } from './memory-store.ts'
 

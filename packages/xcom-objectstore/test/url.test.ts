@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { EnvConnectionResolver, XCom } from '@xcom/core'
+import { XCom } from '@xcom/core'
+import { EnvConnectionResolver } from '@xcom/core/adapter'
 import { describe, expect, it } from 'vitest'
 import {
   ADAPTER_PACKAGES,

@@ -3,7 +3,7 @@
  * as a JavaScript number, so a damaged row whose bigint map index is beyond 2^53 travels in a cursor of its own that
  * keeps the map index as decimal text: paging over it neither repeats nor skips rows.
  */
-import { decodeCursor, encodeCursor } from '@xcom/core'
+import { decodeCursor, encodeCursor } from '@xcom/core/adapter'
 
 /** A row's key columns as pg returns them (bigint as text). */
 export interface KeyRow {

@@ -17,16 +17,14 @@ import { createHash, randomUUID } from 'node:crypto'
 import {
   type DatabaseIdentity,
   type MetadataStore,
-  maskUrl,
   type PendingPurge,
   type RecordPage,
-  type RecordRow,
-  recordFromRow,
   XComError,
   type XComKey,
   type XComQuery,
   type XComRecord,
 } from '@xcom/core'
+import { maskUrl, type RecordRow, recordFromRow } from '@xcom/core/adapter'
 import { Pool, type PoolClient, type QueryResultRow } from 'pg'
 import { cursorOf, readCursor } from './cursor.ts'
 import { isRetryable, postgresError } from './errors.ts'

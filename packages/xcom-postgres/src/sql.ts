@@ -1,4 +1,5 @@
-import { queryValues, XComError, type XComKey, type XComQuery } from '@xcom/core'
+import { XComError, type XComKey, type XComQuery } from '@xcom/core'
+import { queryValues } from '@xcom/core/adapter'
 import type { CursorKey } from './cursor.ts'
 import { KEY_COLUMNS } from './schema.ts'
 

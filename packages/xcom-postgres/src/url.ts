@@ -1,4 +1,5 @@
-import { maskUrl, XComError } from '@xcom/core'
+import { XComError } from '@xcom/core'
+import { maskUrl } from '@xcom/core/adapter'
 import { PostgresMetadataStore, type PostgresMetadataStoreOptions } from './postgres-metadata-store.ts'
 
 const EXAMPLE = 'postgres://user:password@127.0.0.1:5432/airflow?schema=xcom'
@@ -35,7 +36,7 @@ export function postgresOptionsFromUrl(
  * @throws XComError `E_CONFIG` for a malformed URL, an invalid schema name or a schema written by a newer
  *   @xcom/postgres; `E_PERMISSION_DENIED` for rejected credentials; `E_BACKEND` when the server cannot be reached.
  */
-export async function metadataStoreFromUrl(url: string): Promise<PostgresMetadataStore> {
+export async function metadataStoreFactory(url: string): Promise<PostgresMetadataStore> {
   const store = new PostgresMetadataStore(postgresOptionsFromUrl(url))
   try {
     await store.ready()

@@ -1,9 +1,10 @@
-import { compareKeys, encodeCursor, XCom, XComError } from '@xcom/core'
+import { XCom, XComError } from '@xcom/core'
+import { compareKeys, encodeCursor } from '@xcom/core/adapter'
 import { testRecord, testReference } from '@xcom/testing'
 import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import {
-  metadataStoreFromUrl,
+  metadataStoreFactory,
   PostgresMetadataStore,
   postgresOptionsFromUrl,
   SCHEMA_VERSION,
@@ -255,7 +256,7 @@ describePostgres('PostgresMetadataStore on a real server', () => {
     expect(XComError.is(error, 'E_BACKEND')).toBe(true)
     expect((error as Error).message).toContain('someone:***@')
     expect((error as Error).message).not.toContain('s3cret')
-    await expect(metadataStoreFromUrl(url)).rejects.toSatisfy(
+    await expect(metadataStoreFactory(url)).rejects.toSatisfy(
       (caught) => XComError.is(caught, 'E_BACKEND') && !(caught as Error).message.includes('s3cret'),
     )
   })

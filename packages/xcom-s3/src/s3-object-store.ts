@@ -23,19 +23,15 @@ import {
 } from '@aws-sdk/client-s3'
 import {
   type ByteSource,
-  byteChunks,
-  checkObjectKey,
-  checkRange,
   type GetOptions,
   type IncompleteReport,
   type ObjectBody,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
-  prefixedKey,
-  prefixedListPrefix,
   XComError,
 } from '@xcom/core'
+import { byteChunks, checkObjectKey, checkRange, prefixedKey, prefixedListPrefix } from '@xcom/core/adapter'
 import { createClient, type S3Credentials, secretsOf } from './client.ts'
 import { bodyOf, partReader, slicing, streamFrom, webStreamOf } from './download.ts'
 import { toXComError } from './errors.ts'

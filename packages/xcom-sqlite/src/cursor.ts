@@ -4,7 +4,8 @@
  * index) travels typed, byte for byte, so paging over it neither repeats nor skips rows.
  */
 import type { SQLInputValue } from 'node:sqlite'
-import { decodeCursor, encodeCursor, XComError } from '@xcom/core'
+import { XComError } from '@xcom/core'
+import { decodeCursor, encodeCursor } from '@xcom/core/adapter'
 import type { Row } from './rows.ts'
 import { KEY_COLUMNS } from './schema.ts'
 

@@ -1,5 +1,6 @@
 import type { SQLOutputValue } from 'node:sqlite'
-import { type PendingPurge, recordFromRow, type XComRecord } from '@xcom/core'
+import type { PendingPurge, XComRecord } from '@xcom/core'
+import { recordFromRow } from '@xcom/core/adapter'
 
 /** A row as node:sqlite returns it (statements read integers as bigints, so none is too large to read). */
 export type Row = Record<string, SQLOutputValue>

@@ -1,5 +1,6 @@
 import type { SQLInputValue } from 'node:sqlite'
-import { queryValues, XComError, type XComKey, type XComQuery, type XComRecord } from '@xcom/core'
+import { XComError, type XComKey, type XComQuery, type XComRecord } from '@xcom/core'
+import { queryValues } from '@xcom/core/adapter'
 import { compareToText, type KeyPart } from './cursor.ts'
 import { KEY_COLUMNS } from './schema.ts'
 

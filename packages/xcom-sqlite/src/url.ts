@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path'
-import { maskUrl, XComError } from '@xcom/core'
+import { XComError } from '@xcom/core'
+import { maskUrl } from '@xcom/core/adapter'
 import { SqliteMetadataStore } from './sqlite-metadata-store.ts'
 
 const EXAMPLES =
@@ -34,6 +35,6 @@ export function sqlitePathFromUrl(url: string, cwd: string = process.cwd()): str
  * @throws XComError `E_CONFIG` for a malformed URL or a database written by a newer @xcom/sqlite;
  *   `E_PERMISSION_DENIED` when the file cannot be written.
  */
-export async function metadataStoreFromUrl(url: string): Promise<SqliteMetadataStore> {
+export async function metadataStoreFactory(url: string): Promise<SqliteMetadataStore> {
   return new SqliteMetadataStore({ path: sqlitePathFromUrl(url) })
 }

@@ -2,10 +2,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { encodeCursor, XCom, XComError } from '@xcom/core'
+import { XCom, XComError } from '@xcom/core'
+import { encodeCursor } from '@xcom/core/adapter'
 import { testRecord, testReference } from '@xcom/testing'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { metadataStoreFromUrl, SCHEMA_VERSION, SqliteMetadataStore, sqlitePathFromUrl } from '../src/index.ts'
+import { metadataStoreFactory, SCHEMA_VERSION, SqliteMetadataStore, sqlitePathFromUrl } from '../src/index.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'xcom-sqlite-'))
 let files = 0
@@ -222,7 +223,7 @@ describe('list', () => {
   })
 })
 
-describe('metadataStoreFromUrl', () => {
+describe('metadataStoreFactory', () => {
   it('reads relative, absolute and in-memory URLs', () => {
     expect(sqlitePathFromUrl('sqlite://.xcom/xcom.db', '/srv/app')).toBe('/srv/app/.xcom/xcom.db')
     expect(sqlitePathFromUrl('sqlite:///var/lib/xcom.db', '/srv/app')).toBe('/var/lib/xcom.db')
@@ -253,7 +254,7 @@ describe('metadataStoreFromUrl', () => {
 
   it('opens the store a URL names, creating parent directories', async () => {
     const path = join(dir, 'from-url', 'nested', 'xcom.db')
-    const store = track(await metadataStoreFromUrl(`sqlite://${path}`))
+    const store = track(await metadataStoreFactory(`sqlite://${path}`))
     expect(store.location).toBe(path)
     await store.put(testRecord({}))
     expect(existsSync(path)).toBe(true)

@@ -13,13 +13,13 @@ interface ObjectStoreModule {
 
 const [storeModule, objectStoreModule, metadataUrl, root, childArg, operations, identities, out] =
   process.argv.slice(2).map(String) as [string, string, string, string, string, string, string, string]
-const { metadataStoreFromUrl } = (await import(storeModule)) as {
-  metadataStoreFromUrl(url: string): Promise<MetadataStore>
+const { metadataStoreFactory } = (await import(storeModule)) as {
+  metadataStoreFactory(url: string): Promise<MetadataStore>
 }
 const { FileObjectStore, ObjectStoreXComBackend } = (await import(objectStoreModule)) as ObjectStoreModule
 const child = Number(childArg)
 const xcom = new XCom({
-  metadata: await metadataStoreFromUrl(metadataUrl),
+  metadata: await metadataStoreFactory(metadataUrl),
   backend: new ObjectStoreXComBackend({ store: new FileObjectStore({ root }), threshold: 0 }),
 })
 

@@ -8,11 +8,11 @@ import { expect } from 'vitest'
 
 /** Options of {@link expectConcurrentProcessesConsistent}. */
 export interface ConcurrentProcessesOptions {
-  /** URL of the BUILT module of the metadata store under test; it must export `metadataStoreFromUrl(url)`. */
+  /** URL of the BUILT module of the metadata store under test; it must export `metadataStoreFactory(url)`. */
   storeModule: string
   /** URL of the BUILT `@xcom/objectstore` (values go through `ObjectStoreXComBackend` to a `FileObjectStore`). */
   objectStoreModule: string
-  /** The metadata database every process opens with `metadataStoreFromUrl`. */
+  /** The metadata database every process opens with `metadataStoreFactory`. */
   metadataUrl: string
   /** An empty working directory: the object files and the processes' logs go there. */
   dir: string
@@ -77,14 +77,14 @@ export async function expectConcurrentProcessesConsistent(
     expect(pushed.get(`${entry.pulled?.child}:${entry.pulled?.n}`)?.identity).toBe(entry.identity)
   }
 
-  const { metadataStoreFromUrl } = (await import(options.storeModule)) as {
-    metadataStoreFromUrl(url: string): Promise<MetadataStore>
+  const { metadataStoreFactory } = (await import(options.storeModule)) as {
+    metadataStoreFactory(url: string): Promise<MetadataStore>
   }
   const { FileObjectStore, ObjectStoreXComBackend, isObjectKey } = (await import(
     options.objectStoreModule
   )) as ObjectStoreModule
   const xcom = new XCom({
-    metadata: await metadataStoreFromUrl(options.metadataUrl),
+    metadata: await metadataStoreFactory(options.metadataUrl),
     backend: new ObjectStoreXComBackend({ store: new FileObjectStore({ root }), threshold: 0 }),
   })
   try {

@@ -1,11 +1,5 @@
-import {
-  resolveIdentity,
-  type XCom,
-  XComError,
-  type XComIdentity,
-  type XComKey,
-  type XComRecord,
-} from '@xcom/core'
+import { type XCom, XComError, type XComIdentity, type XComKey, type XComRecord } from '@xcom/core'
+import { resolveIdentity } from '@xcom/core/adapter'
 import { expect } from 'vitest'
 
 /** What {@link expectDamagedRowsHandled} checks: an XCom over a database whose rows a test has damaged. */

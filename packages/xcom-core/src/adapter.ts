@@ -1,0 +1,39 @@
+/**
+ * `@xcom/core/adapter`: helpers for authors of stores, backends and codecs. Applications need only `@xcom/core`; an
+ * adapter implements the contracts exported there with these.
+ */
+export { malformedValue } from './backend.ts'
+export {
+  allocateBytes,
+  byteChunks,
+  checkRange,
+  concatBytes,
+  plainBytes,
+  readChunks,
+  resolveRange,
+  toReadableStream,
+} from './bytes.ts'
+export {
+  type ImportModuleOptions,
+  importExport,
+  importModule,
+  parseModuleSpec,
+  readSetting,
+} from './config.ts'
+export {
+  CONNECTION_ENV_PREFIXES,
+  EnvConnectionResolver,
+  normalizeConnType,
+  parseConnection,
+  pyParseQuery,
+  pySplitUrl,
+  pyUnquote,
+  type SplitUrl,
+} from './connections.ts'
+export type { BackendEnvContext } from './from-env.ts'
+export { compareKeys, resolveIdentity, validateIdentifier, validateMapIndex } from './identity.ts'
+export { isSecretName, maskConnectionId, maskConnectionValue, maskText, maskUrl } from './mask.ts'
+export { checkObjectKey, prefixedKey, prefixedListPrefix } from './object-keys.ts'
+export { decodeCursor, encodeCursor, matchesQuery, pageLimit, queryValues, validateQuery } from './query.ts'
+export { type RecordRow, recordFromRow } from './rows.ts'
+export { type StoreFailure, type StoreFailureKind, storeError } from './store-errors.ts'
