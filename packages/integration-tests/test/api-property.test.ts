@@ -65,7 +65,7 @@ async function checkNoOrphanNoDangling(xcom: XCom, store: FileObjectStore): Prom
   const ids = new Set(rows.map((row) => row.id.toLowerCase()))
   for (const row of rows) {
     if (row.value.kind !== 'reference') continue
-    expect(await store.head(row.value.ref.key as string), `object of ${slot(row)}`).toBeDefined()
+    expect(await store.head(row.value.ref.objectKey as string), `object of ${slot(row)}`).toBeDefined()
   }
   for await (const info of store.list('')) {
     if (isObjectKey(info.key)) expect(ids.has(recordIdOf(info.key)), `orphan ${info.key}`).toBe(true)

@@ -16,6 +16,7 @@ export {
   type CodecName,
   codecByName,
   codecForSuffix,
+  codecs,
   detectCodec,
 } from './registry.ts'
 export type { CodecDecompressOptions, CompressionCodec, Implementation } from './types.ts'

@@ -1,4 +1,4 @@
-import type { Bytes } from '@xcom/core'
+import type { Bytes, CodecResolver } from '@xcom/core'
 import { XComError } from '@xcom/core'
 import { u32 } from './bytes.ts'
 import { deflate } from './deflate.ts'
@@ -133,4 +133,14 @@ export function detectCodec(data: Bytes): CompressionCodec | undefined {
     if (!(b[1]! & 0x20)) return deflate()
   }
   return undefined
+}
+
+/**
+ * The {@link CodecResolver} of this package: codecs by name, by an object key's suffix and by magic bytes.
+ * `@xcom/objectstore` loads it when a value names a codec its backend was not given.
+ */
+export const codecs: CodecResolver = {
+  byName: (name) => codecByName(name),
+  bySuffix: codecForSuffix,
+  byMagic: detectCodec,
 }

@@ -154,8 +154,8 @@ export interface MetadataStore {
 
 /** Metadata and facts about one stored object. */
 export interface ObjectInfo {
-  /** Key relative to the store's prefix. */
-  key: string
+  /** The object's key, relative to the store's prefix (not to be confused with an XCom's `key`). */
+  objectKey: string
   /** Size in bytes as stored. */
   size: number
   lastModified: Date
@@ -214,11 +214,11 @@ export interface ObjectStore {
      */
     wholeBufferPut?: boolean
   }
-  put(key: string, body: ByteSource, options?: PutOptions): Promise<{ size: number }>
-  get(key: string, options?: GetOptions): Promise<ObjectBody>
-  head(key: string): Promise<ObjectInfo | undefined>
+  put(objectKey: string, body: ByteSource, options?: PutOptions): Promise<{ size: number }>
+  get(objectKey: string, options?: GetOptions): Promise<ObjectBody>
+  head(objectKey: string): Promise<ObjectInfo | undefined>
   /** Delete keys in batches. Missing keys are not failures. */
-  deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: XComError }[] }>
+  deleteMany(objectKeys: readonly string[]): Promise<{ failed: { objectKey: string; error: XComError }[] }>
   /**
    * Every object whose key starts with `prefix`, paginating internally. `metadata` may be empty when the store's
    * listing does not return it (S3): call `head` for it.

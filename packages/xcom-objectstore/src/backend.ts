@@ -107,8 +107,8 @@ export interface ObjectStoreXComBackendOptions extends BaseXComBackendOptions {
 export interface ObjectReference extends XComReference {
   /** `<store url>/<key>`. */
   uri: string
-  /** The object key, relative to the store. */
-  key: string
+  /** The object's key, relative to the store. */
+  objectKey: string
   /** Size of the value in bytes, before compression. */
   size: number
   /** Size of the object in bytes, as stored. */
@@ -289,7 +289,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     if (stored.kind !== 'reference') return super.deserializeValue(stored, ctx)
     const { ref, codec } = await this.#reference(stored, ctx)
     const read = await this.#firstReplica(ref, async (store) => {
-      const body = await store.get(ref.key)
+      const body = await store.get(ref.objectKey)
       if (body.size !== ref.storedSize) {
         throw new XComError(
           'E_CORRUPT',
@@ -337,7 +337,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       )
     }
     const { ref, codec } = await this.#reference(stored, ctx)
-    const body = await this.#firstReplica(ref, (store) => store.get(ref.key))
+    const body = await this.#firstReplica(ref, (store) => store.get(ref.objectKey))
     const verified = body.stream().pipeThrough(verifying(expectedOf(ref)))
     return codec
       ? inflated(
@@ -580,7 +580,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       }
       const ref: ObjectReference = {
         uri,
-        key,
+        objectKey: key,
         size: facts.size,
         storedSize: facts.storedSize,
         codec: upload.codec?.name ?? 'none',
@@ -637,14 +637,14 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     // A record id that cannot be part of a key (a damaged row) owns no object either.
     const derived =
       format && codec !== null ? keyOrUndefined(() => objectKey(ctx, format, codec?.suffix ?? '')) : undefined
-    if (derived === undefined || ref.key !== derived) {
+    if (derived === undefined || ref.objectKey !== derived) {
       throw new XComError(
         'E_CORRUPT',
         `The reference ${JSON.stringify(String(ref.uri))} does not name the object of this XCom (it was not written by ObjectStoreXComBackend for this record): nothing was read or deleted.`,
         { uri: typeof ref.uri === 'string' ? ref.uri : undefined },
       )
     }
-    return ref.key
+    return ref.objectKey
   }
 
   /**

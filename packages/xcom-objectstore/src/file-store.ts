@@ -161,12 +161,17 @@ export class FileObjectStore implements ObjectStore {
       throw fileError(error, 'Reading', uriOf(this.url, key))
     }
     if (!stats.isFile()) return undefined
-    return { key, size: stats.size, lastModified: stats.mtime, metadata: await this.#readMetadata(key) }
+    return {
+      objectKey: key,
+      size: stats.size,
+      lastModified: stats.mtime,
+      metadata: await this.#readMetadata(key),
+    }
   }
 
   /** Deletes objects and their sidecars, then their empty directories. Missing keys are not failures. */
-  async deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: XComError }[] }> {
-    const failed: { key: string; error: XComError }[] = []
+  async deleteMany(keys: readonly string[]): Promise<{ failed: { objectKey: string; error: XComError }[] }> {
+    const failed: { objectKey: string; error: XComError }[] = []
     await forEachLimit(keys, 16, async (key) => {
       try {
         const path = this.#path(key)
@@ -178,7 +183,7 @@ export class FileObjectStore implements ObjectStore {
       } catch (error) {
         const mapped = fileError(error, 'Deleting', uriOf(this.url, key))
         failed.push({
-          key,
+          objectKey: key,
           error: XComError.is(mapped)
             ? mapped
             : new XComError('E_BACKEND', `Deleting ${uriOf(this.url, key)} failed.`, { cause: mapped }),

@@ -95,13 +95,13 @@ export class MemoryObjectStore implements ObjectStore {
   }
 
   /** Missing keys are not failures. */
-  async deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: XComError }[] }> {
-    const failed: { key: string; error: XComError }[] = []
+  async deleteMany(keys: readonly string[]): Promise<{ failed: { objectKey: string; error: XComError }[] }> {
+    const failed: { objectKey: string; error: XComError }[] = []
     for (const key of keys) {
       try {
         this.#objects.delete(checkObjectKey(this.url, key))
       } catch (error) {
-        failed.push({ key, error: error as XComError })
+        failed.push({ objectKey: key, error: error as XComError })
       }
     }
     return { failed }
@@ -127,7 +127,7 @@ export class MemoryObjectStore implements ObjectStore {
 
 function infoOf(key: string, object: MemoryObject): ObjectInfo {
   return {
-    key,
+    objectKey: key,
     size: object.bytes.byteLength,
     lastModified: new Date(object.lastModified),
     metadata: { ...object.metadata },

@@ -100,12 +100,13 @@ export class ReplicatedObjectStore implements ObjectStore {
   }
 
   /** Deletes from every replica; a key fails if any replica failed to delete it. */
-  async deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: XComError }[] }> {
+  async deleteMany(keys: readonly string[]): Promise<{ failed: { objectKey: string; error: XComError }[] }> {
     const results = await Promise.all(this.stores.map((store) => store.deleteMany(keys)))
     const failed = new Map<string, XComError>()
     for (const result of results)
-      for (const { key, error } of result.failed) if (!failed.has(key)) failed.set(key, error)
-    return { failed: [...failed].map(([key, error]) => ({ key, error })) }
+      for (const { objectKey, error } of result.failed)
+        if (!failed.has(objectKey)) failed.set(objectKey, error)
+    return { failed: [...failed].map(([objectKey, error]) => ({ objectKey, error })) }
   }
 
   /** Every key any replica holds under `prefix`, once, with the info of the first replica that lists it. */
@@ -113,8 +114,8 @@ export class ReplicatedObjectStore implements ObjectStore {
     const seen = new Set<string>()
     for (const store of this.stores) {
       for await (const info of store.list(prefix)) {
-        if (seen.has(info.key)) continue
-        seen.add(info.key)
+        if (seen.has(info.objectKey)) continue
+        seen.add(info.objectKey)
         yield info
       }
     }

@@ -25,17 +25,17 @@ export async function sweepStore(
     batch = []
     const { failed } = await store.deleteMany(keys)
     report.deleted += keys.length - failed.length
-    report.failed.push(...failed.map(({ key }) => uriOf(store.url, key)))
+    report.failed.push(...failed.map(({ objectKey }) => uriOf(store.url, objectKey)))
   }
   for await (const info of store.list('')) {
-    if (!isObjectKey(info.key)) continue
+    if (!isObjectKey(info.objectKey)) continue
     report.scanned++
-    if (owned.has(recordIdOf(info.key)) || info.lastModified.getTime() > cutoff) continue
+    if (owned.has(recordIdOf(info.objectKey)) || info.lastModified.getTime() > cutoff) continue
     if ((await ownerOf(store, info)) !== ctx.database.id) {
       report.foreign = (report.foreign ?? 0) + 1
       continue
     }
-    batch.push(info.key)
+    batch.push(info.objectKey)
     if (batch.length >= SWEEP_BATCH) await flush()
   }
   if (batch.length > 0) await flush()
@@ -57,5 +57,5 @@ export async function sweepStore(
 /** The database an object names; listings without metadata (S3) are completed by a `head`. */
 async function ownerOf(store: ObjectStore, info: ObjectInfo): Promise<string | undefined> {
   if (Object.keys(info.metadata).length > 0) return info.metadata[DATABASE_META]
-  return (await store.head(info.key))?.metadata[DATABASE_META]
+  return (await store.head(info.objectKey))?.metadata[DATABASE_META]
 }

@@ -37,7 +37,9 @@ interface Entry {
 }
 
 interface ObjectStoreModule {
-  FileObjectStore: new (options: { root: string }) => { list(prefix: string): AsyncIterable<{ key: string }> }
+  FileObjectStore: new (options: {
+    root: string
+  }) => { list(prefix: string): AsyncIterable<{ objectKey: string }> }
   ObjectStoreXComBackend: new (options: { store: unknown; threshold: number }) => XComBackend
   /** True for keys of values (not the prefix's database claim). */
   isObjectKey(key: string): boolean
@@ -113,10 +115,12 @@ export async function expectConcurrentProcessesConsistent(
     const report = await xcom.gc({ graceMs: 0 })
     expect(report.purgesFailed).toBe(0)
     expect(await xcom.metadata.pendingPurges(100)).toEqual([])
-    const referenced = rows.map((row) => (row.value.kind === 'reference' ? row.value.ref.key : '')).sort()
+    const referenced = rows
+      .map((row) => (row.value.kind === 'reference' ? row.value.ref.objectKey : ''))
+      .sort()
     const objects: string[] = []
     for await (const info of new FileObjectStore({ root }).list(''))
-      if (isObjectKey(info.key)) objects.push(info.key)
+      if (isObjectKey(info.objectKey)) objects.push(info.objectKey)
     expect(objects.sort()).toEqual(referenced)
   } finally {
     await xcom.close()

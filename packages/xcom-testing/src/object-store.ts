@@ -84,7 +84,7 @@ async function expectXComError(promise: Promise<unknown>, code: string): Promise
 
 async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> {
   const keys: string[] = []
-  for await (const info of store.list(prefix)) keys.push(info.key)
+  for await (const info of store.list(prefix)) keys.push(info.objectKey)
   return keys.sort()
 }
 
@@ -145,7 +145,7 @@ export function describeObjectStore(
       })
       expect(result.size).toBe(1000)
       const info = await store.head(key('put/bytes.bin'))
-      expect(info?.key).toBe(key('put/bytes.bin'))
+      expect(info?.objectKey).toBe(key('put/bytes.bin'))
       expect(info?.size).toBe(1000)
       expect(info?.metadata).toMatchObject(metadata)
       expect(info?.lastModified).toBeInstanceOf(Date)
@@ -218,7 +218,7 @@ export function describeObjectStore(
         await expectXComError(store.head(bad), 'E_INVALID_KEY')
       }
       const { failed } = await store.deleteMany([...forged, key('dots/absent')])
-      expect(failed.map((failure) => [failure.key, failure.error.code])).toEqual(
+      expect(failed.map((failure) => [failure.objectKey, failure.error.code])).toEqual(
         forged.map((bad) => [bad, 'E_INVALID_KEY']),
       )
       expect(await (await store.get(target)).bytes()).toEqual(pattern(10, 3))
@@ -289,8 +289,8 @@ export function describeObjectStore(
       await store.put(key('list/q/z'), pattern(3, 3))
       const infos = []
       for await (const info of store.list(key('list/p/'))) infos.push(info)
-      expect(infos.map((info) => info.key).sort()).toEqual(expected.sort())
-      const byKey = new Map(infos.map((info) => [info.key, info]))
+      expect(infos.map((info) => info.objectKey).sort()).toEqual(expected.sort())
+      const byKey = new Map(infos.map((info) => [info.objectKey, info]))
       expect(byKey.get(key('list/p/000'))?.size).toBe(1)
       expect(byKey.get(key(`list/p/${String(count - 1).padStart(3, '0')}`))?.size).toBe(count)
       expect(infos.every((info) => info.lastModified instanceof Date)).toBe(true)
