@@ -1,6 +1,7 @@
-import type { Bytes, Codec } from '@xcom/core'
-import { XComError, type XComErrorCode } from '@xcom/core'
+import { type Bytes, type Codec, XComError } from '@xcom/core'
+import { concatBytes } from '@xcom/core/adapter'
 import { describe, expect, it } from 'vitest'
+import { expectBytes, expectXComError, jsonRecords, randomBytes } from './test-data.ts'
 
 /** Options of {@link describeCodec}. */
 export interface DescribeCodecOptions {
@@ -17,70 +18,6 @@ export interface DescribeCodecOptions {
 }
 
 const MiB = 1024 * 1024
-
-/** Deterministic pseudo-random bytes (xorshift32), so that failures reproduce. */
-function randomBytes(length: number, seed: number): Bytes {
-  const out = new Uint8Array(length)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
-
-/** About `size` bytes of JSON records: redundant like real XCom values. */
-function jsonRecords(size: number): Bytes {
-  const rows: string[] = []
-  let length = 2
-  for (let i = 0; length < size; i++) {
-    const row = JSON.stringify({ id: i, name: `task-${i % 97}`, value: (i * 7919) % 10007, ok: i % 3 === 0 })
-    rows.push(row)
-    length += row.length + 1
-  }
-  return new TextEncoder().encode(`[${rows.join(',')}]`).subarray(0, size)
-}
-
-function concat(chunks: readonly Bytes[]): Bytes {
-  const out = new Uint8Array(chunks.reduce((total, chunk) => total + chunk.byteLength, 0))
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
-
-function equalBytes(a: Bytes, b: Bytes): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-/** Asserts byte equality without printing megabytes on failure. */
-function expectSameBytes(actual: Bytes, expected: Bytes): void {
-  expect(actual).toBeInstanceOf(Uint8Array)
-  expect(actual.byteLength).toBe(expected.byteLength)
-  expect(equalBytes(actual, expected)).toBe(true)
-}
-
-/** The error a promise rejects with (fails the test when it resolves). */
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a failure, but the operation succeeded')
-}
-
-async function expectCode(promise: Promise<unknown>, code: XComErrorCode): Promise<XComError> {
-  const error = await failureOf(promise)
-  expect(XComError.is(error) ? error.code : error).toBe(code)
-  return error as XComError
-}
 
 /**
  * Writes `input` into the transform in chunks of `chunkSize` while reading its output. Resolves with the output only
@@ -108,7 +45,7 @@ async function pump(
     delivered.push(value)
   }
   await writing
-  return concat(delivered)
+  return concatBytes(delivered)
 }
 
 /**
@@ -153,19 +90,19 @@ export function describeCodec(
         const codec = await factory()
         const copy = data.slice()
         const compressed = await codec.compress(data)
-        expectSameBytes(data, copy)
+        expectBytes(data, copy)
         const compressedCopy = compressed.slice()
-        expectSameBytes(await codec.decompress(compressed), data)
-        expectSameBytes(compressed, compressedCopy)
+        expectBytes(await codec.decompress(compressed), data)
+        expectBytes(compressed, compressedCopy)
       })
 
       it(`streams ${label} to the same bytes as compress(), and back, in any chunking`, async () => {
         const codec = await factory()
         const whole = await codec.compress(data)
         const sizes = data.byteLength <= 4096 ? [1, 7, 64 * 1024] : [1000, 64 * 1024, 1 + MiB]
-        for (const size of sizes) expectSameBytes(await pump(codec.compressStream(), data, size), whole)
+        for (const size of sizes) expectBytes(await pump(codec.compressStream(), data, size), whole)
         const readSizes = whole.byteLength <= 4096 ? [1, 3, 64 * 1024] : [777, 16 * 1024, whole.byteLength]
-        for (const size of readSizes) expectSameBytes(await pump(codec.decompressStream(), whole, size), data)
+        for (const size of readSizes) expectBytes(await pump(codec.decompressStream(), whole, size), data)
       })
     }
 
@@ -181,19 +118,16 @@ export function describeCodec(
     it('accepts output of exactly maxSize bytes and refuses one byte more with E_TOO_LARGE, whole and streamed', async () => {
       const codec = await factory()
       const compressed = await codec.compress(json)
-      expectSameBytes(await codec.decompress(compressed, { maxSize: json.byteLength }), json)
-      expectSameBytes(
-        await pump(codec.decompressStream({ maxSize: json.byteLength }), compressed, 4096),
-        json,
-      )
-      await expectCode(codec.decompress(compressed, { maxSize: json.byteLength - 1 }), 'E_TOO_LARGE')
-      await expectCode(
+      expectBytes(await codec.decompress(compressed, { maxSize: json.byteLength }), json)
+      expectBytes(await pump(codec.decompressStream({ maxSize: json.byteLength }), compressed, 4096), json)
+      await expectXComError(codec.decompress(compressed, { maxSize: json.byteLength - 1 }), 'E_TOO_LARGE')
+      await expectXComError(
         pump(codec.decompressStream({ maxSize: json.byteLength - 1 }), compressed, 4096),
         'E_TOO_LARGE',
       )
       const empty = await codec.compress(new Uint8Array(0))
       expect((await codec.decompress(empty, { maxSize: 0 })).byteLength).toBe(0)
-      await expectCode(
+      await expectXComError(
         codec.decompress(await codec.compress(Uint8Array.of(1)), { maxSize: 0 }),
         'E_TOO_LARGE',
       )
@@ -203,23 +137,26 @@ export function describeCodec(
       const codec = await factory()
       const bomb = await codec.compress(new Uint8Array(bombSize))
       const maxSize = MiB
-      await expectCode(codec.decompress(bomb, { maxSize }), 'E_TOO_LARGE')
+      await expectXComError(codec.decompress(bomb, { maxSize }), 'E_TOO_LARGE')
       const delivered: Bytes[] = []
-      await expectCode(pump(codec.decompressStream({ maxSize }), bomb, 64 * 1024, delivered), 'E_TOO_LARGE')
-      expect(concat(delivered).byteLength).toBeLessThanOrEqual(maxSize)
+      await expectXComError(
+        pump(codec.decompressStream({ maxSize }), bomb, 64 * 1024, delivered),
+        'E_TOO_LARGE',
+      )
+      expect(concatBytes(delivered).byteLength).toBeLessThanOrEqual(maxSize)
     })
 
     it('runs several compressions and decompressions at once without mixing them up', async () => {
       const codec = await factory()
       const inputs = [0, 1, 2, 3].map((seed) =>
-        concat([randomBytes(50_000, seed + 1), json.subarray(0, 100_000)]),
+        concatBytes([randomBytes(50_000, seed + 1), json.subarray(0, 100_000)]),
       )
       const compressed = await Promise.all(
         inputs.map((input, i) => pump(codec.compressStream(), input, 1000 * (i + 1))),
       )
       const restored = await Promise.all(compressed.map((data) => codec.decompress(data)))
       restored.forEach((data, i) => {
-        expectSameBytes(data, inputs[i]!)
+        expectBytes(data, inputs[i]!)
       })
     })
 
@@ -251,8 +188,8 @@ export function describeCodec(
     if (verifiesIntegrity) {
       it('refuses empty input with E_CORRUPT, whole and streamed', async () => {
         const codec = await factory()
-        await expectCode(codec.decompress(new Uint8Array(0)), 'E_CORRUPT')
-        await expectCode(pump(codec.decompressStream(), new Uint8Array(0), 1), 'E_CORRUPT')
+        await expectXComError(codec.decompress(new Uint8Array(0)), 'E_CORRUPT')
+        await expectXComError(pump(codec.decompressStream(), new Uint8Array(0), 1), 'E_CORRUPT')
       })
 
       it('refuses truncated input with E_CORRUPT, and the stream errors instead of closing', async () => {
@@ -262,8 +199,8 @@ export function describeCodec(
           const cuts = [compressed.byteLength - 1, compressed.byteLength - 4, compressed.byteLength >> 1, 1]
           for (const cut of cuts) {
             const truncated = compressed.slice(0, cut)
-            await expectCode(codec.decompress(truncated), 'E_CORRUPT')
-            const error = await expectCode(pump(codec.decompressStream(), truncated, 1000), 'E_CORRUPT')
+            await expectXComError(codec.decompress(truncated), 'E_CORRUPT')
+            const error = await expectXComError(pump(codec.decompressStream(), truncated, 1000), 'E_CORRUPT')
             expect(error.message.length).toBeGreaterThan(20)
           }
         }
@@ -272,8 +209,8 @@ export function describeCodec(
       it('refuses input that is not in its format with E_CORRUPT', async () => {
         const codec = await factory()
         for (const foreign of [samples['random bytes (256 KiB)']!, json, text]) {
-          await expectCode(codec.decompress(foreign), 'E_CORRUPT')
-          await expectCode(pump(codec.decompressStream(), foreign, 4096), 'E_CORRUPT')
+          await expectXComError(codec.decompress(foreign), 'E_CORRUPT')
+          await expectXComError(pump(codec.decompressStream(), foreign, 4096), 'E_CORRUPT')
         }
       })
 
@@ -281,10 +218,10 @@ export function describeCodec(
         const codec = await factory()
         const compressed = await codec.compress(text)
         for (const extra of [new TextEncoder().encode('garbage!'), new Uint8Array(16), Uint8Array.of(1)]) {
-          const longer = concat([compressed, extra])
-          await expectCode(codec.decompress(longer), 'E_CORRUPT')
-          await expectCode(pump(codec.decompressStream(), longer, 1), 'E_CORRUPT')
-          await expectCode(pump(codec.decompressStream(), longer, compressed.byteLength), 'E_CORRUPT')
+          const longer = concatBytes([compressed, extra])
+          await expectXComError(codec.decompress(longer), 'E_CORRUPT')
+          await expectXComError(pump(codec.decompressStream(), longer, 1), 'E_CORRUPT')
+          await expectXComError(pump(codec.decompressStream(), longer, compressed.byteLength), 'E_CORRUPT')
         }
       })
 
@@ -298,7 +235,7 @@ export function describeCodec(
           const at = Math.floor((k * (damaged.byteLength - 1)) / (positions - 1))
           damaged[at] = damaged[at]! ^ (1 << (k % 8))
           try {
-            expectSameBytes(await codec.decompress(damaged), json)
+            expectBytes(await codec.decompress(damaged), json)
           } catch (error) {
             expect(XComError.is(error) ? error.code : error).toMatch(/^E_(CORRUPT|UNKNOWN_CODEC)$/)
             detected++
@@ -322,8 +259,8 @@ export function describeCodec(
           const reader = transform.readable.getReader()
           while (!(await reader.read()).done) {}
         })()
-        const readError = await expectCode(reading, 'E_CORRUPT')
-        expect(await failureOf(writing)).toBe(readError)
+        const readError = await expectXComError(reading, 'E_CORRUPT')
+        expect(await writing.catch((error: unknown) => error)).toBe(readError)
       })
     }
   })

@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto'
-import { type ObjectStore, XComError } from '@xcom/core'
+import { randomUUID } from 'node:crypto'
+import type { ObjectStore } from '@xcom/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chunked, expectBytes, expectXComError, randomBytes, readAll } from './test-data.ts'
 
 /** What the conformance suite passes to the store factory. */
 export interface ObjectStoreSuiteContext {
@@ -26,60 +27,6 @@ interface Fixture {
   store: ObjectStore
   /** A fresh `xcom-conformance-<uuid>/` so runs sharing a bucket never see each other's objects. */
   root: string
-}
-
-/** Deterministic pseudo-random bytes. */
-function pattern(size: number, seed = 1): Uint8Array {
-  const bytes = new Uint8Array(size)
-  let state = seed >>> 0 || 1
-  for (let index = 0; index < size; index++) {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    bytes[index] = state & 0xff
-  }
-  return bytes
-}
-
-async function* chunked(bytes: Uint8Array, sizes: readonly number[]): AsyncGenerator<Uint8Array> {
-  let offset = 0
-  let turn = 0
-  while (offset < bytes.byteLength) {
-    const size = sizes[turn++ % sizes.length] as number
-    yield bytes.slice(offset, offset + size)
-    offset += size
-  }
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  const reader = stream.getReader()
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    chunks.push(value)
-  }
-  const out = new Uint8Array(chunks.reduce((total, chunk) => total + chunk.byteLength, 0))
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
-}
-
-async function expectXComError(promise: Promise<unknown>, code: string): Promise<XComError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  expect(XComError.is(error), `expected an XComError ${code}, got ${String(error)}`).toBe(true)
-  expect((error as XComError).code).toBe(code)
-  return error as XComError
 }
 
 async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> {
@@ -137,7 +84,7 @@ export function describeObjectStore(
 
     it('puts bytes with metadata, and gets them back as bytes, as a stream and through head', async () => {
       const { store } = fixture
-      const bytes = pattern(1000, 7)
+      const bytes = randomBytes(1000, 7)
       const metadata = { xcomformat: 'bytes', 'x-custom': 'hello world', checksum: 'sha256:abc' }
       const result = await store.put(key('put/bytes.bin'), bytes, {
         metadata,
@@ -158,14 +105,14 @@ export function describeObjectStore(
     })
 
     it('puts an async iterable of uneven chunks', async () => {
-      const bytes = pattern(100_000, 3)
+      const bytes = randomBytes(100_000, 3)
       const result = await fixture.store.put(key('put/iterable.bin'), chunked(bytes, [1, 4096, 777, 65536]))
       expect(result.size).toBe(bytes.byteLength)
       expect(await (await fixture.store.get(key('put/iterable.bin'))).bytes()).toEqual(bytes)
     })
 
     it('puts a web ReadableStream', async () => {
-      const bytes = pattern(50_000, 5)
+      const bytes = randomBytes(50_000, 5)
       const stream = new ReadableStream<Uint8Array>({
         start(controller) {
           controller.enqueue(bytes.slice(0, 10))
@@ -190,20 +137,18 @@ export function describeObjectStore(
     })
 
     it(`round-trips a multi-MiB object (${largeSize} bytes) streamed in and out`, async () => {
-      const bytes = pattern(largeSize, 11)
+      const bytes = randomBytes(largeSize, 11)
       const result = await fixture.store.put(key('large/object.bin'), chunked(bytes, [1 << 20, 123_457, 3]))
       expect(result.size).toBe(largeSize)
       expect((await fixture.store.head(key('large/object.bin')))?.size).toBe(largeSize)
-      expect(sha256(await readAll((await fixture.store.get(key('large/object.bin'))).stream()))).toBe(
-        sha256(bytes),
-      )
-      expect(sha256(await (await fixture.store.get(key('large/object.bin'))).bytes())).toBe(sha256(bytes))
+      expectBytes(await readAll((await fixture.store.get(key('large/object.bin'))).stream()), bytes)
+      expectBytes(await (await fixture.store.get(key('large/object.bin'))).bytes(), bytes)
     })
 
     it('refuses keys with empty, "." or ".." segments, backslashes or control characters on every operation', async () => {
       const { store } = fixture
       const target = key('dots/target.bin')
-      await store.put(target, pattern(10, 3))
+      await store.put(target, randomBytes(10, 3))
       // Each resolves to `target` on a server or SDK that normalizes paths: it must never reach it.
       const forged = [
         `${key('dots/x')}/../target.bin`,
@@ -213,7 +158,7 @@ export function describeObjectStore(
         `${key('dots/target.bin')}\u0000`,
       ]
       for (const bad of forged) {
-        await expectXComError(store.put(bad, pattern(5, 4)), 'E_INVALID_KEY')
+        await expectXComError(store.put(bad, randomBytes(5, 4)), 'E_INVALID_KEY')
         await expectXComError(store.get(bad), 'E_INVALID_KEY')
         await expectXComError(store.head(bad), 'E_INVALID_KEY')
       }
@@ -221,21 +166,21 @@ export function describeObjectStore(
       expect(failed.map((failure) => [failure.objectKey, failure.error.code])).toEqual(
         forged.map((bad) => [bad, 'E_INVALID_KEY']),
       )
-      expect(await (await store.get(target)).bytes()).toEqual(pattern(10, 3))
+      expect(await (await store.get(target)).bytes()).toEqual(randomBytes(10, 3))
     })
 
     it('replaces an object written twice under one key, metadata included', async () => {
       const { store } = fixture
-      await store.put(key('replace/k'), pattern(100, 1), { metadata: { version: 'one' } })
-      await store.put(key('replace/k'), pattern(50, 2), { metadata: { version: 'two' } })
+      await store.put(key('replace/k'), randomBytes(100, 1), { metadata: { version: 'one' } })
+      await store.put(key('replace/k'), randomBytes(50, 2), { metadata: { version: 'two' } })
       const body = await store.get(key('replace/k'))
-      expect(await body.bytes()).toEqual(pattern(50, 2))
+      expect(await body.bytes()).toEqual(randomBytes(50, 2))
       expect(body.metadata.version).toBe('two')
     })
 
     it('reads ranges when capabilities.rangeReads, else serves whole objects', async () => {
       const { store } = fixture
-      const bytes = pattern(10_000, 13)
+      const bytes = randomBytes(10_000, 13)
       await store.put(key('range/object.bin'), bytes)
       if (!store.capabilities.rangeReads) {
         expect(await (await store.get(key('range/object.bin'))).bytes()).toEqual(bytes)
@@ -261,9 +206,9 @@ export function describeObjectStore(
 
     it('deletes many keys, missing ones included, without failures', async () => {
       const { store } = fixture
-      await store.put(key('delete/a'), pattern(10, 1))
-      await store.put(key('delete/b/c'), pattern(10, 2))
-      await store.put(key('delete/keep'), pattern(10, 3))
+      await store.put(key('delete/a'), randomBytes(10, 1))
+      await store.put(key('delete/b/c'), randomBytes(10, 2))
+      await store.put(key('delete/keep'), randomBytes(10, 3))
       const result = await store.deleteMany([key('delete/a'), key('delete/b/c'), key('delete/never-existed')])
       expect(result.failed).toEqual([])
       expect(await store.head(key('delete/a'))).toBeUndefined()
@@ -281,12 +226,12 @@ export function describeObjectStore(
       for (let index = 0; index < count; index++) {
         const name = key(`list/p/${String(index).padStart(3, '0')}`)
         expected.push(name)
-        await store.put(name, pattern(index + 1, index + 1))
+        await store.put(name, randomBytes(index + 1, index + 1))
       }
       expected.push(key('list/p/nested/deeper/x'))
-      await store.put(key('list/p/nested/deeper/x'), pattern(3, 3))
-      await store.put(key('list/p-sibling/y'), pattern(3, 3))
-      await store.put(key('list/q/z'), pattern(3, 3))
+      await store.put(key('list/p/nested/deeper/x'), randomBytes(3, 3))
+      await store.put(key('list/p-sibling/y'), randomBytes(3, 3))
+      await store.put(key('list/q/z'), randomBytes(3, 3))
       const infos = []
       for await (const info of store.list(key('list/p/'))) infos.push(info)
       expect(infos.map((info) => info.objectKey).sort()).toEqual(expected.sort())
@@ -301,24 +246,27 @@ export function describeObjectStore(
     it('refuses a conditional create over an existing key with E_PRECONDITION_FAILED when capabilities.conditionalCreate', async () => {
       const { store } = fixture
       if (!store.capabilities.conditionalCreate) {
-        await store.put(key('conditional/plain'), pattern(5, 5))
+        await store.put(key('conditional/plain'), randomBytes(5, 5))
         expect((await store.head(key('conditional/plain')))?.size).toBe(5)
         return
       }
       expect(
         (
-          await store.put(key('conditional/new'), pattern(20, 1), {
+          await store.put(key('conditional/new'), randomBytes(20, 1), {
             ifNoneMatch: true,
             metadata: { first: 'yes' },
           })
         ).size,
       ).toBe(20)
       await expectXComError(
-        store.put(key('conditional/new'), pattern(30, 2), { ifNoneMatch: true, metadata: { first: 'no' } }),
+        store.put(key('conditional/new'), randomBytes(30, 2), {
+          ifNoneMatch: true,
+          metadata: { first: 'no' },
+        }),
         'E_PRECONDITION_FAILED',
       )
       const body = await store.get(key('conditional/new'))
-      expect(await body.bytes()).toEqual(pattern(20, 1))
+      expect(await body.bytes()).toEqual(randomBytes(20, 1))
       expect(body.metadata.first).toBe('yes')
     })
 
@@ -334,10 +282,11 @@ export function describeObjectStore(
         'unusual/amp&dollar$hash#question?',
         'unusual/..dots../.hidden',
       ]
-      for (const [index, name] of names.entries()) await store.put(key(name), pattern(index + 1, index + 1))
+      for (const [index, name] of names.entries())
+        await store.put(key(name), randomBytes(index + 1, index + 1))
       for (const [index, name] of names.entries()) {
         expect((await store.head(key(name)))?.size).toBe(index + 1)
-        expect(await (await store.get(key(name))).bytes()).toEqual(pattern(index + 1, index + 1))
+        expect(await (await store.get(key(name))).bytes()).toEqual(randomBytes(index + 1, index + 1))
       }
       expect(await keysUnder(store, key('unusual/'))).toEqual(names.map(key).sort())
       expect((await store.deleteMany(names.map(key))).failed).toEqual([])
@@ -346,14 +295,14 @@ export function describeObjectStore(
 
     it('leaves nothing behind (and keeps the previous object) when the body fails mid-way', async () => {
       const { store } = fixture
-      await store.put(key('failing/k'), pattern(10, 1))
+      await store.put(key('failing/k'), randomBytes(10, 1))
       async function* failing(): AsyncGenerator<Uint8Array> {
-        yield pattern(1000, 2)
+        yield randomBytes(1000, 2)
         throw new Error('source broke')
       }
       await expect(store.put(key('failing/k'), failing())).rejects.toThrow()
       await expect(store.put(key('failing/new'), failing())).rejects.toThrow()
-      expect(await (await store.get(key('failing/k'))).bytes()).toEqual(pattern(10, 1))
+      expect(await (await store.get(key('failing/k'))).bytes()).toEqual(randomBytes(10, 1))
       expect(await store.head(key('failing/new'))).toBeUndefined()
       expect(await keysUnder(store, key('failing/'))).toEqual([key('failing/k')])
     })
@@ -362,10 +311,10 @@ export function describeObjectStore(
       const { store } = fixture
       const controller = new AbortController()
       async function* slow(): AsyncGenerator<Uint8Array> {
-        yield pattern(1000, 1)
+        yield randomBytes(1000, 1)
         controller.abort(new Error('stop'))
-        yield pattern(1000, 2)
-        yield pattern(1000, 3)
+        yield randomBytes(1000, 2)
+        yield randomBytes(1000, 3)
       }
       await expect(store.put(key('aborted/k'), slow(), { signal: controller.signal })).rejects.toThrow()
       expect(await store.head(key('aborted/k'))).toBeUndefined()
@@ -373,13 +322,13 @@ export function describeObjectStore(
 
     it('gives each read its own copy: changing returned bytes changes nothing stored', async () => {
       const { store } = fixture
-      const bytes = pattern(64, 9)
+      const bytes = randomBytes(64, 9)
       await store.put(key('copy/k'), bytes)
       bytes[0] = (bytes[0] as number) ^ 0xff
       const read = await (await store.get(key('copy/k'))).bytes()
-      expect(read).toEqual(pattern(64, 9))
+      expect(read).toEqual(randomBytes(64, 9))
       read[1] = (read[1] as number) ^ 0xff
-      expect(await (await store.get(key('copy/k'))).bytes()).toEqual(pattern(64, 9))
+      expect(await (await store.get(key('copy/k'))).bytes()).toEqual(randomBytes(64, 9))
     })
   })
 }

@@ -54,6 +54,14 @@ export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8
   return chunks.length === 0 ? new Uint8Array(0) : new Uint8Array(concatBytes(chunks))
 }
 
+/** Checks that `actual` is a Uint8Array holding exactly the bytes of `expected`, without printing megabytes when not. */
+export function expectBytes(actual: unknown, expected: Uint8Array): void {
+  expect(actual).toBeInstanceOf(Uint8Array)
+  const bytes = actual as Uint8Array
+  expect(bytes.byteLength, 'byte length').toBe(expected.byteLength)
+  expect(Buffer.compare(bytes, expected) === 0, 'the bytes differ').toBe(true)
+}
+
 /**
  * Awaits `promise` (or calls `run` and awaits what it returns), which must fail with an {@link XComError} of `code`;
  * returns that error for further checks.
