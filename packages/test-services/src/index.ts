@@ -7,9 +7,8 @@ export {
 } from './bench.ts'
 export { freePort } from './free-port.ts'
 export { crc32cBase64, crc32cUpdate } from './gcs/crc32c.ts'
+export type { Fault, FaultRule } from './gcs/faults.ts'
 export {
-  type Fault,
-  type FaultRule,
   type GcsServerHandle,
   type GcsServerOptions,
   type LoggedRequest,

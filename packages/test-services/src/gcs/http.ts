@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 
 /** An error answered in the Google JSON error shape, with a numeric `error.code` the SDK reads. */
 export class GcsError extends Error {
@@ -58,4 +58,27 @@ export function sendError(res: ServerResponse, error: GcsError): void {
     },
     error.headers,
   )
+}
+
+/** 405 for a method the route exists for but does not take. */
+export function methodNotAllowed(req: IncomingMessage): GcsError {
+  return new GcsError(405, 'methodNotAllowed', `Method ${req.method} is not allowed on ${pathOf(req)}`)
+}
+
+/** 501 for a GCS feature this server leaves out (listed in the package README). */
+export function notImplemented(req: IncomingMessage, what = `${req.method} ${pathOf(req)}`): GcsError {
+  return new GcsError(
+    501,
+    'notImplemented',
+    `${what} is not implemented by the xcom GCS test server (see @xcom/test-services README).`,
+  )
+}
+
+/** 413 for an object larger than the server's `maxObjectSize`, found after its body was read. */
+export function objectTooLarge(limit: number): GcsError {
+  return new GcsError(413, 'uploadTooLarge', `The object exceeds this test server's limit of ${limit} bytes.`)
+}
+
+function pathOf(req: IncomingMessage): string | undefined {
+  return req.url?.split('?')[0]
 }
