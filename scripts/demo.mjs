@@ -23,7 +23,7 @@ for (let mapIndex = 0; mapIndex < 3; mapIndex++) {
 console.log('transform pushed 3 mapped values')
 
 // Task "load" reads every mapped value with one query.
-const shards = await xcom.pullMany({ ...run, taskIds: ['transform'] })
+const shards = await xcom.pullMany({ ...run, taskId: ['transform'] })
 for (const { mapIndex, value } of shards)
   console.log(`load      shard ${mapIndex}: ids ${value.ids.join(', ')}`)
 

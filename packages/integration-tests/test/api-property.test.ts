@@ -113,7 +113,8 @@ describe('the whole API on file:// + SQLite (property)', () => {
                 expect(pulled).toHaveLength(expected.length)
                 for (const item of pulled) expect(item.value).toEqual(model.get(slot(item))?.value)
               } else if (step.op === 'clear') {
-                const report = await xcom.clear(step)
+                const { op: _op, ...query } = step
+                const report = await xcom.clear(query)
                 expect(report.failedPurges).toBe(0)
                 for (const [key, { id }] of model) {
                   const matches =

@@ -2,21 +2,11 @@
 // Run after `pnpm run build`: `node --expose-gc bench/serializer.bench.ts` (the package's `bench` script).
 import { Buffer } from 'node:buffer'
 import { SerializerRegistry } from '../dist/index.js'
+import { mulberry32 } from '../test/random.ts'
 
 const RUNS = 9
 const WARMUP = 2
 const TARGET_BYTES = 30 * 1024 * 1024
-
-/** Deterministic pseudo-random numbers (mulberry32), so every run measures the same data. */
-function random(seed: number): () => number {
-  let state = seed
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let t = Math.imul(state ^ (state >>> 15), 1 | state)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet']
 
@@ -62,7 +52,7 @@ function richRecord(record: Plain) {
 }
 
 function makeRecords(): Plain[] {
-  const next = random(42)
+  const next = mulberry32(42)
   const records: Plain[] = []
   let bytes = 0
   while (bytes < TARGET_BYTES) {

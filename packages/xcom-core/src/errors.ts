@@ -64,10 +64,13 @@ export class XComError extends Error {
 
   /** `error instanceof XComError` also holds for an XComError of another copy of `@xcom/core` (see {@link is}). */
   static override [Symbol.hasInstance](instance: unknown): boolean {
-    // Subclasses keep the ordinary prototype check: only XComError itself answers by brand.
+    // Subclasses keep the ordinary prototype check: only XComError itself answers by brand. `this` is the class on
+    // the right of `instanceof`, which is the point here.
+    // biome-ignore lint/complexity/noThisInStatic: the class being tested is `this`, not always XComError.
     return this === XComError
       ? XComError.is(instance)
-      : Function.prototype[Symbol.hasInstance].call(this, instance)
+      : // biome-ignore lint/complexity/noThisInStatic: as above.
+        Function.prototype[Symbol.hasInstance].call(this, instance)
   }
 }
 

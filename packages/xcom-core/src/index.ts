@@ -20,10 +20,8 @@ export { formatIdentity, IDENTITY_LIMITS, XCOM_RETURN_KEY } from './identity.ts'
 export { MemoryMetadataStore } from './memory-metadata-store.ts'
 export * from './serializer/index.ts'
 export {
-  type ClearQuery,
   type GcReport,
   type PulledXCom,
-  type PullManyQuery,
   type PurgeReport,
   XCom,
   type XComOptions,

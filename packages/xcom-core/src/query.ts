@@ -25,12 +25,30 @@ export function matchesQuery(record: XComRecord, query: XComQuery): boolean {
   )
 }
 
+const QUERY_FIELDS = new Set([
+  'dagId',
+  'runId',
+  'taskId',
+  'mapIndex',
+  'key',
+  'expiredBefore',
+  'createdBefore',
+])
+
 /** Validates every identifier in a query before any I/O. @throws XComError `E_INVALID_KEY` naming the field. */
 export function validateQuery(query: XComQuery): XComQuery {
   if (typeof query !== 'object' || query === null) {
     throw new XComError(
       'E_INVALID_KEY',
       'A query must be an object such as { dagId, runId?, taskId?, mapIndex?, key? }.',
+    )
+  }
+  // A misspelt field (taskIds, map_index...) would silently select more than meant: refuse it instead.
+  const unknown = Object.keys(query).find((field) => !QUERY_FIELDS.has(field))
+  if (unknown !== undefined) {
+    throw new XComError(
+      'E_INVALID_KEY',
+      `Unknown query field "${unknown}": a query has ${[...QUERY_FIELDS].join(', ')} (taskId, mapIndex and key take one value or a list).`,
     )
   }
   if (query.dagId !== undefined) validateIdentifier('dagId', query.dagId)

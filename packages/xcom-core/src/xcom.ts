@@ -33,24 +33,6 @@ export interface XComOptions {
   concurrency?: number
 }
 
-/** What `pullMany` selects: one run's XComs, narrowed by task ids, map indexes and keys. */
-export interface PullManyQuery {
-  dagId: string
-  runId: string
-  taskIds?: readonly string[]
-  mapIndexes?: readonly number[]
-  keys?: readonly string[]
-}
-
-/** What `clear` selects: a DAG's XComs, narrowed by any other identity field. */
-export interface ClearQuery {
-  dagId: string
-  runId?: string
-  taskId?: string
-  mapIndex?: number
-  key?: string
-}
-
 /** One XCom returned by `pullMany`. */
 export interface PulledXCom extends XComKey {
   value: unknown
@@ -207,20 +189,16 @@ export class XCom {
   }
 
   /**
-   * Every XCom of one run matching the filters, read with ONE metadata query, in the stable order
+   * Every XCom of one run matching the query's other fields (`taskId`, `mapIndex`, `key`: one value or a list), read
+   * with ONE metadata query, in the stable order
    * (taskId, mapIndex, key). Expired values are left out.
    */
-  async pullMany(query: PullManyQuery): Promise<PulledXCom[]> {
+  async pullMany(query: XComQuery & { dagId: string; runId: string }): Promise<PulledXCom[]> {
     validateIdentifier('dagId', query?.dagId)
     validateIdentifier('runId', query.runId)
-    const storeQuery = validateQuery({
-      dagId: query.dagId,
-      runId: query.runId,
-      taskId: query.taskIds,
-      mapIndex: query.mapIndexes,
-      key: query.keys,
-    })
-    const records = (await this.metadata.getMany(storeQuery)).filter((record) => !this.#expired(record))
+    const records = (await this.metadata.getMany(validateQuery({ ...query }))).filter(
+      (record) => !this.#expired(record),
+    )
     const pulled = await mapLimit(records, this.#concurrency, async (record) => {
       const read = await this.#readCurrent(record)
       if ('gone' in read) return undefined // cleared while this call ran
@@ -230,8 +208,8 @@ export class XCom {
     return pulled.filter((item) => item !== undefined)
   }
 
-  /** Deletes the selected rows and purges their stored values. */
-  async clear(query: ClearQuery): Promise<PurgeReport> {
+  /** Deletes the selected rows of one DAG and purges their stored values. */
+  async clear(query: XComQuery & { dagId: string }): Promise<PurgeReport> {
     validateIdentifier('dagId', query?.dagId)
     const deleted = await this.metadata.delete(validateQuery({ ...query }))
     return { deleted: deleted.length, ...(await this.#purgeRecords(deleted)) }

@@ -1,18 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { XComError, type XComErrorCode } from '../src/errors.ts'
 import { type CustomSerializer, SerializerRegistry } from '../src/serializer/index.ts'
-
-/** Runs `fn`, which must throw an XComError with `code`, and returns that error. */
-function thrown(code: XComErrorCode, fn: () => unknown): XComError {
-  try {
-    fn()
-  } catch (error) {
-    if (!XComError.is(error)) throw error
-    expect(error.code, error.message).toBe(code)
-    return error
-  }
-  throw new Error(`expected an XComError ${code}, nothing was thrown`)
-}
+import { thrown } from './support.ts'
 
 class Box {
   readonly content: unknown

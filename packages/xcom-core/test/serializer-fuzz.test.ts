@@ -3,25 +3,8 @@ import { Buffer } from 'node:buffer'
 import { expect, it } from 'vitest'
 import { XComError } from '../src/errors.ts'
 import { SerializerRegistry } from '../src/serializer/index.ts'
-
-class Point {
-  static readonly xcomClassname = 'geo.Point'
-  static readonly xcomVersion = 2
-  readonly x: number
-  readonly y: number
-  constructor(x: number, y: number) {
-    this.x = x
-    this.y = y
-  }
-  serialize() {
-    return { x: this.x, y: this.y }
-  }
-  static deserialize(data: unknown): Point {
-    const { x, y } = data as { x: unknown; y: unknown }
-    if (typeof x !== 'number' || typeof y !== 'number') throw new TypeError('a Point needs numbers x and y')
-    return new Point(x, y)
-  }
-}
+import { mulberry32 } from './random.ts'
+import { Point } from './support.ts'
 
 const registry = new SerializerRegistry({ allow: ['geo.*'], maxDepth: 40 }).registerClass(Point).register({
   classname: 'secret.Thing',
@@ -31,18 +14,7 @@ const registry = new SerializerRegistry({ allow: ['geo.*'], maxDepth: 40 }).regi
   deserialize: () => ({ leaked: true }),
 })
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let t = Math.imul(state ^ (state >>> 15), 1 | state)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const next = random(20240601)
+const next = mulberry32(20240601)
 const below = (n: number) => Math.floor(next() * n)
 const pick = <T>(items: readonly T[]): T => items[below(items.length)]!
 

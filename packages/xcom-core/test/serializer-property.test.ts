@@ -3,21 +3,19 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { SerializerRegistry } from '../src/serializer/index.ts'
 
+/** A registered class holding any two values (serialized as a pair), so generated values nest inside it. */
 class Point {
   static readonly xcomClassname = 'geo.Point'
   static readonly xcomVersion = 1
-  readonly x: unknown
-  readonly y: unknown
-  constructor(x: unknown, y: unknown) {
-    this.x = x
-    this.y = y
+  readonly pair: readonly [unknown, unknown]
+  constructor(...pair: [unknown, unknown]) {
+    this.pair = pair
   }
   serialize() {
-    return [this.x, this.y]
+    return this.pair
   }
   static deserialize(data: unknown): Point {
-    const [x, y] = data as [unknown, unknown]
-    return new Point(x, y)
+    return new Point(...(data as [unknown, unknown]))
   }
 }
 

@@ -2,39 +2,10 @@ import { Buffer } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
 import { XComError, type XComErrorCode } from '../src/errors.ts'
 import { type CustomSerializer, createSerializer, SerializerRegistry } from '../src/serializer/index.ts'
-
-/** Runs `fn`, which must throw an XComError with `code`, and returns that error. */
-function thrown(code: XComErrorCode, fn: () => unknown): XComError {
-  try {
-    fn()
-  } catch (error) {
-    if (!XComError.is(error)) throw error
-    expect(error.code, error.message).toBe(code)
-    return error
-  }
-  throw new Error(`expected an XComError ${code}, nothing was thrown`)
-}
+import { Point, thrown } from './support.ts'
 
 const registry = new SerializerRegistry()
 const roundTrip = (value: unknown, r: SerializerRegistry = registry) => r.deserialize(r.serialize(value))
-
-class Point {
-  static readonly xcomClassname = 'geo.Point'
-  static readonly xcomVersion = 2
-  readonly x: number
-  readonly y: number
-  constructor(x: number, y: number) {
-    this.x = x
-    this.y = y
-  }
-  serialize() {
-    return { x: this.x, y: this.y }
-  }
-  static deserialize(data: unknown, version: number): Point {
-    const { x, y } = data as { x: number; y: number }
-    return version === 1 ? new Point(y, x) : new Point(x, y)
-  }
-}
 
 class Temperature {
   readonly celsius: number

@@ -100,9 +100,16 @@ describe('XCom with the default backend', () => {
     }
     expect((await rejection(xcom.push(id, 1, { expiresAt: new Date('nope') }))).code).toBe('E_INVALID_KEY')
     expect((await rejection(xcom.clear({ dagId: '' }))).code).toBe('E_INVALID_KEY')
-    expect((await rejection(xcom.pullMany({ dagId: 'd', runId: 'r', mapIndexes: [1.5] }))).code).toBe(
+    expect((await rejection(xcom.pullMany({ dagId: 'd', runId: 'r', mapIndex: [1.5] }))).code).toBe(
       'E_INVALID_KEY',
     )
+    // A misspelt field would select more than meant (all of the run, all of the DAG): it is refused instead.
+    for (const misspelt of [{ taskIds: ['t'] }, { map_index: 1 }, { keys: ['k'] }]) {
+      const pullMany = await rejection(xcom.pullMany({ dagId: 'd', runId: 'r', ...misspelt } as never))
+      expect(pullMany.code).toBe('E_INVALID_KEY')
+      expect(pullMany.message).toContain(Object.keys(misspelt)[0])
+      expect((await rejection(xcom.clear({ dagId: 'd', ...misspelt } as never))).code).toBe('E_INVALID_KEY')
+    }
     expect(await metadata.getMany({})).toEqual([])
   })
 
@@ -129,7 +136,7 @@ describe('XCom with the default backend', () => {
     for (const mapIndex of [3, 1, 2, 0]) await xcom.push({ ...id, taskId: 'mapped', mapIndex }, mapIndex * 10)
     await xcom.push({ ...id, taskId: 'other' }, 'o')
     await xcom.push({ ...id, runId: 'run2', taskId: 'mapped', mapIndex: 0 }, 'elsewhere')
-    const pulled = await xcom.pullMany({ dagId: 'dag', runId: 'run', taskIds: ['mapped'] })
+    const pulled = await xcom.pullMany({ dagId: 'dag', runId: 'run', taskId: ['mapped'] })
     expect(getManyCalls).toBe(1)
     expect(pulled.map((x) => [x.mapIndex, x.value])).toEqual([
       [0, 0],
@@ -138,7 +145,7 @@ describe('XCom with the default backend', () => {
       [3, 30],
     ])
     expect(
-      (await xcom.pullMany({ dagId: 'dag', runId: 'run', mapIndexes: [1, -1] })).map((x) => x.value),
+      (await xcom.pullMany({ dagId: 'dag', runId: 'run', mapIndex: [1, -1] })).map((x) => x.value),
     ).toEqual([10, 'o'])
   })
 

@@ -1,0 +1,12 @@
+// Shared by the serializer tests and its benchmark (no test framework here).
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so a failing run replays. */
+export function mulberry32(seed: number): () => number {
+  let state = seed
+  return () => {
+    state = (state + 0x6d2b79f5) | 0
+    let t = Math.imul(state ^ (state >>> 15), 1 | state)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
