@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// Install check: for each cloud adapter, pack @xcom/core and the adapter, install the tarballs into an empty folder
-// with npm, import them from an ESM file, type-check a small use of them, and make sure no other cloud's SDK came along.
+// Install check, from packed tarballs as a user gets them:
+// - every published package ships a LICENSE and its sources (source maps lead to TypeScript), and names @xcom/core as a
+//   peer whose range the current core satisfies;
+// - each cloud adapter installs alone with npm next to a NEWER compatible @xcom/core (the next patch): one copy of core
+//   in the tree, the adapter's errors are that copy's XComError, an ESM import and a type-checked use work, and no
+//   other cloud's SDK came along.
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -47,9 +51,89 @@ function pack(folder) {
   return join(out, tarball)
 }
 
+/** Lists a tarball's files (`package/...`). */
+function filesOf(tarball) {
+  return run('tar', ['-tzf', tarball], work).split('\n').filter(Boolean)
+}
+
+/** A copy of the core tarball whose version is the next patch: a newer core the adapters' peer range accepts. */
+function nextPatch(tarball) {
+  const dir = mkdtempSync(join(work, 'core-next-'))
+  run('tar', ['-xzf', tarball, '-C', dir], work)
+  const manifestPath = join(dir, 'package', 'package.json')
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'))
+  const [major, minor, patch] = manifest.version.split('.').map(Number)
+  manifest.version = `${major}.${minor}.${patch + 1}`
+  writeFileSync(manifestPath, JSON.stringify(manifest, null, 2))
+  const out = join(work, `xcom-core-${manifest.version}.tgz`)
+  run('tar', ['-czf', out, '-C', dir, 'package'], work)
+  return { tarball: out, version: manifest.version }
+}
+
+/** Every installed copy of @xcom/core under `dir`'s node_modules, as `path@version`. */
+function coreCopies(dir) {
+  const found = []
+  const visit = (modules) => {
+    if (!existsSync(modules)) return
+    for (const entry of readdirSync(modules)) {
+      if (entry.startsWith('@')) {
+        for (const name of readdirSync(join(modules, entry))) {
+          const pkg = join(modules, entry, name)
+          if (`${entry}/${name}` === '@xcom/core')
+            found.push(`${pkg}@${JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')).version}`)
+          visit(join(pkg, 'node_modules'))
+        }
+      } else if (entry !== '.bin' && !entry.startsWith('.')) visit(join(modules, entry, 'node_modules'))
+    }
+  }
+  visit(join(dir, 'node_modules'))
+  return found
+}
+
+/** What is wrong with a published package's tarball: LICENSE, sources, and its peer range on @xcom/core. */
+function tarballProblems(folder, tarball, coreVersion) {
+  const manifest = JSON.parse(readFileSync(join(root, 'packages', folder, 'package.json'), 'utf8'))
+  const files = filesOf(tarball)
+  const problems = []
+  if (!files.includes('package/LICENSE')) problems.push('no LICENSE in the tarball')
+  if (!files.includes('package/src/index.ts')) problems.push('no src/ in the tarball (source maps lead nowhere)')
+  if (manifest.name !== '@xcom/core') {
+    const range = manifest.peerDependencies?.['@xcom/core']
+    if (!range) problems.push('@xcom/core is not a peer dependency')
+    else if (range.startsWith('workspace:')) problems.push(`the peer range of @xcom/core is ${range}`)
+    else if (!satisfiesCaret(coreVersion, range)) problems.push(`core ${coreVersion} is outside its peer range ${range}`)
+    if (manifest.dependencies?.['@xcom/core']) problems.push('@xcom/core is also a dependency (a second copy)')
+  }
+  return problems
+}
+
+/** `version` against a caret range `^x.y.z` (the form the peer ranges take), with npm's 0.x rule. */
+function satisfiesCaret(version, range) {
+  const match = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(range)
+  if (!match) return false
+  const [a, b, c] = match.slice(1).map(Number)
+  const [x, y, z] = version.split('.').map(Number)
+  if (a > 0) return x === a && (y > b || (y === b && z >= c))
+  return x === 0 && y === b && z >= c
+}
+
 let failures = 0
 try {
   const core = pack('xcom-core')
+  const coreVersion = JSON.parse(readFileSync(join(root, 'packages/xcom-core/package.json'), 'utf8')).version
+  const published = readdirSync(join(root, 'packages')).filter((folder) => {
+    const manifestPath = join(root, 'packages', folder, 'package.json')
+    return existsSync(manifestPath) && !JSON.parse(readFileSync(manifestPath, 'utf8')).private
+  })
+  for (const folder of published) {
+    const problems = tarballProblems(folder, folder === 'xcom-core' ? core : pack(folder), coreVersion)
+    if (problems.length === 0) console.log(`tarball ${folder}: ok (LICENSE, src, peer @xcom/core)`)
+    else {
+      failures++
+      console.error(`tarball ${folder}: FAILED\n  ${problems.join('\n  ')}`)
+    }
+  }
+  const newer = nextPatch(core)
   const typesNode = JSON.parse(
     readFileSync(join(root, 'node_modules/@types/node/package.json'), 'utf8'),
   ).version
@@ -63,10 +147,9 @@ try {
         name: 'install-check',
         private: true,
         type: 'module',
-        dependencies: { '@xcom/core': `file:${core}`, [adapter.name]: `file:${tarball}` },
+        // The application's core is newer than the one the adapter was built with, within its peer range.
+        dependencies: { '@xcom/core': `file:${newer.tarball}`, [adapter.name]: `file:${tarball}` },
         devDependencies: { '@types/node': typesNode },
-        // The adapter's own @xcom/core dependency must be the packed one, never a registry lookup.
-        overrides: { '@xcom/core': `file:${core}` },
       }),
     )
     run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], dir)
@@ -100,13 +183,24 @@ export { objectStoreFactory, url, xcom, XComError }
       `import * as core from '@xcom/core'
 import * as adapter from '${adapter.name}'
 if (typeof core.XCom !== 'function' || typeof adapter.${adapter.store} !== 'function' || typeof adapter.objectStoreFactory !== 'function') process.exit(1)
+// An error the adapter raises is the application's XComError: one copy of core, or a brand every copy shares.
+let error
+try { new adapter.${adapter.store}({}) } catch (caught) { error = caught }
+if (!(error instanceof core.XComError) || !core.XComError.is(error, 'E_CONFIG')) process.exit(2)
 `,
     )
     const problems = []
+    const copies = coreCopies(dir)
+    if (copies.length !== 1 || !copies[0]?.endsWith(`@${newer.version}`))
+      problems.push(`expected one @xcom/core ${newer.version}, found: ${copies.join(', ') || 'none'}`)
     try {
       run('node', ['import.mjs'], dir)
-    } catch {
-      problems.push('importing the packages from an ESM file failed')
+    } catch (error) {
+      problems.push(
+        error.status === 2
+          ? "the adapter's error for missing options is not the application's XComError E_CONFIG"
+          : 'importing the packages from an ESM file failed',
+      )
     }
     try {
       run('node', [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], dir)
@@ -117,7 +211,7 @@ if (typeof core.XCom !== 'function' || typeof adapter.${adapter.store} !== 'func
     for (const scope of adapter.forbidden)
       if (scopes.includes(scope)) problems.push(`${scope}/* was installed with ${adapter.name}`)
     if (problems.length === 0)
-      console.log(`install check ${adapter.name}: ok (${scopes.filter((s) => s.startsWith('@')).join(', ')})`)
+      console.log(`install check ${adapter.name} next to @xcom/core ${newer.version}: ok (${scopes.filter((s) => s.startsWith('@')).join(', ')})`)
     else {
       failures++
       console.error(`install check ${adapter.name}: FAILED\n  ${problems.join('\n  ')}`)
