@@ -3,13 +3,15 @@
 // to the same GCS test server in the same process: `file.save(bytes)` (its default resumable upload, create-only) and
 // `file.download()`, both with the SDK's default crc32c validation. Prints baseline time / xcom time (target >= 0.9),
 // medians of interleaved rounds.
-// Run after building @xcom/core, @xcom/objectstore, @xcom/test-services and this package:
-//   node --expose-gc bench/index.ts        (XCOM_BENCH_MIB, XCOM_BENCH_ROUNDS, XCOM_BENCH_CHUNK_MIB (0: one PUT) to vary)
+// Run from the sources (`pnpm bench`):
+//   node --conditions=@xcom/source --expose-gc bench/index.ts
+//   (XCOM_BENCH_MIB, XCOM_BENCH_ROUNDS, XCOM_BENCH_CHUNK_MIB (0: one PUT) to vary)
 import { Storage, type StorageOptions } from '@google-cloud/storage'
 import { MemoryMetadataStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
 import { compareTransfers, startGcsServer } from '@xcom/test-services'
-import { fastCrc32cValidator, GcsObjectStore } from '../dist/index.js'
+import { fastCrc32cValidator } from '../src/crc32c.ts'
+import { GcsObjectStore } from '../src/index.ts'
 
 const MiB = 1024 * 1024
 const SIZE = Number(process.env.XCOM_BENCH_MIB ?? 256) * MiB

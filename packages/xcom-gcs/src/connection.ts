@@ -79,7 +79,7 @@ export function gcsOptionsFromConnection(connection: Connection): GcsConnectionO
     if (field(name) === undefined) continue
     fail(
       name === 'impersonation_chain'
-        ? 'the extra "impersonation_chain" is not supported by @xcom/gcs. Grant the credentials access to the bucket directly, use ADC created with `gcloud auth application-default login --impersonate-service-account=SA`, or build a Storage client with an impersonating auth client and pass it as `storage`.'
+        ? 'the extra "impersonation_chain" is not supported by @xcom/gcs. Grant the credentials access to the bucket directly, use ADC created with `gcloud auth application-default login --impersonate-service-account=SA`, or build a Storage client with an impersonating auth client and pass it as `client`.'
         : 'the extra "key_secret_name" (a key in Secret Manager) is not supported by @xcom/gcs. Put the key in keyfile_dict or key_path instead.',
     )
   }

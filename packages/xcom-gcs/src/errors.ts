@@ -1,4 +1,5 @@
 import { XComError, type XComErrorCode } from '@xcom/core'
+import { type StoreFailure, type StoreFailureKind, storeError } from '@xcom/core/adapter'
 
 /** What was being done when a GCS call failed, for {@link toXComError}. */
 export interface GcsErrorContext {
@@ -45,6 +46,9 @@ const CODES: Record<string, XComErrorCode> = {
   EACCES: 'E_CONFIG',
   EISDIR: 'E_CONFIG',
 }
+
+/** Where GCS credentials come from, named in refusals. */
+const CREDENTIALS = "the connection's key_path / keyfile_dict, or Application Default Credentials"
 
 interface SdkErrorShape {
   name?: unknown
@@ -103,9 +107,49 @@ function detailOf(cause: GcsSdkError): string {
   return (json ?? cause.message).replace(/\s+/g, ' ').trim()
 }
 
+/** The xcom code of a (safe copy of an) SDK error, from its symbolic code, the token endpoint's words, its status. */
+function codeOf(cause: GcsSdkError, detail: string): XComErrorCode {
+  const symbolic = typeof cause.code === 'string' ? cause.code : undefined
+  return (
+    (symbolic === undefined
+      ? undefined
+      : (CODES[symbolic] ?? (symbolic.startsWith('ERR_OSSL') ? 'E_CONFIG' : undefined))) ??
+    // The token endpoint refuses a revoked or unknown key with HTTP 400.
+    (/invalid_grant|invalid_client|unauthorized_client/i.test(detail) ? 'E_PERMISSION_DENIED' : undefined) ??
+    (cause.status === undefined ? undefined : STATUSES[cause.status]) ??
+    (/could not load the default credentials|unable to detect a project id/i.test(detail)
+      ? 'E_CONFIG'
+      : 'E_BACKEND')
+  )
+}
+
+/** Which of core's store failures an SDK error is; a 404 is a missing bucket only when GCS says so. */
+function kindOf(code: XComErrorCode, detail: string): StoreFailureKind {
+  switch (code) {
+    case 'E_NOT_FOUND':
+      return /bucket/i.test(detail) && !/object|no such key/i.test(detail)
+        ? 'missing-container'
+        : 'missing-object'
+    case 'E_PERMISSION_DENIED':
+      return 'refused'
+    case 'E_PRECONDITION_FAILED':
+      return 'precondition'
+    default:
+      return code
+  }
+}
+
+/** True when an SDK error says the object does not exist (and its bucket does): what `head` answers with undefined. */
+export function isMissingObject(error: unknown): boolean {
+  if (XComError.is(error)) return false
+  const cause = safeCause(error)
+  const detail = detailOf(cause)
+  return kindOf(codeOf(cause, detail), detail) === 'missing-object'
+}
+
 /**
  * Maps any error of @google-cloud/storage (or of reading a key file) to an {@link XComError}: the one place where GCS
- * errors get their xcom code.
+ * errors get their xcom code. Messages are core's `storeError` templates, but for checksum and credential failures.
  *
  * - HTTP 404 -> `E_NOT_FOUND` naming the URI (a missing bucket says so)
  * - HTTP 401 / 403 -> `E_PERMISSION_DENIED`
@@ -128,61 +172,32 @@ export function toXComError(error: unknown, context: GcsErrorContext): XComError
     cause.status === undefined
       ? `${cause.name}${typeof cause.code === 'string' ? ` ${cause.code}` : ''}`
       : `HTTP ${cause.status}`
-  const options = { cause, uri }
-  const symbolic = typeof cause.code === 'string' ? cause.code : undefined
-  const code =
-    (symbolic === undefined
-      ? undefined
-      : (CODES[symbolic] ?? (symbolic.startsWith('ERR_OSSL') ? 'E_CONFIG' : undefined))) ??
-    // The token endpoint refuses a revoked or unknown key with HTTP 400.
-    (/invalid_grant|invalid_client|unauthorized_client/i.test(detail) ? 'E_PERMISSION_DENIED' : undefined) ??
-    (cause.status === undefined ? undefined : STATUSES[cause.status]) ??
-    (/could not load the default credentials|unable to detect a project id/i.test(detail)
-      ? 'E_CONFIG'
-      : 'E_BACKEND')
+  const code = codeOf(cause, detail)
   const Action = action.charAt(0).toUpperCase() + action.slice(1)
-  switch (code) {
-    case 'E_NOT_FOUND':
-      return /bucket/i.test(detail) && !/object|no such key/i.test(detail)
-        ? new XComError(
-            'E_NOT_FOUND',
-            `${Action} ${uri} failed: the bucket does not exist (${what}: ${detail}). Create it, or fix the bucket name in the store URL or options.`,
-            options,
-          )
-        : new XComError(
-            'E_NOT_FOUND',
-            `No object at ${uri} (${what}): it was never written or has been deleted.`,
-            options,
-          )
-    case 'E_PERMISSION_DENIED':
-      return new XComError(
-        'E_PERMISSION_DENIED',
-        `${Action} ${uri} was refused (${what}: ${detail}). Check the credentials (the connection's key_path / keyfile_dict, or Application Default Credentials) and that they may access this bucket.`,
-        options,
-      )
-    case 'E_PRECONDITION_FAILED':
-      return new XComError(
-        'E_PRECONDITION_FAILED',
-        `${Action} ${uri} failed: a condition of the request did not hold (${what}); for a create-only write, an object already exists there.`,
-        options,
-      )
-    case 'E_CORRUPT':
-      return new XComError(
-        'E_CORRUPT',
-        `${Action} ${uri} failed: the bytes do not match the checksum GCS holds (${what}). The data was damaged in transit or in storage; retry, and if it persists, the object is corrupt: push the value again.`,
-        options,
-      )
-    case 'E_CONFIG':
-      return new XComError(
-        'E_CONFIG',
-        `${Action} ${uri} failed: the GCS credentials are missing or unusable (${what}: ${detail}). Give a key_path or keyfile_dict in the connection, keyFilename/credentials in the options, or set up Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS).`,
-        options,
-      )
-    default:
-      return new XComError(
-        code,
-        `${Action} ${uri} failed (${what}: ${detail}). Check that the endpoint is reachable; the SDK already retried transient failures.`,
-        options,
-      )
+  // Checksum and credential failures are GCS's own: core's templates would send the reader to the endpoint.
+  if (code === 'E_CORRUPT') {
+    return new XComError(
+      'E_CORRUPT',
+      `${Action} ${uri} failed: the bytes do not match the checksum GCS holds (${what}). The data was damaged in transit or in storage; retry, and if it persists, the object is corrupt: push the value again.`,
+      { cause, uri },
+    )
   }
+  if (code === 'E_CONFIG') {
+    return new XComError(
+      'E_CONFIG',
+      `${Action} ${uri} failed: the GCS credentials are missing or unusable (${what}: ${detail}). Give a key_path or keyfile_dict in the connection, keyFilename/credentials in the options, or set up Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS).`,
+      { cause, uri },
+    )
+  }
+  const failure: StoreFailure = {
+    action,
+    uri,
+    what,
+    detail,
+    cause,
+    container: 'bucket',
+    credentials: CREDENTIALS,
+    endpoint: 'endpoint',
+  }
+  return storeError(kindOf(code, detail), failure)
 }

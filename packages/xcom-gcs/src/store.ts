@@ -1,75 +1,70 @@
 /*
- * GcsObjectStore layout: one GCS object per key, named `<prefix>/<key>` in the bucket (just `<key>` without a prefix).
- * Keys come from the backend already encoded; they are joined to the prefix with '/' and never re-encoded (the SDK
- * percent-encodes names on the wire). The XCom metadata is the object's custom metadata (`metadata.metadata`, free-form
- * keys and values, stored as given); the content type is the caller's or `application/octet-stream`, and no
- * `contentEncoding` is ever set, so GCS serves the bytes exactly as written. `list` strips the prefix again.
+ * GcsObjectStore layout: one GCS object per object key, named `<prefix>/<objectKey>` in the bucket (just `<objectKey>`
+ * without a prefix). Object keys come from the backend already encoded; they are joined to the prefix with '/' and
+ * never re-encoded (the SDK percent-encodes names on the wire). The XCom metadata is the object's custom metadata
+ * (`metadata.metadata`, free-form keys and values, stored as given); the content type is the caller's or
+ * `application/octet-stream`, and no `contentEncoding` is ever set, so GCS serves the bytes exactly as written. `list`
+ * strips the prefix again.
  *
- * Uploads: bodies up to `resumableThreshold` bytes (streams are read that far to find out) go in one multipart
- * request (`resumable: false`); larger ones stream through a resumable upload in `chunkSize` PUTs answered by 308s.
- * The SDK checks the crc32c of every upload and of every whole-object download (`validation`).
+ * Uploads (upload.ts): bodies up to `resumableThreshold` bytes (streams are read that far to find out) go in one
+ * multipart request (`resumable: false`); larger ones stream through a resumable upload in `chunkSize` PUTs answered
+ * by 308s. The SDK checks the crc32c of every upload and of every whole-object download (`validation`).
  *
- * Every key, and every non-empty list prefix, passes core's `checkObjectKey` before any request: a forged
+ * Every object key, and every non-empty list prefix, passes core's `checkObjectKey` before any request: a forged
  * `<key>/../../<other>` is refused with `E_INVALID_KEY` instead of trusting every server and proxy not to resolve it.
  */
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import {
   type Bucket,
   type FileMetadata,
   type GetFilesResponse,
   IdempotencyStrategy,
-  Storage,
+  type Storage,
   type StorageOptions,
 } from '@google-cloud/storage'
-import type {
-  ByteSource,
-  Bytes,
-  GetOptions,
-  ObjectBody,
-  ObjectInfo,
-  ObjectStore,
-  PutOptions,
-  XComError as XComErrorType,
+import {
+  type ByteSource,
+  type GetOptions,
+  type ObjectBody,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  XComError,
 } from '@xcom/core'
-import { XComError } from '@xcom/core'
-import { byteChunks, checkRange, prefixedKey, prefixedListPrefix } from '@xcom/core/adapter'
-import { authOptionsOf } from './auth.ts'
+import { prefixedKey, prefixedListPrefix } from '@xcom/core/adapter'
+import { buildStorage } from './client.ts'
 import type { GcsConnectionOptions } from './connection.ts'
-import { fastCrc32cValidator } from './crc32c.ts'
-import { toXComError } from './errors.ts'
+import { bodyOf, spanOf } from './download.ts'
+import { isMissingObject, toXComError } from './errors.ts'
+import { uploadObject } from './upload.ts'
 
-type RetryOptions = NonNullable<StorageOptions['retryOptions']>
-
-/** Options of {@link GcsObjectStore}. The client options apply only when no ready `storage` is given. */
+/** Options of {@link GcsObjectStore}. The client options apply only when no ready `client` is given. */
 export interface GcsObjectStoreOptions extends GcsConnectionOptions {
   /** The bucket holding the objects. */
   bucket: string
-  /** A path inside the bucket that every key is placed under (slashes at either end are ignored). @default "" */
+  /** A path inside the bucket that every object key is placed under (slashes at either end are ignored). @default "" */
   prefix?: string
   /**
-   * A ready client. The store then uses it as it is (its credentials, endpoint and retry settings) and `close()` leaves
-   * it alone. Note: with the SDK's default `idempotencyStrategy` (RetryConditional) that client retries uploads and
-   * deletes only with a precondition.
+   * A ready `Storage` client. The store then uses it as it is (its credentials, endpoint and retry settings) and
+   * `close()` leaves it alone. Note: with the SDK's default `idempotencyStrategy` (RetryConditional) that client
+   * retries uploads and deletes only with a precondition.
    * @default a client built from the other options
    */
-  storage?: Storage
-  /** The connection id shown in {@link GcsObjectStore.url} (`gs://<id>@bucket/prefix`). @default none */
+  client?: Storage
+  /** The connection id shown in {@link GcsObjectStore.url} (`gs://<connectionId>@bucket/prefix`). @default none */
   connectionId?: string
   /** The scheme shown in {@link GcsObjectStore.url}. @default "gs" */
   scheme?: 'gs' | 'gcs'
   /**
    * Retry settings of the client built by the store, merged over the store's default of
    * `{ idempotencyStrategy: IdempotencyStrategy.RetryAlways }` (and `maxRetries` from the options).
-   * RetryAlways is safe here because every write the store makes is idempotent (same bytes to the same key, deletes
-   * that ignore a missing object), and it avoids the SDK switching retries off on the whole client
+   * RetryAlways is safe here because every write the store makes is idempotent (same bytes to the same object key,
+   * deletes that ignore a missing object), and it avoids the SDK switching retries off on the whole client
    * (see the README). @default `{ idempotencyStrategy: RetryAlways }`
    */
-  retryOptions?: RetryOptions
+  retryOptions?: NonNullable<StorageOptions['retryOptions']>
   /**
    * Any other `StorageOptions` for the client built by the store (timeouts, user agent, universe domain...). Its
-   * `crc32cGenerator` defaults to the store's faster, equivalent CRC-32C (`fastCrc32cValidator`). @default {}
+   * `crc32cGenerator` defaults to the store's faster, equivalent CRC-32C. @default {}
    */
   storageOptions?: StorageOptions
   /**
@@ -83,7 +78,7 @@ export interface GcsObjectStoreOptions extends GcsConnectionOptions {
   /**
    * Bodies of at most this many bytes go in one multipart request instead of a resumable upload (saving the round
    * trip that starts a session); a stream of unknown size is read (into memory) up to this many bytes to find out.
-   * That request is retried like any other, except on a ready `storage` whose strategy is RetryConditional when the
+   * That request is retried like any other, except on a ready `client` whose strategy is RetryConditional when the
    * write is not create-only: the store then sends it without retries rather than through `save()`, which would
    * switch retries off for the whole client (an SDK state leak).
    * @default 8388608 (8 MiB)
@@ -97,19 +92,18 @@ export interface GcsObjectStoreOptions extends GcsConnectionOptions {
   /** How many deletes `deleteMany` runs at once (GCS has no batch delete in its JSON API client). @default 16 */
   deleteConcurrency?: number
   /** How many objects `list` asks for per page. @default 1000 */
-  listPageSize?: number
+  pageSize?: number
 }
 
 const DEFAULT_RESUMABLE_THRESHOLD = 8 * 1024 * 1024
 const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
-const SLICE = 1024 * 1024
 /** GCS's largest object: 5 TiB. */
 const MAX_OBJECT_SIZE = 5 * 1024 ** 4
 
 /**
  * An {@link ObjectStore} on Google Cloud Storage through `@google-cloud/storage`: streamed resumable uploads,
  * validated and ranged downloads, bounded-concurrency deletes, paginated listing, create-only writes
- * (`ifGenerationMatch=0`). Every SDK error becomes an {@link XComError} (see `toXComError`).
+ * (`ifGenerationMatch=0`). Every SDK error becomes an {@link XComError}.
  *
  * It has no `removeIncomplete`: the only leftovers of interrupted writes are resumable upload sessions, which the JSON
  * API cannot list (only their creator holds the session URI). GCS drops them, with their bytes, a week after they
@@ -129,8 +123,8 @@ export class GcsObjectStore implements ObjectStore {
     conditionalCreate: true,
     maxObjectSize: MAX_OBJECT_SIZE,
   } as const
-  /** The SDK client in use. */
-  readonly storage: Storage
+  /** The SDK client in use: the `client` option, or the one the store built. */
+  readonly client: Storage
   /** The bucket name. */
   readonly bucket: string
   /** The normalized prefix (no leading or trailing `/`), or `""`. */
@@ -140,7 +134,7 @@ export class GcsObjectStore implements ObjectStore {
   readonly #resumableThreshold: number
   readonly #validation: 'crc32c' | 'md5' | false
   readonly #deleteConcurrency: number
-  readonly #listPageSize: number
+  readonly #pageSize: number
 
   /**
    * @throws XComError `E_CONFIG` when `bucket` is missing, a numeric option is out of range, or the key file
@@ -164,177 +158,116 @@ export class GcsObjectStore implements ObjectStore {
       DEFAULT_RESUMABLE_THRESHOLD
     this.#validation = options.validation ?? 'crc32c'
     this.#deleteConcurrency = positive(options.deleteConcurrency, 'deleteConcurrency', this.url) ?? 16
-    this.#listPageSize = positive(options.listPageSize, 'listPageSize', this.url) ?? 1000
-    this.storage = options.storage ?? new Storage(storageOptionsOf(options, this.url))
-    this.#bucket = this.storage.bucket(this.bucket)
+    this.#pageSize = positive(options.pageSize, 'pageSize', this.url) ?? 1000
+    this.client = options.client ?? buildStorage(options, this.url)
+    this.#bucket = this.client.bucket(this.bucket)
   }
 
   /**
-   * The full object name of `key` in the bucket.
-   * @throws XComError `E_INVALID_KEY` for a key core's `checkObjectKey` refuses (an empty, `.` or `..` segment, a
-   *   backslash or a control character).
+   * The full object name of `objectKey` in the bucket.
+   * @throws XComError `E_INVALID_KEY` for an object key core's `checkObjectKey` refuses (an empty, `.` or `..`
+   *   segment, a backslash or a control character).
    */
-  objectName(key: string): string {
-    return prefixedKey(this.url, this.prefix, key)
+  objectName(objectKey: string): string {
+    return prefixedKey(this.url, this.prefix, objectKey)
   }
 
-  /** The URI of `key`, for messages and references. */
-  uriOf(key: string): string {
-    return `${this.url}/${key}`
+  /** The URI of `objectKey`, for messages and references. */
+  uriOf(objectKey: string): string {
+    return `${this.url}/${objectKey}`
   }
 
   /**
-   * Uploads `body` to `key` with its metadata and content type: in one request when it is at most
+   * Uploads `body` to `objectKey` with its metadata and content type: in one request when it is at most
    * `resumableThreshold` bytes, else streamed through a resumable upload. Create-only when `ifNoneMatch` is set.
-   * @throws XComError `E_INVALID_KEY` for a key `checkObjectKey` refuses (nothing is sent);
+   * @throws XComError `E_INVALID_KEY` for an object key `checkObjectKey` refuses (nothing is sent);
    * `E_PRECONDITION_FAILED` when `ifNoneMatch` is set and the object exists; `E_PERMISSION_DENIED`,
    * `E_NOT_FOUND` (no such bucket), `E_CORRUPT` (the upload's crc32c did not match: GCS kept nothing), `E_BACKEND`
    * otherwise; the abort reason when `signal` aborts. A failed upload leaves no object.
    */
-  async put(key: string, body: ByteSource, options: PutOptions = {}): Promise<{ size: number }> {
-    const name = this.objectName(key)
-    const uri = this.uriOf(key)
-    const { signal } = options
-    signal?.throwIfAborted()
-    const file = this.#bucket.file(name)
-    const metadata = {
-      contentType: options.contentType ?? 'application/octet-stream',
-      metadata: { ...options.metadata },
+  async put(objectKey: string, body: ByteSource, options: PutOptions = {}): Promise<{ size: number }> {
+    const file = this.#bucket.file(this.objectName(objectKey))
+    options.signal?.throwIfAborted()
+    const settings = {
+      resumableThreshold: this.#resumableThreshold,
+      chunkSize: this.#chunkSize,
+      validation: this.#validation,
+      retriesUnconditionally:
+        this.client.retryOptions.idempotencyStrategy === IdempotencyStrategy.RetryAlways,
     }
-    const preconditionOpts = options.ifNoneMatch ? { ifGenerationMatch: 0 } : undefined
-    const onProgress =
-      options.onProgress &&
-      ((event: { bytesWritten?: number }) => options.onProgress?.(event.bytesWritten ?? 0))
-    const source = new Source(body)
-    try {
-      // Small bodies (and empty ones, which the SDK's chunked mode cannot send) go in one request; a stream of
-      // unknown size is read up to the threshold to find out which it is.
-      const whole =
-        body instanceof Uint8Array
-          ? body.byteLength <= this.#resumableThreshold
-            ? body
-            : undefined
-          : options.size !== undefined && options.size > this.#resumableThreshold
-            ? undefined
-            : await source.head(this.#resumableThreshold, signal)
-      if (whole !== undefined) {
-        const single = {
-          resumable: false,
-          metadata,
-          validation: this.#validation,
-          ...(preconditionOpts ? { preconditionOpts } : {}),
-        }
-        if (preconditionOpts || this.#retriesUnconditionally()) {
-          // save() retries the request; without a precondition it would switch retries off for the whole client
-          // when its strategy is RetryConditional, hence the condition above.
-          await file.save(whole, { ...single, ...(onProgress ? { onUploadProgress: onProgress } : {}) })
-        } else {
-          const upload = file.createWriteStream(single)
-          if (onProgress) upload.on('progress', onProgress)
-          await pipeline(
-            Readable.from([whole], { objectMode: false }),
-            upload,
-            ...(signal ? [{ signal }] : []),
-          )
-        }
-        return { size: sizeOf(file.metadata, whole.byteLength) }
-      }
-      const upload = file.createWriteStream({
-        resumable: true,
-        metadata,
-        validation: this.#validation,
-        ...(this.#chunkSize === undefined ? {} : { chunkSize: this.#chunkSize }),
-        ...(preconditionOpts ? { preconditionOpts } : {}),
-      })
-      if (onProgress) upload.on('progress', onProgress)
-      await pipeline(
-        Readable.from(source.rest(), { objectMode: false }),
-        upload,
-        ...(signal ? [{ signal }] : []),
-      )
-      return { size: sizeOf(file.metadata, source.bytesRead) }
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason ?? error
-      // The body's own failure is the caller's to see as it is.
-      if (source.failure !== undefined && error === source.failure) throw error
-      throw toXComError(error, { action: 'writing', uri })
-    }
+    return uploadObject(file, body, options, settings, this.uriOf(objectKey))
   }
 
   /**
-   * Opens `key` for reading (the whole object, or `range`, end inclusive). The object's info is read first and the
-   * download is pinned to that generation, so a concurrent overwrite cannot mix two versions. Whole-object downloads
-   * are checked against the object's crc32c.
+   * Opens `objectKey` for reading (the whole object, or `range`, end inclusive). The object's info is read first and
+   * the download is pinned to that generation, so a concurrent overwrite cannot mix two versions. Whole-object
+   * downloads are checked against the object's crc32c.
    * @throws XComError `E_NOT_FOUND` naming the URI when the object does not exist (also from the stream, when it is
    * deleted before being read); `E_CORRUPT` from the stream when the bytes do not match their checksum;
-   * `E_INVALID_KEY` for a key `checkObjectKey` refuses or a negative or reversed range; `E_PERMISSION_DENIED` /
-   * `E_BACKEND` otherwise.
+   * `E_INVALID_KEY` for an object key `checkObjectKey` refuses or a negative or reversed range;
+   * `E_PERMISSION_DENIED` / `E_BACKEND` otherwise.
    */
-  async get(key: string, options: GetOptions = {}): Promise<ObjectBody> {
-    const name = this.objectName(key)
-    const uri = this.uriOf(key)
+  async get(objectKey: string, options: GetOptions = {}): Promise<ObjectBody> {
+    const name = this.objectName(objectKey)
+    const uri = this.uriOf(objectKey)
     options.signal?.throwIfAborted()
-    const metadata = await this.#metadata(name, uri)
-    if (metadata === undefined) {
-      throw new XComError('E_NOT_FOUND', `No object at ${uri}: it was never written or has been deleted.`, {
-        uri,
-      })
+    let metadata: FileMetadata
+    try {
+      ;[metadata] = await this.#bucket.file(name).getMetadata()
+    } catch (error) {
+      throw toXComError(error, { action: 'reading', uri })
     }
-    const info = this.#infoOf(key, metadata)
+    const info = infoOf(objectKey, metadata)
     const span = spanOf(options.range, info.size, uri)
     const generation = metadata.generation
     const file = this.#bucket.file(name, generation === undefined ? {} : { generation: String(generation) })
-    const open = (): AsyncIterable<Bytes> => {
-      if (span.empty) return (async function* () {})()
-      // The SDK refuses validation on ranges: GCS holds checksums of whole objects only.
-      const download = file.createReadStream(
-        span.start === undefined
-          ? { validation: this.#validation }
-          : { validation: false, start: span.start, end: span.end },
-      )
-      if (options.signal) Readable.addAbortSignal(options.signal, download)
-      return mapErrors(download, uri, options.signal)
-    }
-    return {
-      ...info,
-      stream: () => NodeReadableStream.from(open()) as unknown as ReadableStream<Bytes>,
-      bytes: async () => collect(open()),
-    }
+    return bodyOf(info, file, span, this.#validation, uri, options.signal)
   }
 
   /**
    * The object's size, update time and custom metadata, or `undefined` when it does not exist.
-   * @throws XComError `E_INVALID_KEY` for a key `checkObjectKey` refuses; `E_PERMISSION_DENIED` / `E_BACKEND` for
-   *   other failures.
+   * @throws XComError `E_INVALID_KEY` for an object key `checkObjectKey` refuses; `E_NOT_FOUND` when the bucket does
+   *   not exist; `E_PERMISSION_DENIED` / `E_BACKEND` for other failures.
    */
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    const metadata = await this.#metadata(this.objectName(key), this.uriOf(key))
-    return metadata && this.#infoOf(key, metadata)
+  async head(objectKey: string): Promise<ObjectInfo | undefined> {
+    const file = this.#bucket.file(this.objectName(objectKey))
+    try {
+      const [metadata] = await file.getMetadata()
+      return infoOf(objectKey, metadata)
+    } catch (error) {
+      if (isMissingObject(error)) return undefined
+      throw toXComError(error, { action: 'reading', uri: this.uriOf(objectKey) })
+    }
   }
 
   /**
-   * Deletes `keys`, `deleteConcurrency` at a time. Missing objects are not failures; every other failure is reported
-   * per key (never thrown), so one refused delete does not hide the others. A key `checkObjectKey` refuses is a
-   * failure with its `E_INVALID_KEY` error, and is never sent.
+   * Deletes `objectKeys`, `deleteConcurrency` at a time. Missing objects are not failures; every other failure is
+   * reported per object key (never thrown), so one refused delete does not hide the others. An object key
+   * `checkObjectKey` refuses is a failure with its `E_INVALID_KEY` error, and is never sent.
    */
-  async deleteMany(keys: readonly string[]): Promise<{ failed: { key: string; error: XComErrorType }[] }> {
-    const failed: { key: string; error: XComErrorType }[] = []
-    const named: [key: string, name: string][] = []
-    for (const key of keys) {
+  async deleteMany(
+    objectKeys: readonly string[],
+  ): Promise<{ failed: { objectKey: string; error: XComError }[] }> {
+    const failed: { objectKey: string; error: XComError }[] = []
+    const named: [objectKey: string, name: string][] = []
+    for (const objectKey of objectKeys) {
       try {
-        named.push([key, this.objectName(key)])
+        named.push([objectKey, this.objectName(objectKey)])
       } catch (error) {
-        failed.push({ key, error: error as XComErrorType })
+        failed.push({ objectKey, error: error as XComError })
       }
     }
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < named.length) {
-        const [key, name] = named[next++] as [string, string]
+        const [objectKey, name] = named[next++] as [string, string]
         try {
           await this.#bucket.file(name).delete({ ignoreNotFound: true })
         } catch (error) {
-          failed.push({ key, error: toXComError(error, { action: 'deleting', uri: this.uriOf(key) }) })
+          failed.push({
+            objectKey,
+            error: toXComError(error, { action: 'deleting', uri: this.uriOf(objectKey) }),
+          })
         }
       }
     }
@@ -343,13 +276,14 @@ export class GcsObjectStore implements ObjectStore {
   }
 
   /**
-   * Every object whose key starts with `prefix`, `listPageSize` per request, following GCS page tokens. Each comes with
-   * its custom metadata: GCS listings carry it, so `metadata` is never left empty for want of a `head`.
+   * Every object whose object key starts with `prefix`, `pageSize` per request, following GCS page tokens. Each comes
+   * with its custom metadata: GCS listings carry it, so `metadata` is never left empty for want of a `head`.
    * @throws XComError `E_INVALID_KEY` for a prefix with an empty, `.` or `..` segment (one trailing `/` is allowed);
    *   `E_NOT_FOUND` (no such bucket), `E_PERMISSION_DENIED`, `E_BACKEND`.
    */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const full = prefixedListPrefix(this.url, this.prefix, prefix)
+    const strip = this.prefix ? this.prefix.length + 1 : 0
     let pageToken: string | undefined
     do {
       let files: GetFilesResponse[0]
@@ -358,71 +292,35 @@ export class GcsObjectStore implements ObjectStore {
         ;[files, nextQuery] = (await this.#bucket.getFiles({
           prefix: full,
           autoPaginate: false,
-          maxResults: this.#listPageSize,
+          maxResults: this.#pageSize,
           ...(pageToken === undefined ? {} : { pageToken }),
         })) as [typeof files, typeof nextQuery, unknown]
       } catch (error) {
         throw toXComError(error, { action: 'listing', uri: `${this.url}/${prefix}` })
       }
-      for (const file of files) {
-        const key = this.prefix ? file.name.slice(this.prefix.length + 1) : file.name
-        yield this.#infoOf(key, file.metadata)
-      }
+      for (const file of files) yield infoOf(file.name.slice(strip), file.metadata)
       pageToken = nextQuery?.pageToken
     } while (pageToken)
   }
 
   /**
    * Nothing to release: `@google-cloud/storage` has no close, and its keep-alive sockets are released by Node's agent
-   * when idle. A client passed as `storage` is never touched.
+   * when idle. A client passed as `client` is never touched.
    */
   async close(): Promise<void> {}
-
-  /** Whether the client retries writes without a precondition (its idempotency strategy is RetryAlways). */
-  #retriesUnconditionally(): boolean {
-    return this.storage.retryOptions.idempotencyStrategy === IdempotencyStrategy.RetryAlways
-  }
-
-  async #metadata(name: string, uri: string): Promise<FileMetadata | undefined> {
-    try {
-      const [metadata] = await this.#bucket.file(name).getMetadata()
-      return metadata
-    } catch (error) {
-      const mapped = toXComError(error, { action: 'reading', uri })
-      if (mapped.code === 'E_NOT_FOUND' && !/bucket does not exist/.test(mapped.message)) return undefined
-      throw mapped
-    }
-  }
-
-  #infoOf(key: string, metadata: FileMetadata): ObjectInfo {
-    const custom: Record<string, string> = {}
-    for (const [name, value] of Object.entries(metadata.metadata ?? {})) {
-      if (value !== null && value !== undefined) custom[name] = String(value)
-    }
-    const stamp = metadata.updated ?? metadata.timeCreated
-    return {
-      key,
-      size: Number(metadata.size ?? 0),
-      lastModified: stamp ? new Date(stamp) : new Date(0),
-      metadata: custom,
-    }
-  }
 }
 
-/** The `StorageOptions` of a client built from store options. */
-function storageOptionsOf(options: GcsObjectStoreOptions, url: string): StorageOptions {
-  const base = options.storageOptions ?? {}
+function infoOf(objectKey: string, metadata: FileMetadata): ObjectInfo {
+  const custom: Record<string, string> = {}
+  for (const [name, value] of Object.entries(metadata.metadata ?? {})) {
+    if (value !== null && value !== undefined) custom[name] = String(value)
+  }
+  const stamp = metadata.updated ?? metadata.timeCreated
   return {
-    ...base,
-    ...authOptionsOf(options, url),
-    crc32cGenerator: base.crc32cGenerator ?? fastCrc32cValidator,
-    ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint }),
-    retryOptions: {
-      idempotencyStrategy: IdempotencyStrategy.RetryAlways,
-      ...base.retryOptions,
-      ...options.retryOptions,
-      ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
-    },
+    objectKey,
+    size: Number(metadata.size ?? 0),
+    lastModified: stamp ? new Date(stamp) : new Date(0),
+    metadata: custom,
   }
 }
 
@@ -440,121 +338,4 @@ function positive(
     )
   }
   return value
-}
-
-/**
- * An upload body read as chunks: its first bytes can be taken to decide how to send it (`head`), then everything
- * (those first bytes included) is streamed by `rest`. Big buffers are cut into 1 MiB views (no copy). A failure of
- * the body itself is kept in `failure`, to tell it apart from the SDK's.
- */
-class Source {
-  readonly #iterator: AsyncIterator<Bytes>
-  readonly #buffered: Bytes[] = []
-  /** Bytes taken from the body so far. */
-  bytesRead = 0
-  /** What the body threw, if it failed. */
-  failure: unknown
-
-  constructor(body: ByteSource) {
-    this.#iterator = chunksOf(body)[Symbol.asyncIterator]()
-  }
-
-  async #next(): Promise<IteratorResult<Bytes>> {
-    try {
-      const result = await this.#iterator.next()
-      if (!result.done) this.bytesRead += result.value.byteLength
-      return result
-    } catch (error) {
-      this.failure = error
-      throw error
-    }
-  }
-
-  /** The whole body when it ends within `limit` bytes; otherwise undefined (what was read stays for `rest`). */
-  async head(limit: number, signal: AbortSignal | undefined): Promise<Bytes | undefined> {
-    while (this.bytesRead <= limit) {
-      signal?.throwIfAborted()
-      const result = await this.#next()
-      if (result.done) return concat(this.#buffered.splice(0))
-      this.#buffered.push(result.value)
-    }
-    return undefined
-  }
-
-  /** Every remaining chunk, those read by `head` first. */
-  async *rest(): AsyncGenerator<Bytes> {
-    yield* this.#buffered.splice(0)
-    for (;;) {
-      const result = await this.#next()
-      if (result.done) return
-      yield result.value
-    }
-  }
-}
-
-/** The body's chunks, a Uint8Array cut into `SLICE`-byte views (no copy). */
-async function* chunksOf(body: ByteSource): AsyncGenerator<Bytes> {
-  if (!(body instanceof Uint8Array)) {
-    yield* byteChunks(body)
-    return
-  }
-  for (let offset = 0; offset < body.byteLength; offset += SLICE) yield body.subarray(offset, offset + SLICE)
-}
-
-function concat(chunks: readonly Bytes[]): Bytes {
-  if (chunks.length === 1) return chunks[0] as Bytes
-  const out = new Uint8Array(chunks.reduce((total, chunk) => total + chunk.byteLength, 0))
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
-
-async function collect(source: AsyncIterable<Bytes>): Promise<Bytes> {
-  const chunks: Bytes[] = []
-  for await (const chunk of source) chunks.push(chunk)
-  return plain(concat(chunks))
-}
-
-/** The size GCS reports for an upload (a number after resumable uploads, a string after multipart), else `sent`. */
-function sizeOf(metadata: FileMetadata | undefined, sent: number): number {
-  const stored = Number(metadata?.size)
-  return Number.isFinite(stored) ? stored : sent
-}
-
-/** A plain Uint8Array view of a Buffer (no copy): callers compare and serialize bytes as Uint8Array. */
-function plain(bytes: Bytes): Bytes {
-  return Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes
-}
-
-/** The download's chunks with its errors mapped to XComErrors (and an abort passed through as the abort reason). */
-async function* mapErrors(
-  download: Readable,
-  uri: string,
-  signal: AbortSignal | undefined,
-): AsyncGenerator<Bytes> {
-  try {
-    for await (const chunk of download) yield plain(chunk as Bytes)
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason ?? error
-    throw toXComError(error, { action: 'reading', uri })
-  } finally {
-    download.destroy()
-  }
-}
-
-/** Which bytes of an object of `size` bytes a range selects, in the SDK's terms (end inclusive). */
-function spanOf(
-  range: GetOptions['range'],
-  size: number,
-  uri: string,
-): { start?: number; end?: number; empty: boolean } {
-  const checked = checkRange(range, uri)
-  if (checked === undefined) return { empty: false }
-  const { start, end } = checked
-  // GCS answers 416 for a range that starts at or past the end; the store returns no bytes instead.
-  if (start >= size) return { empty: true }
-  return { start, end: Math.min(end ?? size - 1, size - 1), empty: false }
 }

@@ -1,45 +1,17 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { gzip } from '@xcom/compression'
-import { MemoryMetadataStore, type ObjectInfo, XCom, XComError } from '@xcom/core'
+import { MemoryMetadataStore, type ObjectInfo, XCom } from '@xcom/core'
 import { CLAIM_KEY, DATABASE_META, ObjectStoreXComBackend } from '@xcom/objectstore'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectBytes, expectXComError, randomBytes, readAll } from '@xcom/testing'
+import { describe, expect, it } from 'vitest'
 import type { GcsObjectStore, GcsObjectStoreOptions } from '../src/index.ts'
-import { explainRealSkip, type GcsTarget, realTarget, startLocal, storeOn } from './targets.ts'
-
-/** Deterministic bytes that do not compress. */
-function noise(size: number, seed = 7): Uint8Array {
-  const bytes = new Uint8Array(size)
-  let state = seed
-  for (let index = 0; index < size; index++) {
-    state = (state * 1103515245 + 12345) >>> 0
-    bytes[index] = state >>> 24
-  }
-  return bytes
-}
+import { explainRealSkip, type GcsTarget, realTarget, storeOn, useLocalTarget } from './targets.ts'
 
 /** The value objects of a store (the prefix's database claim left out). */
 async function objects(store: GcsObjectStore): Promise<ObjectInfo[]> {
   const found: ObjectInfo[] = []
-  for await (const info of store.list('')) if (info.key !== CLAIM_KEY) found.push(info)
+  for await (const info of store.list('')) if (info.objectKey !== CLAIM_KEY) found.push(info)
   return found
-}
-
-/** Comparing multi-MiB arrays element by element is slow: compare digests. */
-function digest(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer())
-}
-
-async function rejection(promise: Promise<unknown>): Promise<XComError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  expect(XComError.is(error), `expected an XComError, got ${String(error)}`).toBe(true)
-  return error as XComError
 }
 
 function setup(
@@ -75,7 +47,7 @@ function suite(getTarget: () => GcsTarget | undefined) {
     await xcom.push(large, value)
     const stored = await objects(store)
     expect(stored).toHaveLength(1)
-    expect(stored[0]?.key.startsWith(`etl/${large.runId}/extract/-1/big/`)).toBe(true)
+    expect(stored[0]?.objectKey.startsWith(`etl/${large.runId}/extract/-1/big/`)).toBe(true)
     expect(stored[0]?.metadata).toMatchObject({
       xcomdagid: 'etl',
       xcomtaskid: 'extract',
@@ -92,7 +64,7 @@ function suite(getTarget: () => GcsTarget | undefined) {
     const value = { text: 'abc'.repeat(50_000) }
     await xcom.push(identity, value)
     const [object] = await objects(store)
-    expect(object?.key.endsWith('.json.gz')).toBe(true)
+    expect(object?.objectKey.endsWith('.json.gz')).toBe(true)
     expect(object?.size).toBeLessThan(JSON.stringify(value).length / 10)
     expect(object?.metadata.xcomcodec).toBe('gzip')
     expect(await xcom.pull(identity)).toEqual(value)
@@ -106,7 +78,7 @@ function suite(getTarget: () => GcsTarget | undefined) {
     await xcom.push(identity, 'second value')
     const after = await objects(store)
     expect(after).toHaveLength(1)
-    expect(after[0]?.key).not.toBe(first?.key)
+    expect(after[0]?.objectKey).not.toBe(first?.objectKey)
     expect(await xcom.pull(identity)).toBe('second value')
     await xcom.push({ ...identity, key: 'other' }, 'x'.repeat(10))
     expect(await objects(store)).toHaveLength(2)
@@ -132,7 +104,7 @@ function suite(getTarget: () => GcsTarget | undefined) {
     expect('removeIncomplete' in store).toBe(false)
     expect(report.sweep).toMatchObject({ deleted: 1, failed: [], foreign: 1 })
     expect(report.sweep?.incomplete).toBeUndefined()
-    const left = (await objects(store)).map((info) => info.key)
+    const left = (await objects(store)).map((info) => info.objectKey)
     expect(left).not.toContain(orphan)
     expect(left).toContain(otherDatabase)
     expect(left).toContain(unrelated)
@@ -143,7 +115,7 @@ function suite(getTarget: () => GcsTarget | undefined) {
   it('streams a binary value in and out (pullStream)', async () => {
     const { xcom } = setup(getTarget()!, 0)
     const identity = id()
-    const bytes = noise(300_000)
+    const bytes = randomBytes(300_000)
     const source = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(bytes.subarray(0, 1000))
@@ -161,54 +133,46 @@ function suite(getTarget: () => GcsTarget | undefined) {
     const identity = id()
     await xcom.push(identity, 'soon gone')
     const [object] = await objects(store)
-    await store.deleteMany([object!.key])
-    const error = await rejection(xcom.pull(identity))
-    expect(error.code).toBe('E_NOT_FOUND')
-    expect(error.message).toContain(store.uriOf(object!.key))
+    await store.deleteMany([object!.objectKey])
+    const error = await expectXComError(xcom.pull(identity), 'E_NOT_FOUND')
+    expect(error.message).toContain(store.uriOf(object!.objectKey))
     expect(await metadata.get({ ...identity, mapIndex: -1 })).toBeDefined()
   })
 }
 
-let local: GcsTarget | undefined
-beforeAll(async () => {
-  local = await startLocal()
-})
-afterAll(async () => {
-  await local?.server?.stop()
-})
+const local = useLocalTarget()
 
 describe('ObjectStoreXComBackend on GcsObjectStore (test server)', () => {
-  suite(() => local)
+  suite(local)
 
   it('fails with E_CORRUPT when the stored bytes were damaged, on pull and on pullStream', async () => {
-    const target = local!
+    const target = local()
     const { store, xcom, metadata } = setup(target, 0)
     const identity = id()
-    await xcom.push(identity, noise(50_000))
+    await xcom.push(identity, randomBytes(50_000))
     const [object] = await objects(store)
-    target.server!.corruptObject(target.bucket, store.objectName(object!.key))
-    expect((await rejection(xcom.pull(identity))).code).toBe('E_CORRUPT')
-    const error = await rejection(readAll(await xcom.pullStream(identity)))
-    expect(error.code).toBe('E_CORRUPT')
+    target.server!.corruptObject(target.bucket, store.objectName(object!.objectKey))
+    await expectXComError(xcom.pull(identity), 'E_CORRUPT')
+    await expectXComError(readAll(await xcom.pullStream(identity)), 'E_CORRUPT')
     expect(await metadata.get({ ...identity, mapIndex: -1 })).toBeDefined()
     expect(await objects(store)).toHaveLength(1)
   })
 
   it('pushes and pulls a 12 MiB value through 8 MiB resumable chunks (308s), surviving a 503 on a chunk', async () => {
-    const target = local!
+    const target = local()
     const { xcom } = setup(target, 0, { chunkSize: 8 * 1024 * 1024 })
     const identity = id()
-    const bytes = noise(12 * 1024 * 1024 + 3)
+    const bytes = randomBytes(12 * 1024 * 1024 + 3)
     // Only a chunked upload can resend a failed PUT (the SDK keeps the chunk): success proves chunks were used.
     const fault = target.server!.failNext({ method: 'PUT', pathIncludes: 'upload_id=', status: 503 })
     await xcom.push(identity, bytes)
     expect(fault.hits).toBe(1)
-    expect(digest(await xcom.pull<Uint8Array>(identity))).toBe(digest(bytes))
-    expect(digest(await readAll(await xcom.pullStream(identity)))).toBe(digest(bytes))
+    expectBytes(await xcom.pull<Uint8Array>(identity), bytes)
+    expectBytes(await readAll(await xcom.pullStream(identity)), bytes)
   })
 
   it('builds the same stack from the environment (XCom.fromEnv, AIRFLOW_CONN_ in the google-cloud-platform form)', async () => {
-    const target = local!
+    const target = local()
     const prefix = `env-${randomUUID()}`
     const uri = `google-cloud-platform://?project=${target.server!.projectId}&endpoint=${encodeURIComponent(target.server!.apiEndpoint)}`
     const xcom = await XCom.fromEnv({
@@ -225,13 +189,13 @@ describe('ObjectStoreXComBackend on GcsObjectStore (test server)', () => {
     expect(await xcom.pull(identity)).toEqual({ long: 'y'.repeat(1000) })
     const store = backend.store as GcsObjectStore
     const [object] = await objects(store)
-    expect(object?.key.endsWith('.json.gz')).toBe(true)
-    expect(target.server!.readObject(target.bucket, `${prefix}/${object!.key}`)).toBeDefined()
+    expect(object?.objectKey.endsWith('.json.gz')).toBe(true)
+    expect(target.server!.readObject(target.bucket, `${prefix}/${object!.objectKey}`)).toBeDefined()
     await xcom.close()
   })
 
   it('reads the JSON connection form with the gcsfs gcs.endpoint extra too', async () => {
-    const target = local!
+    const target = local()
     const xcom = await XCom.fromEnv({
       XCOM_METADATA_URL: 'memory://',
       AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH: `gcs://json_conn@${target.bucket}/json-${randomUUID()}`,

@@ -10,7 +10,7 @@ describeObjectStore(
   async ({ pageSize }) => {
     local = await startLocal()
     if (!local) throw new Error('The GCS test server did not start (see the warning above).')
-    return storeOn(local, { listPageSize: pageSize, resumableThreshold: 0, chunkSize: 1024 * 1024 })
+    return storeOn(local, { pageSize, resumableThreshold: 0, chunkSize: 1024 * 1024 })
   },
   { teardown: () => local?.server?.stop() },
 )
@@ -21,16 +21,14 @@ describeObjectStore(
   async ({ pageSize }) => {
     single = await startLocal()
     if (!single) throw new Error('The GCS test server did not start (see the warning above).')
-    return storeOn(single, { listPageSize: pageSize })
+    return storeOn(single, { pageSize })
   },
   { teardown: () => single?.server?.stop() },
 )
 
 const real = realTarget()
 if (real) {
-  describeObjectStore(`GcsObjectStore (${real.name})`, ({ pageSize }) =>
-    storeOn(real, { listPageSize: pageSize }),
-  )
+  describeObjectStore(`GcsObjectStore (${real.name})`, ({ pageSize }) => storeOn(real, { pageSize }))
 } else {
   explainRealSkip()
 }

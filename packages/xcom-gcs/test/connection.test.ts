@@ -1,23 +1,19 @@
-import { IdempotencyStrategy } from '@google-cloud/storage'
-import { type Connection, type ObjectStorageUrl, type ObjectStoreFactory, XComError } from '@xcom/core'
+import { Writable } from 'node:stream'
+import { IdempotencyStrategy, type Storage } from '@google-cloud/storage'
+import type { Connection, ObjectStorageUrl, ObjectStoreFactory } from '@xcom/core'
 import { EnvConnectionResolver, parseConnection } from '@xcom/core/adapter'
+import { expectXComError } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
-import { GcsObjectStore, gcsOptionsFromConnection, objectStoreFactory } from '../src/index.ts'
+import { gcsOptionsFromConnection } from '../src/connection.ts'
+import { GcsObjectStore, objectStoreFactory } from '../src/index.ts'
 
 /** Parses an AIRFLOW_CONN_* value the way core does, then maps it. */
 function fromValue(value: string, id = 'gcp_conn') {
   return gcsOptionsFromConnection(parseConnection(id, value))
 }
 
-function configError(run: () => unknown): XComError {
-  try {
-    run()
-  } catch (error) {
-    expect(XComError.is(error, 'E_CONFIG')).toBe(true)
-    return error as XComError
-  }
-  throw new Error('expected an E_CONFIG error')
-}
+/** Runs `run`, which must throw an `E_CONFIG` XComError, and returns that error. */
+const configError = (run: () => unknown) => expectXComError(run, 'E_CONFIG')
 
 const KEY = {
   type: 'service_account',
@@ -170,67 +166,69 @@ describe('gcsOptionsFromConnection: Airflow google_cloud_platform forms', () => 
 })
 
 describe('gcsOptionsFromConnection: refusals (E_CONFIG, no secret in the message)', () => {
-  it('refuses another connection type', () => {
-    const error = configError(() => fromValue('aws://KEY:SECRET@'))
+  it('refuses another connection type', async () => {
+    const error = await configError(() => fromValue('aws://KEY:SECRET@'))
     expect(error.message).toContain('"aws"')
     expect(error.message).not.toContain('SECRET')
   })
 
-  it('refuses impersonation_chain instead of ignoring it', () => {
-    const error = configError(() =>
+  it('refuses impersonation_chain instead of ignoring it', async () => {
+    const error = await configError(() =>
       fromValue('google-cloud-platform://?impersonation_chain=sa%40p.iam.gserviceaccount.com'),
     )
     expect(error.message).toContain('impersonation_chain')
     expect(error.message).not.toContain('sa@p')
   })
 
-  it('refuses key_secret_name (Secret Manager keys)', () => {
-    expect(configError(() => fromValue('google-cloud-platform://?key_secret_name=k')).message).toContain(
-      'key_secret_name',
-    )
+  it('refuses key_secret_name (Secret Manager keys)', async () => {
+    expect(
+      (await configError(() => fromValue('google-cloud-platform://?key_secret_name=k'))).message,
+    ).toContain('key_secret_name')
   })
 
-  it('refuses invalid keyfile_dict JSON without showing it', () => {
+  it('refuses invalid keyfile_dict JSON without showing it', async () => {
     const value = JSON.stringify({
       conn_type: 'google_cloud_platform',
       extra: { keyfile_dict: '{"private_key": "TOPSECRET' },
     })
-    const error = configError(() => fromValue(value))
+    const error = await configError(() => fromValue(value))
     expect(error.message).toContain('keyfile_dict')
     expect(error.message).not.toContain('TOPSECRET')
   })
 
-  it('refuses a keyfile_dict that is not an object', () => {
-    configError(() =>
+  it('refuses a keyfile_dict that is not an object', async () => {
+    await configError(() =>
       fromValue(JSON.stringify({ conn_type: 'google_cloud_platform', extra: { keyfile_dict: '[1]' } })),
     )
   })
 
-  it('refuses more than one credential source', () => {
+  it('refuses more than one credential source', async () => {
     const value = JSON.stringify({
       conn_type: 'google_cloud_platform',
       extra: { key_path: '/k.json', keyfile_dict: KEY },
     })
-    const error = configError(() => fromValue(value))
+    const error = await configError(() => fromValue(value))
     expect(error.message).toContain('mutually exclusive')
     expect(error.message).not.toContain('MIIE')
   })
 
-  it('refuses P12 and non-JSON key files, like Airflow', () => {
-    expect(configError(() => fromValue('google-cloud-platform://?key_path=/k.p12')).message).toContain('P12')
-    expect(configError(() => fromValue('google-cloud-platform://?key_path=/k.pem')).message).toContain(
-      '.json',
-    )
+  it('refuses P12 and non-JSON key files, like Airflow', async () => {
+    expect(
+      (await configError(() => fromValue('google-cloud-platform://?key_path=/k.p12'))).message,
+    ).toContain('P12')
+    expect(
+      (await configError(() => fromValue('google-cloud-platform://?key_path=/k.pem'))).message,
+    ).toContain('.json')
   })
 
-  it('refuses a non-integer num_retries and an unrecognised is_anonymous', () => {
-    configError(() => fromValue('google-cloud-platform://?num_retries=three'))
-    configError(() => fromValue('google-cloud-platform://?num_retries=-1'))
-    configError(() => fromValue('google-cloud-platform://?is_anonymous=maybe'))
+  it('refuses a non-integer num_retries and an unrecognised is_anonymous', async () => {
+    await configError(() => fromValue('google-cloud-platform://?num_retries=three'))
+    await configError(() => fromValue('google-cloud-platform://?num_retries=-1'))
+    await configError(() => fromValue('google-cloud-platform://?is_anonymous=maybe'))
   })
 
-  it('refuses non-string values where Airflow expects strings', () => {
-    configError(() =>
+  it('refuses non-string values where Airflow expects strings', async () => {
+    await configError(() =>
       fromValue(JSON.stringify({ conn_type: 'google_cloud_platform', extra: { project: 42 } })),
     )
   })
@@ -257,8 +255,8 @@ describe('objectStoreFactory', () => {
     expect(store).toBeInstanceOf(GcsObjectStore)
     expect(store.url).toBe('gcs://c@bkt/pre/fix')
     expect(store.prefix).toBe('pre/fix')
-    expect(store.storage.apiEndpoint).toBe('http://127.0.0.1:1')
-    expect(store.storage.projectId).toBe('p')
+    expect(store.client.apiEndpoint).toBe('http://127.0.0.1:1')
+    expect(store.client.projectId).toBe('p')
   })
 
   it("has @xcom/core's ObjectStoreFactory type, the one @xcom/objectstore loads", async () => {
@@ -269,17 +267,79 @@ describe('objectStoreFactory', () => {
   it('uses the default credential chain without a connection', () => {
     const store = objectStoreFactory({ ...parsed, protocol: 'gs', connId: undefined }, undefined)
     expect(store.url).toBe('gs://bkt/pre/fix')
-    expect(store.storage.apiEndpoint).toBe('https://storage.googleapis.com')
+    expect(store.client.apiEndpoint).toBe('https://storage.googleapis.com')
   })
 
-  it('refuses other schemes and a missing bucket', () => {
-    configError(() => objectStoreFactory({ ...parsed, scheme: 's3', protocol: 's3' }))
-    configError(() => objectStoreFactory({ ...parsed, bucket: '' }))
+  it('refuses other schemes and a missing bucket', async () => {
+    await configError(() => objectStoreFactory({ ...parsed, scheme: 's3', protocol: 's3' }))
+    await configError(() => objectStoreFactory({ ...parsed, bucket: '' }))
+  })
+
+  it('maps its query parameters to store options', async () => {
+    const calls: unknown[] = []
+    const file = {
+      createWriteStream: (options: unknown) => {
+        calls.push(options)
+        return new Writable({ write: (_chunk, _encoding, done) => done() })
+      },
+    }
+    const bucket = {
+      file: () => file,
+      getFiles: async (query: unknown) => {
+        calls.push(query)
+        return [[], null]
+      },
+    }
+    const client = { retryOptions: {}, bucket: () => bucket } as unknown as Storage
+    const options = {
+      chunk_size: '262144',
+      resumable_threshold: '0',
+      validation: 'md5',
+      page_size: '7',
+      delete_concurrency: '2',
+    }
+    const store = objectStoreFactory({ ...parsed, options }, undefined, { client })
+    expect((await store.put('k', new Uint8Array(10))).size).toBe(10)
+    for await (const _ of store.list('')) {
+      /* nothing */
+    }
+    expect(calls).toEqual([
+      expect.objectContaining({ resumable: true, chunkSize: 262144, validation: 'md5' }),
+      expect.objectContaining({ maxResults: 7 }),
+    ])
+  })
+
+  it('refuses parameter values it cannot use, naming the parameter', async () => {
+    for (const [name, value] of [
+      ['chunk_size', '1MiB'],
+      ['page_size', '-1'],
+      ['validation', 'sha256'],
+    ] as const) {
+      const error = await configError(() => objectStoreFactory({ ...parsed, options: { [name]: value } }))
+      expect(error.message).toContain(name)
+    }
+    await configError(() => objectStoreFactory({ ...parsed, options: { delete_concurrency: '0' } }))
+  })
+
+  it('refuses an unknown query parameter, naming it, the masked URL and the accepted names', async () => {
+    const error = await configError(() =>
+      objectStoreFactory({
+        ...parsed,
+        url: 'gcs://c@bkt/pre/fix?chunksize=1&token=SECRET',
+        options: { chunksize: '1', token: 'SECRET' },
+      }),
+    )
+    expect(error.message).toContain('"chunksize"')
+    expect(error.message).toContain('gcs://c@bkt/pre/fix')
+    expect(error.message).toContain(
+      'chunk_size, resumable_threshold, validation, delete_concurrency, page_size',
+    )
+    expect(error.message).not.toContain('SECRET')
   })
 
   it('passes num_retries to the client retry options, keeping RetryAlways', () => {
     const store = objectStoreFactory(parsed, parseConnection('c', 'google-cloud-platform://?num_retries=7'))
-    expect(store.storage.retryOptions.maxRetries).toBe(7)
-    expect(store.storage.retryOptions.idempotencyStrategy).toBe(IdempotencyStrategy.RetryAlways)
+    expect(store.client.retryOptions.maxRetries).toBe(7)
+    expect(store.client.retryOptions.idempotencyStrategy).toBe(IdempotencyStrategy.RetryAlways)
   })
 })

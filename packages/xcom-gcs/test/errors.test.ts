@@ -1,6 +1,6 @@
 import { XComError } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { GcsSdkError, redact, toXComError } from '../src/index.ts'
+import { GcsSdkError, redact, toXComError } from '../src/errors.ts'
 
 const context = { action: 'reading', uri: 'gs://conn@bucket/xcom/k' }
 

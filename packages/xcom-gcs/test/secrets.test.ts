@@ -4,12 +4,11 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { XComError } from '@xcom/core'
-import { expectNoSecrets } from '@xcom/testing'
+import { expectNoSecrets, expectXComError } from '@xcom/testing'
 import type { JWT } from 'google-auth-library'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GcsObjectStore, type GcsObjectStoreOptions } from '../src/index.ts'
-import { type GcsTarget, startLocal } from './targets.ts'
+import { useLocalTarget } from './targets.ts'
 
 /** A real (freshly generated) service account key: the SDK signs token requests with it. */
 const { privateKey } = generateKeyPairSync('rsa', {
@@ -29,7 +28,7 @@ const SERVICE_ACCOUNT = {
 /** The key's base64 lines: any of them in a message would leak part of the key. */
 const KEY_LINES = privateKey.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'))
 
-let local: GcsTarget
+const local = useLocalTarget()
 /** A loopback stand-in for oauth2.googleapis.com/token that refuses every key, as Google does for a revoked one. */
 let tokenServer: Server
 let tokenUrl: string
@@ -38,9 +37,6 @@ const assertions: string[] = []
 let keyDir: string
 
 beforeAll(async () => {
-  const started = await startLocal()
-  if (!started) throw new Error('The GCS test server did not start (see the warning above).')
-  local = started
   tokenServer = createServer((request, response) => {
     let body = ''
     request.on('data', (chunk: Buffer) => {
@@ -59,7 +55,6 @@ beforeAll(async () => {
   writeFileSync(join(keyDir, 'key.json'), JSON.stringify(SERVICE_ACCOUNT))
 })
 afterAll(async () => {
-  await local?.server?.stop()
   await new Promise((resolve) => tokenServer?.close(resolve))
   if (keyDir) rmSync(keyDir, { recursive: true, force: true })
 })
@@ -70,14 +65,14 @@ afterAll(async () => {
  */
 async function storeWithKey(credentials: Partial<GcsObjectStoreOptions>): Promise<GcsObjectStore> {
   const store = new GcsObjectStore({
-    bucket: local.bucket,
+    bucket: local().bucket,
     prefix: `secrets-${randomUUID()}`,
-    ...local.options,
+    ...local().options,
     ...credentials,
     maxRetries: 0,
     storageOptions: { useAuthWithCustomEndpoint: true },
   })
-  const client = (await store.storage.authClient.getClient()) as JWT
+  const client = (await store.client.authClient.getClient()) as JWT
   expect(client.email).toBe(SERVICE_ACCOUNT.client_email)
   client.transporter.interceptors.request.add({
     resolved: async (config) => {
@@ -91,15 +86,6 @@ async function storeWithKey(credentials: Partial<GcsObjectStoreOptions>): Promis
   return store
 }
 
-async function failure(promise: Promise<unknown>): Promise<XComError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  expect(XComError.is(error), `expected an XComError, got ${String(error)}`).toBe(true)
-  return error as XComError
-}
-
 describe('GcsObjectStore keeps service account keys out of errors', () => {
   for (const [name, credentials] of [
     ['credentials (keyfile_dict)', () => ({ credentials: SERVICE_ACCOUNT })],
@@ -108,12 +94,13 @@ describe('GcsObjectStore keeps service account keys out of errors', () => {
     it(`a key refused by the token endpoint, given as ${name}: E_PERMISSION_DENIED, no key, no assertion`, async () => {
       const store = await storeWithKey(credentials())
       const before = assertions.length
+      const denied = (promise: Promise<unknown>) => expectXComError(promise, 'E_PERMISSION_DENIED')
       const errors = [
-        await failure(store.put('k.json', new TextEncoder().encode('{}'))),
-        await failure(store.put('big.bin', new Uint8Array(300_000), { size: 300_000 })),
-        await failure(store.get('k.json')),
-        await failure(store.head('k.json')),
-        await failure(
+        await denied(store.put('k.json', new TextEncoder().encode('{}'))),
+        await denied(store.put('big.bin', new Uint8Array(300_000), { size: 300_000 })),
+        await denied(store.get('k.json')),
+        await denied(store.head('k.json')),
+        await denied(
           (async () => {
             for await (const _ of store.list('')) break
           })(),
@@ -136,7 +123,9 @@ describe('GcsObjectStore keeps service account keys out of errors', () => {
       }
       // Nothing reached the storage server without a token.
       expect(
-        local.server!.requests().filter((request) => JSON.stringify(request).includes(store.prefix)),
+        local()
+          .server!.requests()
+          .filter((request) => JSON.stringify(request).includes(store.prefix)),
       ).toEqual([])
     })
   }
@@ -145,8 +134,7 @@ describe('GcsObjectStore keeps service account keys out of errors', () => {
     const broken = { ...SERVICE_ACCOUNT, private_key: privateKey.replace(/\n[^-][^\n]+\n/, '\nAAAA\n') }
     // The default endpoint makes the SDK sign a token request first; signing fails locally, before any network.
     const store = new GcsObjectStore({ bucket: 'b', credentials: broken, maxRetries: 0 })
-    const error = await failure(store.head('k'))
-    expect(error.code).toBe('E_CONFIG')
+    const error = await expectXComError(store.head('k'), 'E_CONFIG')
     expectNoSecrets(error, [broken.private_key, ...KEY_LINES.slice(1), KEY_ID])
   })
 })

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { type GcsServerHandle, requireServiceOrSkip, startGcsServer } from '@xcom/test-services'
+import { afterAll, beforeAll } from 'vitest'
 import { GcsObjectStore, type GcsObjectStoreOptions } from '../src/index.ts'
 
 /**
@@ -34,6 +35,22 @@ export async function startLocal(): Promise<GcsTarget | undefined> {
     server,
     options: { apiEndpoint: server.apiEndpoint, projectId: server.projectId, retryOptions: FAST_RETRIES },
   }
+}
+
+/**
+ * Starts the local server before the tests of the calling file and stops it after them. The getter gives the target;
+ * the tests fail when the server did not start.
+ */
+export function useLocalTarget(): () => GcsTarget {
+  let target: GcsTarget | undefined
+  beforeAll(async () => {
+    target = await startLocal()
+    if (!target) throw new Error('The GCS test server did not start (see the warning above).')
+  })
+  afterAll(async () => {
+    await target?.server?.stop()
+  })
+  return () => target as GcsTarget
 }
 
 /** The real-GCS target, when `XCOM_TEST_GCS_BUCKET` is set. */

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs'
-import type { StorageOptions } from '@google-cloud/storage'
+import { IdempotencyStrategy, Storage, type StorageOptions } from '@google-cloud/storage'
 import { XComError } from '@xcom/core'
 import { JWT, PassThroughClient } from 'google-auth-library'
 import type { GcsConnectionOptions, GcsCredentials } from './connection.ts'
+import { fastCrc32cValidator } from './crc32c.ts'
+import type { GcsObjectStoreOptions } from './store.ts'
 
 /** The scopes @google-cloud/storage asks for by default. */
 const STORAGE_SCOPES = [
@@ -10,6 +12,31 @@ const STORAGE_SCOPES = [
   'https://www.googleapis.com/auth/cloud-platform',
   'https://www.googleapis.com/auth/devstorage.full_control',
 ]
+
+/**
+ * The client of a store given no ready `client`: its `storageOptions`, the authentication below, the faster CRC-32C
+ * (unless `storageOptions` names one), `apiEndpoint`, and retries with `idempotencyStrategy: RetryAlways` under
+ * `retryOptions` and `maxRetries`.
+ * @throws XComError `E_CONFIG` when the key file cannot be read or is not JSON.
+ */
+export function buildStorage(
+  options: GcsConnectionOptions & Pick<GcsObjectStoreOptions, 'retryOptions' | 'storageOptions'>,
+  url: string,
+): Storage {
+  const base = options.storageOptions ?? {}
+  return new Storage({
+    ...base,
+    ...authOptionsOf(options, url),
+    crc32cGenerator: base.crc32cGenerator ?? fastCrc32cValidator,
+    ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint }),
+    retryOptions: {
+      idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+      ...base.retryOptions,
+      ...options.retryOptions,
+      ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+    },
+  })
+}
 
 /**
  * The authentication part of the `StorageOptions` for a client the store builds:
@@ -20,7 +47,7 @@ const STORAGE_SCOPES = [
  * - nothing: the SDK's Application Default Credentials.
  * @throws XComError `E_CONFIG` when the key file cannot be read or is not JSON (its content is never shown).
  */
-export function authOptionsOf(options: GcsConnectionOptions, url: string): StorageOptions {
+function authOptionsOf(options: GcsConnectionOptions, url: string): StorageOptions {
   const quota = options.quotaProjectId === undefined ? {} : { quotaProjectId: options.quotaProjectId }
   const projectId = options.projectId === undefined ? {} : { projectId: options.projectId }
   if (options.anonymous) return { ...projectId, authClient: new PassThroughClient() }
