@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AzuriteHandle, requireServiceOrSkip, startAzurite } from '../src/index.ts'
+import { expectCleanStop } from './stop.ts'
 
 let azurite: AzuriteHandle | undefined
 
@@ -35,11 +35,8 @@ describe('startAzurite', () => {
     const own = await requireServiceOrSkip('azurite', () => startAzurite())
     if (!own) return ctx.skip()
     expect(isAlive(own.pid)).toBe(true)
-    await own.stop()
-    await own.stop()
+    await expectCleanStop(own, own.location, `${own.blobEndpoint}?comp=list`)
     expect(isAlive(own.pid)).toBe(false)
-    expect(existsSync(own.location)).toBe(false)
-    await expect(fetch(`${own.blobEndpoint}?comp=list`)).rejects.toThrow()
   })
 
   it('does not outlive a test runner that is killed without calling stop()', async (ctx) => {

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { ChunkedBytes } from '../src/gcs/bytes.ts'
 import { compareNames, type ListRequest, listPage } from '../src/gcs/listing.ts'
 import { parseMultipartRelated } from '../src/gcs/multipart.ts'
+import { parseContentRange, parseRange } from '../src/gcs/params.ts'
+import { checkPreconditions, parsePreconditions } from '../src/gcs/preconditions.ts'
 
 const request = (overrides: Partial<ListRequest> = {}): ListRequest => ({
   prefix: '',
@@ -76,5 +78,69 @@ describe('parseMultipartRelated', () => {
     expect(() => parse('--bb\r\n\r\n{}\r\n--bb--')).toThrow(/one part/)
     expect(() => parse('no boundary here')).toThrow(/boundary/)
     expect(() => parse('--bb\r\n\r\n{}\r\n--bb\r\n\r\nx\r\n--bb--', 'application/json')).toThrow(/multipart/)
+  })
+})
+
+describe('parseRange', () => {
+  it('reads the single-range forms as [start, endExclusive], clamped to the size', () => {
+    expect(parseRange('bytes=2-5', 10)).toEqual([2, 6])
+    expect(parseRange('bytes=7-', 10)).toEqual([7, 10])
+    expect(parseRange('bytes=-4', 10)).toEqual([6, 10])
+    expect(parseRange('bytes=-40', 10)).toEqual([0, 10])
+    expect(parseRange('bytes=8-99', 10)).toEqual([8, 10])
+  })
+
+  it('serves the whole object for no header or a form it ignores, and refuses ranges past the end', () => {
+    for (const header of [undefined, 'bytes=0-1,4-5', 'bytes=5-2', 'bytes=-', 'items=0-1'])
+      expect(parseRange(header, 10)).toBeUndefined()
+    for (const [header, size] of [
+      ['bytes=10-', 10],
+      ['bytes=-0', 10],
+      ['bytes=-3', 0],
+    ] as const)
+      expect(parseRange(header, size)).toBe('unsatisfiable')
+  })
+})
+
+describe('parseContentRange', () => {
+  it('reads every resumable form; no header is the whole object in one request', () => {
+    expect(parseContentRange(undefined)).toEqual({ start: 0 })
+    expect(parseContentRange('bytes 0-9/20')).toEqual({ start: 0, end: 9, total: 20 })
+    expect(parseContentRange('bytes 10-19/*')).toEqual({ start: 10, end: 19 })
+    expect(parseContentRange('bytes 5-*/*')).toEqual({ start: 5 })
+    expect(parseContentRange('bytes 5-*/8')).toEqual({ start: 5, total: 8 })
+    expect(parseContentRange('bytes */*')).toEqual({})
+    expect(parseContentRange('bytes */12')).toEqual({ total: 12 })
+  })
+
+  it('refuses other forms and an end before the start', () => {
+    for (const header of ['bytes 9-0/*', 'bytes=0-1/*', '0-1/2', 'bytes 0-1'])
+      expect(() => parseContentRange(header)).toThrow(/Invalid Content-Range/)
+  })
+})
+
+describe('preconditions', () => {
+  const live = { generation: '7', metageneration: 2 }
+  const check =
+    (query: string, object: typeof live | undefined, read = false) =>
+    () =>
+      checkPreconditions(parsePreconditions(new URLSearchParams(query)), object, read)
+
+  it('treats a missing object as generation 0, so ifGenerationMatch=0 means create-only', () => {
+    expect(check('ifGenerationMatch=0', undefined)).not.toThrow()
+    expect(check('ifGenerationMatch=0', live)).toThrow(expect.objectContaining({ status: 412 }))
+    expect(check('ifMetagenerationMatch=1', undefined)).toThrow(expect.objectContaining({ status: 412 }))
+  })
+
+  it('answers a failed NotMatch with 304 on reads and 412 on writes', () => {
+    expect(check('ifGenerationNotMatch=7', live, true)).toThrow(expect.objectContaining({ status: 304 }))
+    expect(check('ifMetagenerationNotMatch=2', live)).toThrow(expect.objectContaining({ status: 412 }))
+    expect(check('ifGenerationMatch=7&ifMetagenerationMatch=2&ifGenerationNotMatch=6', live)).not.toThrow()
+  })
+
+  it('refuses a value that is not a non-negative integer', () => {
+    expect(() => parsePreconditions(new URLSearchParams('ifGenerationMatch=-1'))).toThrow(
+      expect.objectContaining({ status: 400 }),
+    )
   })
 })

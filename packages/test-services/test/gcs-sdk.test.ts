@@ -9,7 +9,10 @@ let gcs: GcsServerHandle
 let storage: Storage
 const BUCKET = 'xcom-sdk'
 
-/** A fresh client: retries wait at most 1 s, and no earlier call can have disabled them (see GCS-JSON-API.md). */
+/**
+ * A fresh client: retries wait at most 1 s, and no earlier call can have disabled them (a `save` with
+ * `resumable: false` and no precondition turns retries off for its whole `Storage` instance).
+ */
 function client(): Storage {
   return new Storage({
     apiEndpoint: gcs.apiEndpoint,
@@ -216,20 +219,15 @@ describe('listing', () => {
 })
 
 describe('preconditions', () => {
-  it('answers 412 to a second create-only multipart upload and keeps the first object', async () => {
-    const file = storage.bucket(BUCKET).file('once-multipart.txt')
-    const options = { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } }
+  it.each([
+    ['multipart', false],
+    ['resumable', true],
+  ])('answers 412 to a second create-only %s upload and keeps the first object', async (kind, resumable) => {
+    const file = storage.bucket(BUCKET).file(`once-${kind}.txt`)
+    const options = { resumable, preconditionOpts: { ifGenerationMatch: 0 } }
     await file.save('first', options)
     await expect(file.save('second', options)).rejects.toMatchObject({ code: 412 })
-    expect(gcs.readObject(BUCKET, 'once-multipart.txt')?.toString()).toBe('first')
-  })
-
-  it('answers 412 to a second create-only resumable upload and keeps the first object', async () => {
-    const file = storage.bucket(BUCKET).file('once-resumable.txt')
-    const options = { resumable: true, preconditionOpts: { ifGenerationMatch: 0 } }
-    await file.save('first', options)
-    await expect(file.save('second', options)).rejects.toMatchObject({ code: 412 })
-    expect(gcs.readObject(BUCKET, 'once-resumable.txt')?.toString()).toBe('first')
+    expect(gcs.readObject(BUCKET, `once-${kind}.txt`)?.toString()).toBe('first')
   })
 
   it('deletes only the matching generation', async () => {

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requireServiceOrSkip, type S3rverHandle, startS3rver } from '../src/index.ts'
+import { expectCleanStop } from './stop.ts'
 
 let s3: S3rverHandle | undefined
 
@@ -38,10 +38,6 @@ describe('startS3rver', () => {
   it('removes its directory and stops answering on stop()', async (ctx) => {
     const own = await requireServiceOrSkip('s3rver', () => startS3rver())
     if (!own) return ctx.skip()
-    expect(existsSync(own.directory)).toBe(true)
-    await own.stop()
-    await own.stop()
-    expect(existsSync(own.directory)).toBe(false)
-    await expect(fetch(own.endpoint)).rejects.toThrow()
+    await expectCleanStop(own, own.directory, own.endpoint)
   })
 })
