@@ -1,27 +1,19 @@
-// One process of `expectConcurrentProcessesConsistent` (concurrency.ts): runs `operations` pushes, pulls and clears on
-// `identities` overlapping identities through BUILT packages, and writes a log of every operation (with wall-clock
-// start and end times, comparable across the processes of one machine) to `out` as JSON.
-// Usage: node concurrency-child.js <store module URL> <objectstore module URL> <metadata URL> <objects root> <child>
-//   <operations> <identities> <out>
+// One process of `expectConcurrentProcessesConsistent` (concurrency.ts): builds its XCom with `XCom.fromEnv` from the
+// environment the harness sets, runs `operations` pushes, pulls and clears on `identities` overlapping identities, and
+// writes a log of every operation (with wall-clock start and end times, comparable across the processes of one
+// machine) to `out` as JSON.
+// Usage: node concurrency-child.js <child> <operations> <identities> <out>
 import { writeFileSync } from 'node:fs'
-import { type MetadataStore, XCOM_ERROR_CODES, XCom, XComError } from '@xcom/core'
+import { XCOM_ERROR_CODES, XCom, XComError } from '@xcom/core'
 
-interface ObjectStoreModule {
-  FileObjectStore: new (options: { root: string }) => unknown
-  ObjectStoreXComBackend: new (options: { store: unknown; threshold: number }) => XCom['backend']
-}
-
-const [storeModule, objectStoreModule, metadataUrl, root, childArg, operations, identities, out] =
-  process.argv.slice(2).map(String) as [string, string, string, string, string, string, string, string]
-const { metadataStoreFactory } = (await import(storeModule)) as {
-  metadataStoreFactory(url: string): Promise<MetadataStore>
-}
-const { FileObjectStore, ObjectStoreXComBackend } = (await import(objectStoreModule)) as ObjectStoreModule
+const [childArg, operations, identities, out] = process.argv.slice(2).map(String) as [
+  string,
+  string,
+  string,
+  string,
+]
 const child = Number(childArg)
-const xcom = new XCom({
-  metadata: await metadataStoreFactory(metadataUrl),
-  backend: new ObjectStoreXComBackend({ store: new FileObjectStore({ root }), threshold: 0 }),
-})
+const xcom = await XCom.fromEnv()
 
 let seed = child * 7919 + 17
 const random = () => {

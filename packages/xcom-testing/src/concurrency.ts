@@ -1,18 +1,20 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { type MetadataStore, XCom, type XComBackend } from '@xcom/core'
+import { join, relative, sep } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { ENV_VARIABLES, type Env, XCom } from '@xcom/core'
 import { expect } from 'vitest'
+import { runsTypeScriptChildren, sourceNodeFlags } from './children.ts'
 
-/** Options of {@link expectConcurrentProcessesConsistent}. */
+/**
+ * Options of {@link expectConcurrentProcessesConsistent}. Every process, and the final check, builds its XCom with
+ * `XCom.fromEnv` from `XCOM_METADATA_URL=<metadataUrl>`, `XCOM_OBJECTSTORAGE_PATH=file://<dir>/objects` and
+ * `XCOM_OBJECTSTORAGE_THRESHOLD=0` (every value goes to object storage), so the metadata store adapter is the one
+ * `XCom.fromEnv` picks by the URL's scheme and `@xcom/objectstore` holds the values.
+ */
 export interface ConcurrentProcessesOptions {
-  /** URL of the BUILT module of the metadata store under test; it must export `metadataStoreFactory(url)`. */
-  storeModule: string
-  /** URL of the BUILT `@xcom/objectstore` (values go through `ObjectStoreXComBackend` to a `FileObjectStore`). */
-  objectStoreModule: string
-  /** The metadata database every process opens with `metadataStoreFactory`. */
+  /** The metadata database every process opens (`sqlite://...`, `postgres://...`): its `XCOM_METADATA_URL`. */
   metadataUrl: string
   /** An empty working directory: the object files and the processes' logs go there. */
   dir: string
@@ -22,6 +24,10 @@ export interface ConcurrentProcessesOptions {
   operations?: number
   /** Identities the operations spread over (they overlap on purpose). @default 20 */
   identities?: number
+  /** @deprecated Ignored: `XCom.fromEnv` loads the metadata store adapter that `metadataUrl`'s scheme names. */
+  storeModule?: string
+  /** @deprecated Ignored: `XCom.fromEnv` loads `@xcom/objectstore` for `XCOM_OBJECTSTORAGE_PATH`. */
+  objectStoreModule?: string
 }
 
 /** One operation of one process, with wall-clock start and end (comparable across processes of one machine). */
@@ -36,22 +42,18 @@ interface Entry {
   message?: string
 }
 
-interface ObjectStoreModule {
-  FileObjectStore: new (options: {
-    root: string
-  }) => { list(prefix: string): AsyncIterable<{ objectKey: string }> }
-  ObjectStoreXComBackend: new (options: { store: unknown; threshold: number }) => XComBackend
-  /** True for keys of values (not the prefix's database claim). */
-  isObjectKey(key: string): boolean
-}
-
 /**
  * Runs `processes` Node processes that each push, pull and clear values on overlapping identities through the
  * metadata store under test (and the object storage backend on files), then checks, with vitest's `expect`, what a
  * correct store must guarantee: pushes and clears never fail (only a pull racing a purge may get `E_NOT_FOUND`), every
  * pull returned a value pushed to its identity, each surviving row is one of the last writes to its identity and
- * reads back verified, and after `gc` exactly the referenced objects remain. The packages must be built first (the
- * processes import the built code). Give the enclosing test a long timeout (minutes).
+ * reads back verified, and after `gc` exactly the referenced objects remain.
+ *
+ * The processes and the check build their XCom with `XCom.fromEnv` (see {@link ConcurrentProcessesOptions}), resolving
+ * the adapters from the working directory: run it from the package under test (as vitest does), which has the
+ * metadata store adapter and `@xcom/objectstore` among its dependencies. From this package's TypeScript sources the
+ * processes run the sources too ({@link sourceNodeFlags}); nothing needs to be built. Give the enclosing test a long
+ * timeout (minutes).
  */
 export async function expectConcurrentProcessesConsistent(
   options: ConcurrentProcessesOptions,
@@ -59,8 +61,11 @@ export async function expectConcurrentProcessesConsistent(
   const { processes = 8, operations = 500, identities = 20 } = options
   const root = join(options.dir, 'objects')
   mkdirSync(root, { recursive: true })
+  const env = xcomEnv(options.metadataUrl, root)
   const logs = await Promise.all(
-    Array.from({ length: processes }, (_, child) => runChild(child, options, root, operations, identities)),
+    Array.from({ length: processes }, (_, child) =>
+      runChild(child, env, options.dir, operations, identities),
+    ),
   )
   const entries = logs.flat()
 
@@ -79,16 +84,7 @@ export async function expectConcurrentProcessesConsistent(
     expect(pushed.get(`${entry.pulled?.child}:${entry.pulled?.n}`)?.identity).toBe(entry.identity)
   }
 
-  const { metadataStoreFactory } = (await import(options.storeModule)) as {
-    metadataStoreFactory(url: string): Promise<MetadataStore>
-  }
-  const { FileObjectStore, ObjectStoreXComBackend, isObjectKey } = (await import(
-    options.objectStoreModule
-  )) as ObjectStoreModule
-  const xcom = new XCom({
-    metadata: await metadataStoreFactory(options.metadataUrl),
-    backend: new ObjectStoreXComBackend({ store: new FileObjectStore({ root }), threshold: 0 }),
-  })
+  const xcom = await XCom.fromEnv(env)
   try {
     const rows = await xcom.metadata.getMany({ dagId: 'concurrency' })
     expect(new Set(rows.map((row) => row.taskId)).size).toBe(rows.length)
@@ -118,18 +114,44 @@ export async function expectConcurrentProcessesConsistent(
     const referenced = rows
       .map((row) => (row.value.kind === 'reference' ? row.value.ref.objectKey : ''))
       .sort()
-    const objects: string[] = []
-    for await (const info of new FileObjectStore({ root }).list(''))
-      if (isObjectKey(info.objectKey)) objects.push(info.objectKey)
-    expect(objects.sort()).toEqual(referenced)
+    expect(valueObjectKeys(root)).toEqual(referenced)
   } finally {
     await xcom.close()
   }
 }
 
 /**
- * Builds TypeScript projects (paths of their tsconfig files) with the `tsc` that `from` resolves, in order: for
- * processes that import the built code, such as those of {@link expectConcurrentProcessesConsistent}.
+ * The environment of the processes and of the check: this process's, without any xcom setting it may carry, plus the
+ * metadata URL and object storage on files under `root` with a threshold of 0.
+ */
+function xcomEnv(metadataUrl: string, root: string): Env {
+  const settings = new Set<string>(Object.values(ENV_VARIABLES).flat())
+  const env: Env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !settings.has(name)))
+  return {
+    ...env,
+    XCOM_METADATA_URL: metadataUrl,
+    XCOM_OBJECTSTORAGE_PATH: pathToFileURL(root).href,
+    XCOM_OBJECTSTORAGE_THRESHOLD: '0',
+  }
+}
+
+/**
+ * The keys of the value objects in a `file://` store, sorted: every file below a subdirectory of `root`. Values'
+ * keys have several segments (`<dagId>/<runId>/.../<id>.json`); files at the root (the prefix's database claim) are
+ * not values, and `.xcom` holds the store's own sidecars and temporary files.
+ */
+function valueObjectKeys(root: string): string[] {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(root, join(entry.parentPath, entry.name)).split(sep).join('/'))
+    .filter((key) => key.includes('/') && !key.startsWith('.xcom/'))
+    .sort()
+}
+
+/**
+ * Builds TypeScript projects (paths of their tsconfig files) with the `tsc` that `from` resolves, in order.
+ * @deprecated {@link expectConcurrentProcessesConsistent} no longer needs built packages: its processes run the
+ * sources. Kept for callers that still build before it; it will be removed.
  * @throws Error with the compiler's output when a build fails.
  */
 export function buildWithTsc(projects: readonly string[], from: string | URL): void {
@@ -140,35 +162,36 @@ export function buildWithTsc(projects: readonly string[], from: string | URL): v
   }
 }
 
-/** The child script: its TypeScript source when this module runs from source (Node strips the types), else the build. */
+/** True when this module runs from its TypeScript source: the child does too, and the workspace's packages with it. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts')
+
+/** The child script, beside this module. */
 const CHILD = fileURLToPath(
-  new URL(
-    import.meta.url.endsWith('.ts') ? './concurrency-child.ts' : './concurrency-child.js',
-    import.meta.url,
-  ),
+  new URL(FROM_SOURCE ? './concurrency-child.ts' : './concurrency-child.js', import.meta.url),
 )
 
 function runChild(
   child: number,
-  options: ConcurrentProcessesOptions,
-  root: string,
+  env: Env,
+  dir: string,
   operations: number,
   identities: number,
 ): Promise<Entry[]> {
-  const out = join(options.dir, `child-${child}.json`)
+  if (FROM_SOURCE && !runsTypeScriptChildren) {
+    throw new Error('The concurrency processes run TypeScript sources: they need Node.js >= 22.6.')
+  }
+  const out = join(dir, `child-${child}.json`)
   const args = [
+    ...(FROM_SOURCE ? sourceNodeFlags() : []),
+    '--no-warnings',
     CHILD,
-    options.storeModule,
-    options.objectStoreModule,
-    options.metadataUrl,
-    root,
     String(child),
     String(operations),
     String(identities),
     out,
   ]
   return new Promise((resolve, reject) => {
-    const process_ = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    const process_ = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     process_.stderr.on('data', (chunk) => {
       stderr += chunk
