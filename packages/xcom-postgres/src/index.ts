@@ -1,3 +1,3 @@
 export { PostgresMetadataStore, type PostgresMetadataStoreOptions } from './postgres-metadata-store.ts'
 export { SCHEMA_VERSION } from './schema.ts'
-export { metadataStoreFactory, postgresOptionsFromUrl } from './url.ts'
+export { metadataStoreFactory } from './url.ts'

@@ -24,8 +24,9 @@ import {
   type XComQuery,
   type XComRecord,
 } from '@xcom/core'
-import { maskUrl, type RecordRow, recordFromRow } from '@xcom/core/adapter'
+import { maskUrl, pageLimit, type RecordRow, recordFromRow } from '@xcom/core/adapter'
 import { Pool, type PoolClient, type QueryResultRow } from 'pg'
+import { keyValues, recordValues } from './core-helpers.ts'
 import { cursorOf, readCursor } from './cursor.ts'
 import { isRetryable, postgresError } from './errors.ts'
 import { readIdentity } from './identity.ts'
@@ -40,7 +41,7 @@ import {
   schemaTableDdl,
   TABLE_NAMES,
 } from './schema.ts'
-import { keyParams, keysetAfter, pageLimit, whereOf, wholeNumber } from './sql.ts'
+import { keysetAfter, whereOf, wholeNumber } from './sql.ts'
 
 /** Options of {@link PostgresMetadataStore}. */
 export interface PostgresMetadataStoreOptions {
@@ -170,20 +171,10 @@ export class PostgresMetadataStore implements MetadataStore {
    * The function needs no advisory lock (no false sharing between identities) and is one round trip.
    */
   async put(record: XComRecord): Promise<XComRecord | undefined> {
-    const { value } = record
     const rows = await this.#query(
       'writing a row',
       `SELECT ${READ_COLUMNS} FROM ${this.#s}.xcom_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
-        ...keyParams(record),
-        record.id,
-        value.kind,
-        value.kind === 'inline' ? value.data : null,
-        value.kind === 'reference' ? JSON.stringify(value.ref) : null,
-        value.size,
-        record.createdAt.toISOString(),
-        record.expiresAt === undefined ? null : record.expiresAt.toISOString(),
-      ],
+      recordValues(record, (date) => date.toISOString()),
     )
     return rows[0] && recordFromRow(rows[0])
   }
@@ -191,7 +182,7 @@ export class PostgresMetadataStore implements MetadataStore {
   async get(id: XComKey): Promise<XComRecord | undefined> {
     const sql = `SELECT ${READ_COLUMNS} FROM ${this.#s}.xcom_record
       WHERE dag_id = $1 AND run_id = $2 AND task_id = $3 AND map_index = $4 AND key = $5`
-    const rows = await this.#query('reading a row', sql, keyParams(id))
+    const rows = await this.#query('reading a row', sql, keyValues(id))
     return rows[0] && recordFromRow(rows[0])
   }
 

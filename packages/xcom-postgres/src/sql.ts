@@ -1,12 +1,8 @@
-import { XComError, type XComKey, type XComQuery } from '@xcom/core'
+import { XComError, type XComQuery } from '@xcom/core'
 import { queryValues } from '@xcom/core/adapter'
+import { fixedKeyColumns } from './core-helpers.ts'
 import type { CursorKey } from './cursor.ts'
 import { KEY_COLUMNS } from './schema.ts'
-
-/** The identity of a key as statement parameters, in key order. */
-export function keyParams(key: XComKey): unknown[] {
-  return [key.dagId, key.runId, key.taskId, key.mapIndex, key.key]
-}
 
 /**
  * The WHERE clause of a query; its values are appended to `params` and referenced as `$n`, never put in the SQL text.
@@ -42,24 +38,19 @@ export function whereOf(query: XComQuery, params: unknown[]): string {
 }
 
 /**
- * The keyset condition selecting the rows after the cursor's key. The query's own dagId (and runId) fix the leading
- * key columns, so the cursor is compared on them here and the row value covers only the rest: the index then seeks
- * straight to the cursor instead of reading the run from its start. `all`: every selected row follows the cursor;
- * `none`: none does.
+ * The keyset condition selecting the rows after the cursor's key (see {@link fixedKeyColumns}): the columns and values
+ * of the row value that follows the fixed ones. Text compares by its UTF-8 bytes, the order of COLLATE "C" in a UTF-8
+ * database.
  */
 export function keysetAfter(
   query: XComQuery,
   after: CursorKey,
 ): { columns: string[]; values: unknown[] } | 'all' | 'none' {
-  const fixed =
-    query.dagId === undefined ? [] : query.runId === undefined ? [query.dagId] : [query.dagId, query.runId]
-  for (const [index, value] of fixed.entries()) {
-    // UTF-8 byte order is the order of COLLATE "C" in a UTF-8 database.
-    const order = Buffer.compare(Buffer.from(after[index] as string), Buffer.from(value))
-    if (order < 0) return 'all'
-    if (order > 0) return 'none'
-  }
-  return { columns: KEY_COLUMNS.split(', ').slice(fixed.length), values: after.slice(fixed.length) }
+  const fixed = fixedKeyColumns(query, after, (part, value) =>
+    Buffer.compare(Buffer.from(part), Buffer.from(value)),
+  )
+  if (typeof fixed !== 'number') return fixed
+  return { columns: KEY_COLUMNS.split(', ').slice(fixed), values: after.slice(fixed) }
 }
 
 /** `value` when it is a whole number >= `min`. @throws XComError `E_CONFIG` naming the option. */
@@ -68,12 +59,4 @@ export function wholeNumber(option: string, value: unknown, min: number): number
     throw new XComError('E_CONFIG', `Invalid ${option} ${String(value)}: use a whole number >= ${min}.`)
   }
   return value
-}
-
-/** @throws XComError `E_INVALID_KEY` unless `limit` is a positive integer. */
-export function pageLimit(limit: unknown): number {
-  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
-    throw new XComError('E_INVALID_KEY', `Invalid page limit ${String(limit)}: must be a positive integer.`)
-  }
-  return limit
 }

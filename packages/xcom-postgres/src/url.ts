@@ -1,4 +1,4 @@
-import { XComError } from '@xcom/core'
+import { type MetadataStoreFactory, XComError } from '@xcom/core'
 import { maskUrl } from '@xcom/core/adapter'
 import { PostgresMetadataStore, type PostgresMetadataStoreOptions } from './postgres-metadata-store.ts'
 
@@ -30,13 +30,13 @@ export function postgresOptionsFromUrl(
 }
 
 /**
- * Opens the {@link PostgresMetadataStore} a `postgres://` URL names, then connects and creates or migrates its
- * schema so configuration errors surface here. This is what `XCom.fromEnv` calls for
- * `XCOM_METADATA_URL=postgres://...`.
+ * This package's {@link MetadataStoreFactory}: opens the {@link PostgresMetadataStore} a `postgres://` URL names,
+ * then connects and creates or migrates its schema so configuration errors surface here. This is what `XCom.fromEnv`
+ * calls for `XCOM_METADATA_URL=postgres://...`.
  * @throws XComError `E_CONFIG` for a malformed URL, an invalid schema name or a schema written by a newer
  *   @xcom/postgres; `E_PERMISSION_DENIED` for rejected credentials; `E_BACKEND` when the server cannot be reached.
  */
-export async function metadataStoreFactory(url: string): Promise<PostgresMetadataStore> {
+export const metadataStoreFactory = (async (url: string): Promise<PostgresMetadataStore> => {
   const store = new PostgresMetadataStore(postgresOptionsFromUrl(url))
   try {
     await store.ready()
@@ -45,4 +45,4 @@ export async function metadataStoreFactory(url: string): Promise<PostgresMetadat
     throw error
   }
   return store
-}
+}) satisfies MetadataStoreFactory

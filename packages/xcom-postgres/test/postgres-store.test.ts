@@ -3,12 +3,8 @@ import { compareKeys, encodeCursor } from '@xcom/core/adapter'
 import { testRecord, testReference } from '@xcom/testing'
 import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import {
-  metadataStoreFactory,
-  PostgresMetadataStore,
-  postgresOptionsFromUrl,
-  SCHEMA_VERSION,
-} from '../src/index.ts'
+import { metadataStoreFactory, PostgresMetadataStore, SCHEMA_VERSION } from '../src/index.ts'
+import { postgresOptionsFromUrl } from '../src/url.ts'
 import { admin, describePostgres, dropSchema, newSchemaName, POSTGRES_URL } from './support/postgres.ts'
 
 const identity = { dagId: 'dag', runId: 'run', taskId: 'task', mapIndex: -1, key: 'return_value' }

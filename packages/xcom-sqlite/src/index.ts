@@ -6,4 +6,4 @@ export {
   type SqliteMetadataStoreOptions,
   type SqlitePathOptions,
 } from './sqlite-metadata-store.ts'
-export { metadataStoreFactory, sqlitePathFromUrl } from './url.ts'
+export { metadataStoreFactory } from './url.ts'

@@ -28,6 +28,8 @@ import {
   type XComQuery,
   type XComRecord,
 } from '@xcom/core'
+import { pageLimit } from '@xcom/core/adapter'
+import { keyValues, recordValues } from './core-helpers.ts'
 import { isPlainKey, plainCursor, readCursor, TYPED_KEY, typedCursor } from './cursor.ts'
 import { sqliteError } from './errors.ts'
 import { PURGE_ID_COLUMNS, pendingPurgeOf, type Row, recordOf, unreadableId } from './rows.ts'
@@ -42,7 +44,7 @@ import {
   SCHEMA_VERSION,
   TABLE_NAMES,
 } from './schema.ts'
-import { keyParams, keysetAfter, pageLimit, recordParams, whereOf } from './sql.ts'
+import { keysetAfter, whereOf } from './sql.ts'
 
 /** Options shared by both ways of building a {@link SqliteMetadataStore}. */
 export interface SqliteCommonOptions {
@@ -143,17 +145,17 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async put(record: XComRecord): Promise<XComRecord | undefined> {
     const replaced = this.#write('writing a row', () => {
-      const key = keyParams(record)
+      const key = keyValues(record)
       const old = this.#statement(SELECT_ONE).get(...key)
       if (old?.kind === 'reference') this.#statement(QUEUE_PURGES(KEY_WHERE)).run(Date.now(), ...key)
-      this.#statement(UPSERT).run(...recordParams(record))
+      this.#statement(UPSERT).run(...recordValues(record, (date) => date.getTime()))
       return old && recordOf(old)
     })
     return replaced
   }
 
   async get(id: XComKey): Promise<XComRecord | undefined> {
-    const row = this.#run('reading a row', () => this.#statement(SELECT_ONE).get(...keyParams(id)))
+    const row = this.#run('reading a row', () => this.#statement(SELECT_ONE).get(...keyValues(id)))
     return row && recordOf(row)
   }
 

@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path'
-import { XComError } from '@xcom/core'
+import { type MetadataStoreFactory, XComError } from '@xcom/core'
 import { maskUrl } from '@xcom/core/adapter'
 import { SqliteMetadataStore } from './sqlite-metadata-store.ts'
 
@@ -30,11 +30,10 @@ export function sqlitePathFromUrl(url: string, cwd: string = process.cwd()): str
 }
 
 /**
- * Opens the {@link SqliteMetadataStore} a `sqlite://` URL names, creating parent directories. This is what
- * `XCom.fromEnv` calls for `XCOM_METADATA_URL=sqlite://...`.
+ * This package's {@link MetadataStoreFactory}: opens the {@link SqliteMetadataStore} a `sqlite://` URL names,
+ * creating parent directories. This is what `XCom.fromEnv` calls for `XCOM_METADATA_URL=sqlite://...`.
  * @throws XComError `E_CONFIG` for a malformed URL or a database written by a newer @xcom/sqlite;
  *   `E_PERMISSION_DENIED` when the file cannot be written.
  */
-export async function metadataStoreFactory(url: string): Promise<SqliteMetadataStore> {
-  return new SqliteMetadataStore({ path: sqlitePathFromUrl(url) })
-}
+export const metadataStoreFactory = (async (url: string): Promise<SqliteMetadataStore> =>
+  new SqliteMetadataStore({ path: sqlitePathFromUrl(url) })) satisfies MetadataStoreFactory

@@ -6,7 +6,8 @@ import { XCom, XComError } from '@xcom/core'
 import { encodeCursor } from '@xcom/core/adapter'
 import { testRecord, testReference } from '@xcom/testing'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { metadataStoreFactory, SCHEMA_VERSION, SqliteMetadataStore, sqlitePathFromUrl } from '../src/index.ts'
+import { metadataStoreFactory, SCHEMA_VERSION, SqliteMetadataStore } from '../src/index.ts'
+import { sqlitePathFromUrl } from '../src/url.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'xcom-sqlite-'))
 let files = 0
