@@ -1,7 +1,6 @@
 import type { ByteSource, Bytes, Codec } from '@xcom/core'
-import { concat } from './bytes.ts'
+import { concatBytes, toReadableStream } from '@xcom/core/adapter'
 import { badOption } from './errors.ts'
-import { toReadableStream } from './iterable.ts'
 import { none } from './none.ts'
 
 /** Options of {@link compressIfWorthIt}. */
@@ -83,7 +82,7 @@ export async function compressStreamIfWorthIt(
     chunks.push(value)
     sampled += value.byteLength
   }
-  const sample = concat(chunks)
+  const sample = concatBytes(chunks)
   if (ended) {
     reader.releaseLock()
     const result = await compressIfWorthIt(codec, sample, { minRatio })

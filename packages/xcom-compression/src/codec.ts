@@ -5,11 +5,15 @@ import {
   codecStream,
   EngineTransformer,
   type OutputLimit,
+  type Sink,
+  SlicedTransformer,
   type TransformerFactory,
   transformAll,
   type ZlibEngine,
 } from './pipeline.ts'
-import type { CodecDecompressOptions, CompressionCodec } from './types.ts'
+import { PortableDeflater } from './portable.ts'
+import { resolveNative, type ZlibModule } from './runtime.ts'
+import type { CodecDecompressOptions, CompressionCodec, DeflateOptions } from './types.ts'
 
 /** What a codec is made of: its name, suffix and how to build one compression or decompression run. */
 export interface CodecSpec {
@@ -61,11 +65,56 @@ export function nativeCodec(spec: {
     name: spec.name,
     suffix: spec.suffix,
     implementation: 'native',
-    encoder: (sink, failures) =>
-      new EngineTransformer(spec.compressor(), sink, (error) => failures.fromEncoder(error), false),
-    decoder: (sink, failures) =>
-      new EngineTransformer(spec.decompressor(), sink, (error) => failures.fromDecoder(error), true),
+    encoder: engineEncoder(spec.compressor),
+    decoder: engineDecoder(spec.decompressor),
   })
+}
+
+/** Runs a node:zlib compressor, a new one from `engine()` for each run. */
+export function engineEncoder(engine: () => ZlibEngine): TransformerFactory {
+  return (sink, failures) =>
+    new EngineTransformer(engine(), sink, (error) => failures.fromEncoder(error), false)
+}
+
+/** Runs a node:zlib decompressor, a new one from `engine()` for each run: every input byte must be compressed data. */
+export function engineDecoder(engine: () => ZlibEngine): TransformerFactory {
+  return (sink, failures) =>
+    new EngineTransformer(engine(), sink, (error) => failures.fromDecoder(error), true)
+}
+
+/** Raw DEFLATE at `level`: node:zlib's when `native` is given, fflate's otherwise. */
+export function rawDeflater(level: number, native: ZlibModule | undefined): TransformerFactory {
+  if (native !== undefined) {
+    return engineEncoder(() => native.createDeflateRaw({ level, chunkSize: ENGINE_CHUNK }))
+  }
+  return (sink, failures) =>
+    new SlicedTransformer(
+      new PortableDeflater(level, (chunk) => sink.push(chunk)),
+      sink,
+      (error) => failures.fromEncoder(error),
+      PortableDeflater.SLICE,
+    )
+}
+
+/** A synchronous JavaScript reader (a new one from `reader()` for each run), fed {@link INFLATE_SLICE} bytes at a time. */
+export function slicedDecoder(
+  reader: (sink: Sink, failures: Failures) => { push(chunk: Bytes): void; finish(): void },
+): TransformerFactory {
+  return (sink, failures) =>
+    new SlicedTransformer(reader(sink, failures), sink, (error) => failures.fromDecoder(error), INFLATE_SLICE)
+}
+
+/**
+ * The level and runtime of a DEFLATE-based codec (gzip, deflate, zip): the level, and node:zlib when the codec runs
+ * natively (`undefined`: in JavaScript).
+ * @throws XComError `E_CONFIG` for a level outside 0-9 or an unusable `implementation`.
+ */
+export function deflateSettings(
+  codec: string,
+  options: DeflateOptions,
+): { level: number; native: ZlibModule | undefined } {
+  const level = checkLevel(codec, options.level ?? 6, 0, 9)
+  return { level, native: resolveNative(options.implementation, codec) }
 }
 
 /**

@@ -1,17 +1,8 @@
 import type { Bytes } from '@xcom/core'
 import { adler32 } from './checksum.ts'
-import { checkLevel, ENGINE_CHUNK, nativeCodec } from './codec.ts'
+import { deflateSettings, ENGINE_CHUNK, nativeCodec } from './codec.ts'
 import { type DecodeFrame, portableFramedCodec } from './framing.ts'
-import { resolveNative } from './runtime.ts'
-import type { CompressionCodec, Implementation } from './types.ts'
-
-/** Options of {@link deflate}. */
-export interface DeflateOptions {
-  /** 0 (store only) to 9 (smallest output, slowest). @default 6 */
-  level?: number
-  /** Which compressor to run on; see {@link Implementation}. @default 'auto' */
-  implementation?: Implementation
-}
+import type { CompressionCodec, DeflateOptions } from './types.ts'
 
 /**
  * DEFLATE in the zlib format (RFC 1950, what HTTP `Content-Encoding: deflate` and `CompressionStream('deflate')`
@@ -20,8 +11,7 @@ export interface DeflateOptions {
  * @throws XComError `E_CONFIG` for a level outside 0-9 or an unusable `implementation`.
  */
 export function deflate(options: DeflateOptions = {}): CompressionCodec {
-  const level = checkLevel('deflate', options.level ?? 6, 0, 9)
-  const native = resolveNative(options.implementation, 'deflate')
+  const { level, native } = deflateSettings('deflate', options)
   if (native !== undefined) {
     return nativeCodec({
       name: 'deflate',

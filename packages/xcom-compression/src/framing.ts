@@ -1,10 +1,10 @@
 import type { Bytes } from '@xcom/core'
-import { concat, EMPTY } from './bytes.ts'
+import { EMPTY, HeldBytes } from './bytes.ts'
 import type { Checksum } from './checksum.ts'
-import { defineCodec, INFLATE_SLICE } from './codec.ts'
+import { defineCodec, rawDeflater, slicedDecoder } from './codec.ts'
 import type { Failures } from './errors.ts'
-import { type Sink, SlicedTransformer, type Transformer } from './pipeline.ts'
-import { PortableDeflater, PortableInflater } from './portable.ts'
+import type { Sink, Transformer, TransformerFactory } from './pipeline.ts'
+import { PortableInflater } from './portable.ts'
 import type { CompressionCodec } from './types.ts'
 
 /** What a framed format writes around raw DEFLATE data. */
@@ -63,6 +63,11 @@ export class FramedEncoder implements Transformer {
   }
 }
 
+/** Runs a {@link FramedEncoder}: `frame` around the raw DEFLATE output of `deflater`. */
+export function framedEncoder(frame: EncodeFrame, deflater: TransformerFactory): TransformerFactory {
+  return (sink, failures) => new FramedEncoder(frame, sink, (inner) => deflater(inner, failures))
+}
+
 /** How a framed format reads: its header, its trailer, and whether members may follow one another. */
 export interface DecodeFrame {
   /**
@@ -90,7 +95,7 @@ export class FramedDecoder {
   private readonly sink: Sink
   private readonly failures: Failures
   private state: 'header' | 'body' | 'trailer' | 'done' = 'header'
-  private pending: Bytes = EMPTY
+  private readonly held = new HeldBytes()
   private inflater: PortableInflater | undefined
   private check = 0
   private size = 0
@@ -108,13 +113,9 @@ export class FramedDecoder {
   }
 
   finish(): void {
-    if (
-      this.members > 0 &&
-      this.pending.byteLength === 0 &&
-      (this.state === 'header' || this.state === 'done')
-    )
-      return
-    if (this.members === 0 && this.state === 'header' && this.pending.byteLength === 0) {
+    const held = this.held.bytes.byteLength
+    if (this.members > 0 && held === 0 && (this.state === 'header' || this.state === 'done')) return
+    if (this.members === 0 && this.state === 'header' && held === 0) {
       throw this.failures.corrupt('the data is empty')
     }
     throw this.failures.corrupt(
@@ -126,15 +127,14 @@ export class FramedDecoder {
   private step(input: Bytes): Bytes {
     switch (this.state) {
       case 'header': {
-        const data = this.pending.byteLength === 0 ? input : concat([this.pending, input])
+        const data = this.held.join(input)
         const length = this.frame.headerLength(data, this.failures)
         if (length === undefined) {
           if (data.byteLength > this.frame.maxHeaderLength)
             throw this.failures.corrupt('the header is too long')
-          this.pending = data === input ? input.slice() : data
+          this.held.keep(data)
           return EMPTY
         }
-        this.pending = EMPTY
         this.state = 'body'
         this.members++
         this.check = this.frame.initialCheck
@@ -154,13 +154,16 @@ export class FramedDecoder {
         return rest
       }
       case 'trailer': {
-        const need = this.frame.trailerLength - this.pending.byteLength
-        this.pending = concat([this.pending, input.subarray(0, need)])
-        if (this.pending.byteLength < this.frame.trailerLength) return EMPTY
-        this.frame.verifyTrailer(this.pending, { check: this.check, size: this.size }, this.failures)
-        this.pending = EMPTY
+        const length = this.frame.trailerLength
+        const data = this.held.gather(input, () => length)
+        if (data === undefined) return EMPTY
+        this.frame.verifyTrailer(
+          data.subarray(0, length),
+          { check: this.check, size: this.size },
+          this.failures,
+        )
         this.state = this.frame.multiMember ? 'header' : 'done'
-        return input.subarray(need)
+        return data.subarray(length)
       }
       case 'done':
         throw this.failures.corrupt('there is data after the end of the compressed stream')
@@ -183,24 +186,7 @@ export function portableFramedCodec(spec: {
     name: spec.name,
     suffix: spec.suffix,
     implementation: 'portable',
-    encoder: (sink, failures) =>
-      new FramedEncoder(
-        spec.encode,
-        sink,
-        (inner) =>
-          new SlicedTransformer(
-            new PortableDeflater(spec.level, (chunk) => inner.push(chunk)),
-            inner,
-            (error) => failures.fromEncoder(error),
-            PortableDeflater.SLICE,
-          ),
-      ),
-    decoder: (sink, failures) =>
-      new SlicedTransformer(
-        new FramedDecoder(spec.decode, sink, failures),
-        sink,
-        (error) => failures.fromDecoder(error),
-        INFLATE_SLICE,
-      ),
+    encoder: framedEncoder(spec.encode, rawDeflater(spec.level, undefined)),
+    decoder: slicedDecoder((sink, failures) => new FramedDecoder(spec.decode, sink, failures)),
   })
 }

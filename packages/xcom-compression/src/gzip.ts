@@ -1,18 +1,12 @@
 import type { Bytes } from '@xcom/core'
 import { put32, u16, u32 } from './bytes.ts'
 import { crc32Portable } from './checksum.ts'
-import { checkLevel, ENGINE_CHUNK, nativeCodec } from './codec.ts'
+import { deflateSettings, ENGINE_CHUNK, nativeCodec } from './codec.ts'
 import { type DecodeFrame, portableFramedCodec } from './framing.ts'
-import { resolveNative } from './runtime.ts'
-import type { CompressionCodec, Implementation } from './types.ts'
+import type { CompressionCodec, DeflateOptions } from './types.ts'
 
-/** Options of {@link gzip}. */
-export interface GzipOptions {
-  /** 0 (store only) to 9 (smallest output, slowest). @default 6 */
-  level?: number
-  /** Which compressor to run on; see {@link Implementation}. @default 'auto' */
-  implementation?: Implementation
-}
+/** Options of {@link gzip}: those of every DEFLATE-based codec, `level` (0-9, default 6) and `implementation`. */
+export type GzipOptions = DeflateOptions
 
 /**
  * gzip (RFC 1952), suffix `.gz`: the format of `gzip`/`gunzip`, HTTP `Content-Encoding: gzip` and Airflow's
@@ -21,8 +15,7 @@ export interface GzipOptions {
  * @throws XComError `E_CONFIG` for a level outside 0-9 or an unusable `implementation`.
  */
 export function gzip(options: GzipOptions = {}): CompressionCodec {
-  const level = checkLevel('gzip', options.level ?? 6, 0, 9)
-  const native = resolveNative(options.implementation, 'gzip')
+  const { level, native } = deflateSettings('gzip', options)
   if (native !== undefined) {
     return nativeCodec({
       name: 'gzip',

@@ -6,9 +6,9 @@ export {
   type WorthItOptions,
   type WorthItResult,
 } from './adaptive.ts'
-export { type DeflateOptions, deflate, zlib } from './deflate.ts'
+export { deflate, zlib } from './deflate.ts'
 export { type GzipOptions, gzip } from './gzip.ts'
-export { compressIterable, decompressIterable, toReadableStream } from './iterable.ts'
+export { compressIterable, decompressIterable } from './iterable.ts'
 export { none } from './none.ts'
 export {
   CODEC_NAMES,
@@ -19,6 +19,6 @@ export {
   codecs,
   detectCodec,
 } from './registry.ts'
-export type { CodecDecompressOptions, CompressionCodec, Implementation } from './types.ts'
+export type { CodecDecompressOptions, CompressionCodec, DeflateOptions, Implementation } from './types.ts'
 export { type ZipOptions, zip } from './zip.ts'
 export { isZstdAvailable, type ZstdOptions, zstd } from './zstd.ts'

@@ -1,6 +1,7 @@
 import type { Transform } from 'node:stream'
 import type { Bytes } from '@xcom/core'
-import { asBytes, concat } from './bytes.ts'
+import { concatBytes } from '@xcom/core/adapter'
+import { asBytes } from './bytes.ts'
 import type { Failures } from './errors.ts'
 
 /**
@@ -113,7 +114,7 @@ export async function transformAll(
     transformer.destroy(error)
     throw error
   }
-  const result = concat(chunks)
+  const result = concatBytes(chunks)
   // A lone chunk may be a view into a larger engine buffer: return an array of its own.
   return result.byteLength === result.buffer.byteLength || result === data ? result : result.slice()
 }

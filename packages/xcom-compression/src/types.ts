@@ -8,6 +8,14 @@ import type { Bytes, Codec, DecompressOptions } from '@xcom/core'
  */
 export type Implementation = 'auto' | 'native' | 'portable'
 
+/** Options of the DEFLATE-based codecs: `deflate()`, `gzip()` (`GzipOptions`) and `zip()` (`ZipOptions` adds to them). */
+export interface DeflateOptions {
+  /** 0 (store only) to 9 (smallest output, slowest). @default 6 */
+  level?: number
+  /** Which compressor to run on; see {@link Implementation}. @default 'auto' */
+  implementation?: Implementation
+}
+
 /** Options of decompression: {@link DecompressOptions} plus where the data came from, for error messages. */
 export interface CodecDecompressOptions extends DecompressOptions {
   /**

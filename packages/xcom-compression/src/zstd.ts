@@ -1,8 +1,8 @@
 import type { Bytes } from '@xcom/core'
 import { XComError } from '@xcom/core'
-import { checkLevel, defineCodec, ENGINE_CHUNK } from './codec.ts'
+import { checkLevel, defineCodec, ENGINE_CHUNK, engineDecoder, engineEncoder } from './codec.ts'
 import type { Failures } from './errors.ts'
-import { EngineTransformer, type Transformer } from './pipeline.ts'
+import type { Transformer } from './pipeline.ts'
 import { hasZstd, nodeZlib, readsConcatenatedZstd, resolveNative, type ZlibModule } from './runtime.ts'
 import type { CompressionCodec, Implementation } from './types.ts'
 import { type FramePiece, ZstdFrameReader } from './zstd-frames.ts'
@@ -42,32 +42,18 @@ export type FrameFeed = 'together' | 'apart'
 /** The {@link zstd} codec at `level` on `native`, decompressing with `feed` (tests force each one). */
 export function nativeZstd(native: ZlibModule, level: number, feed: FrameFeed): CompressionCodec {
   const { ZSTD_c_compressionLevel, ZSTD_c_checksumFlag } = native.constants
+  const engine = engineDecoder(() => native.createZstdDecompress({ chunkSize: ENGINE_CHUNK }))
   return defineCodec({
     name: 'zstd',
     suffix: '.zst',
     implementation: 'native',
-    encoder: (sink, failures) =>
-      new EngineTransformer(
-        native.createZstdCompress({
-          chunkSize: ENGINE_CHUNK,
-          params: { [ZSTD_c_compressionLevel]: level, [ZSTD_c_checksumFlag]: 1 },
-        }),
-        sink,
-        (error) => failures.fromEncoder(error),
-        false,
-      ),
-    decoder: (sink, failures) =>
-      new ZstdDecoder(
-        failures,
-        feed,
-        () =>
-          new EngineTransformer(
-            native.createZstdDecompress({ chunkSize: ENGINE_CHUNK }),
-            sink,
-            (error) => failures.fromDecoder(error),
-            true,
-          ),
-      ),
+    encoder: engineEncoder(() =>
+      native.createZstdCompress({
+        chunkSize: ENGINE_CHUNK,
+        params: { [ZSTD_c_compressionLevel]: level, [ZSTD_c_checksumFlag]: 1 },
+      }),
+    ),
+    decoder: (sink, failures) => new ZstdDecoder(failures, feed, () => engine(sink, failures)),
   })
 }
 
@@ -75,11 +61,11 @@ export function nativeZstd(native: ZlibModule, level: number, feed: FrameFeed): 
 class ZstdDecoder implements Transformer {
   private readonly reader: ZstdFrameReader
   private readonly feed: FrameFeed
-  private readonly newEngine: () => EngineTransformer
-  private engine: EngineTransformer | undefined
+  private readonly newEngine: () => Transformer
+  private engine: Transformer | undefined
   private destroyed: { reason: unknown } | undefined
 
-  constructor(failures: Failures, feed: FrameFeed, newEngine: () => EngineTransformer) {
+  constructor(failures: Failures, feed: FrameFeed, newEngine: () => Transformer) {
     this.reader = new ZstdFrameReader(failures)
     this.feed = feed
     this.newEngine = newEngine

@@ -1,5 +1,6 @@
+import { toReadableStream } from '@xcom/core/adapter'
 import { describe, expect, it } from 'vitest'
-import { compressIterable, decompressIterable, gzip, toReadableStream, zip } from '../src/index.ts'
+import { compressIterable, decompressIterable, gzip, zip } from '../src/index.ts'
 import { expectBytes, expectCode, jsonRecords } from './helpers.ts'
 
 async function join(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
@@ -62,8 +63,10 @@ describe('AsyncIterable forms', () => {
   })
 
   it('refuses a source that is not bytes with E_CONFIG', () => {
-    expect(() => toReadableStream(42 as unknown as Uint8Array)).toThrowError(
-      expect.objectContaining({ code: 'E_CONFIG' }),
-    )
+    for (const iterate of [compressIterable, decompressIterable]) {
+      expect(() => iterate(gzip(), 42 as unknown as Uint8Array)).toThrowError(
+        expect.objectContaining({ code: 'E_CONFIG' }),
+      )
+    }
   })
 })
