@@ -2,13 +2,13 @@
 // value goes to azurite, checksummed on the way up and verified on the way down), against the raw SDK doing the same
 // transfer to the same azurite in the same process: BlockBlobClient.uploadData() with its defaults, then download()
 // with its body stream read into one buffer. Prints baseline time / xcom time (target >= 0.9), medians of interleaved rounds.
-// Run after building @xcom/core, @xcom/objectstore, @xcom/test-services and this package:
-//   node --expose-gc bench/index.ts            (XCOM_BENCH_MIB, XCOM_BENCH_ROUNDS, XCOM_BENCH_BLOCK_MIB, XCOM_BENCH_CONCURRENCY)
+// Runs on the workspace sources, nothing to build first:
+//   node --conditions=@xcom/source --expose-gc bench/index.ts            (XCOM_BENCH_MIB, XCOM_BENCH_ROUNDS, XCOM_BENCH_BLOCK_MIB, XCOM_BENCH_CONCURRENCY)
 import { BlobServiceClient } from '@azure/storage-blob'
 import { MemoryMetadataStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
 import { compareTransfers, startAzurite } from '@xcom/test-services'
-import { AzureBlobObjectStore } from '../dist/index.js'
+import { AzureBlobObjectStore } from '../src/index.ts'
 
 const MiB = 1024 * 1024
 const SIZE = Number(process.env.XCOM_BENCH_MIB ?? 256) * MiB

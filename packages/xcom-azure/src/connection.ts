@@ -80,6 +80,38 @@ export function azureOptionsFromConnection(connection: Connection): AzureCredent
     : wasbOptions(connection, field)
 }
 
+/**
+ * Credential options from the standard Azure Storage variables, for URLs without a connection id:
+ * `AZURE_STORAGE_CONNECTION_STRING`; else `AZURE_STORAGE_ACCOUNT_NAME` (or `AZURE_STORAGE_ACCOUNT_URL`) with
+ * `AZURE_STORAGE_ACCOUNT_KEY` or `AZURE_STORAGE_SAS_TOKEN`.
+ * @param env the variables to read
+ * @param what what to name in the error, e.g. the URL
+ * @throws XComError `E_CONFIG` when none is set (the JavaScript SDK has no default credential chain without
+ *   `@azure/identity`: name a connection, or pass a client built with one).
+ */
+export function azureOptionsFromEnv(
+  env: Record<string, string | undefined>,
+  what = 'Azure storage',
+): AzureCredentialOptions {
+  const value = (name: string) => env[name]?.trim() || undefined
+  const connectionString = value('AZURE_STORAGE_CONNECTION_STRING')
+  if (connectionString) return { connectionString }
+  const accountName = value('AZURE_STORAGE_ACCOUNT_NAME')
+  const accountUrl = value('AZURE_STORAGE_ACCOUNT_URL')
+  const accountKey = value('AZURE_STORAGE_ACCOUNT_KEY')
+  const sasToken = value('AZURE_STORAGE_SAS_TOKEN')
+  if ((accountName || accountUrl) && (accountKey || sasToken)) {
+    return accountKey ? { accountName, accountUrl, accountKey } : { accountName, accountUrl, sasToken }
+  }
+  throw new XComError(
+    'E_CONFIG',
+    `${what} names no connection and no Azure credentials are in the environment: name a connection ` +
+      '(abfs://my_conn@container/prefix with AIRFLOW_CONN_MY_CONN or XCOM_CONN_MY_CONN), or set AZURE_STORAGE_CONNECTION_STRING, ' +
+      'or AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN. Entra ID credentials need ' +
+      '@azure/identity: build a BlobServiceClient with one and pass it as new AzureBlobObjectStore({ client, container }).',
+  )
+}
+
 function wasbOptions(
   connection: Connection,
   field: (name: string) => string | undefined,

@@ -1,4 +1,5 @@
 import { XComError, type XComErrorCode } from '@xcom/core'
+import { type StoreFailure, type StoreFailureKind, storeError } from '@xcom/core/adapter'
 
 /** What was being done when an Azure call failed, for {@link toXComError}. */
 export interface AzureErrorContext {
@@ -9,6 +10,9 @@ export interface AzureErrorContext {
   /** Secret strings (account key, SAS token, connection string) scrubbed from any text taken from the SDK. @default [] */
   secrets?: readonly string[]
 }
+
+/** Maps an SDK error met while doing `action` to `uri`, with the store's secrets already bound. */
+export type ErrorMapper = (error: unknown, action: string, uri: string) => XComError
 
 /** Azure Storage error codes (`x-ms-error-code`) and what they mean to xcom. */
 const CODES: Record<string, XComErrorCode> = {
@@ -36,6 +40,13 @@ const STATUSES: Record<number, XComErrorCode> = {
   409: 'E_PRECONDITION_FAILED',
   412: 'E_PRECONDITION_FAILED',
 }
+
+/** The words of core's `storeError` templates that are Azure's own. */
+const WORDS = {
+  container: 'container',
+  credentials: 'account key, SAS token or connection string of the connection or store options',
+  endpoint: 'account URL',
+} as const
 
 /** The Azure error code of an SDK error (a `RestError`, or a batch sub-response `{ errorCode }`). */
 export function azureErrorCode(error: unknown): string | undefined {
@@ -89,18 +100,25 @@ export function codeOf(error: unknown): XComErrorCode {
   )
 }
 
+/** Which of core's `storeError` templates phrases an error of `code` with Azure error code `name`. */
+function kindOf(code: XComErrorCode, name: string | undefined): StoreFailureKind {
+  if (code === 'E_NOT_FOUND') return name === 'ContainerNotFound' ? 'missing-container' : 'missing-object'
+  if (code === 'E_PERMISSION_DENIED') return 'refused'
+  if (code === 'E_PRECONDITION_FAILED') return 'precondition'
+  return code
+}
+
 /**
  * Maps any error of the Azure SDK (or a failed batch sub-response) to an {@link XComError}: the one place where Azure
- * errors get their xcom code.
+ * errors get their xcom code. Messages are core's `storeError` templates, but for a blob replaced while it is read.
  *
  * - `BlobNotFound`, `ContainerNotFound`, HTTP 404 -> `E_NOT_FOUND` naming the URI (or the missing container)
  * - `AuthorizationFailure`, `AuthenticationFailed`, other `Authorization*` codes, HTTP 401/403 -> `E_PERMISSION_DENIED`
  * - `ConditionNotMet`, `BlobAlreadyExists`, HTTP 409/412 -> `E_PRECONDITION_FAILED`
  * - anything else (network errors, throttling after the SDK's retries, server errors) -> `E_BACKEND`
  *
- * An {@link XComError} passes through unchanged. The message says what was being done, to which URI, and what to do
- * next. Neither the message nor the `cause` holds an account key or SAS token: text from the SDK is scrubbed, and the
- * cause is a scrubbed copy of the SDK error without its request.
+ * An {@link XComError} passes through unchanged. Neither the message nor the `cause` holds an account key or SAS
+ * token: text from the SDK is scrubbed, and the cause is a scrubbed copy of the SDK error without its request.
  */
 export function toXComError(error: unknown, context: AzureErrorContext): XComError {
   if (XComError.is(error)) return error
@@ -112,48 +130,21 @@ export function toXComError(error: unknown, context: AzureErrorContext): XComErr
   const what =
     [name, status === undefined ? undefined : `HTTP ${status}`].filter(Boolean).join(', ') ||
     'no HTTP response'
-  const options = { cause: safeCause(error, secrets), uri }
-  const detail = scrub(firstLine(String((error as { message?: unknown } | null)?.message ?? error)), secrets)
-  switch (code) {
-    case 'E_NOT_FOUND':
-      return name === 'ContainerNotFound'
-        ? new XComError(
-            'E_NOT_FOUND',
-            `${capitalize(action)} ${uri} failed: the container does not exist (${what}). Create it, or fix the container name in the store URL or options.`,
-            options,
-          )
-        : new XComError(
-            'E_NOT_FOUND',
-            `No object at ${uri} (${what}): it was never written or has been deleted.`,
-            options,
-          )
-    case 'E_PERMISSION_DENIED':
-      return new XComError(
-        'E_PERMISSION_DENIED',
-        `${capitalize(action)} ${uri} was refused (${what}): check the credentials (account key, SAS token or connection string of the connection or store options) and that they may access this container.`,
-        options,
-      )
-    case 'E_PRECONDITION_FAILED':
-      return new XComError(
-        'E_PRECONDITION_FAILED',
-        action === 'reading'
-          ? `Reading ${uri} failed: the blob was replaced while it was being read (${what}); read it again.`
-          : `${capitalize(action)} ${uri} failed: a condition of the request did not hold (${what}); for a create-only write, an object already exists there.`,
-        options,
-      )
-    default:
-      return new XComError(
-        code,
-        `${capitalize(action)} ${uri} failed (${what}${detail ? `: ${detail}` : ''}). Check that the account URL is reachable; the SDK already retried transient failures.`,
-        options,
-      )
+  const cause = safeCause(error, secrets)
+  // Reads are pinned to the ETag of their first response: a failed condition there means a newer blob.
+  if (code === 'E_PRECONDITION_FAILED' && action === 'reading') {
+    return new XComError(
+      'E_PRECONDITION_FAILED',
+      `Reading ${uri} failed: the blob was replaced while it was being read (${what}); read it again.`,
+      { cause, uri },
+    )
   }
+  const detail = cause.message.split('\n', 1)[0]?.trim()
+  const failure: StoreFailure = { action, uri, what, detail, cause, ...WORDS }
+  return storeError(kindOf(code, name), failure)
 }
 
-function firstLine(text: string): string {
-  return text.split('\n', 1)[0]?.trim() ?? ''
-}
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1)
+/** A {@link toXComError} bound to a store's secrets. */
+export function errorMapper(secrets: readonly string[]): ErrorMapper {
+  return (error, action, uri) => toXComError(error, { action, uri, secrets })
 }

@@ -1,7 +1,8 @@
 import { type Connection, type ObjectStorageUrl, XComError } from '@xcom/core'
 import { maskUrl } from '@xcom/core/adapter'
-import { type AzureCredentialOptions, azureOptionsFromConnection } from './connection.ts'
-import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from './store.ts'
+import { azureOptionsFromConnection, azureOptionsFromEnv } from './connection.ts'
+import type { AzureBlobObjectStoreOptions } from './options.ts'
+import { AzureBlobObjectStore } from './store.ts'
 
 /** URL query parameters accepted by {@link objectStoreFactory}, and how each becomes a store option. */
 const URL_OPTIONS: Record<string, (value: string) => Partial<AzureBlobObjectStoreOptions>> = {
@@ -13,9 +14,9 @@ const URL_OPTIONS: Record<string, (value: string) => Partial<AzureBlobObjectStor
 /**
  * Builds the {@link AzureBlobObjectStore} of an `abfs://[conn_id@]container/prefix` URL (also `abfss://`, `adl://`,
  * `az://`): the `ObjectStoreFactory` (see `@xcom/core`) that `@xcom/objectstore` calls for these schemes, with the
- * URL's connection already resolved (see {@link azureOptionsFromConnection}). Without a connection, the standard
- * variables are read: `AZURE_STORAGE_CONNECTION_STRING`, else `AZURE_STORAGE_ACCOUNT_NAME` with
- * `AZURE_STORAGE_ACCOUNT_KEY` or `AZURE_STORAGE_SAS_TOKEN` (see {@link azureOptionsFromEnv}). Query parameters
+ * URL's connection already resolved and read with the rules of Airflow's Azure provider (`wasb`) or adlfs (`abfs`,
+ * `adls`...; see the README). Without a connection, the standard variables are read: `AZURE_STORAGE_CONNECTION_STRING`,
+ * else `AZURE_STORAGE_ACCOUNT_NAME` with `AZURE_STORAGE_ACCOUNT_KEY` or `AZURE_STORAGE_SAS_TOKEN`. Query parameters
  * `block_size`, `concurrency` and `batch_delete` set store options.
  *
  * The authority is `[conn_id@]container`, as for every xcom URL. fsspec's `abfs://container@account.dfs.core.windows.net/`
@@ -61,36 +62,4 @@ export function objectStoreFactory(
     scheme: url.protocol,
     connectionId: url.connId,
   })
-}
-
-/**
- * Credential options from the standard Azure Storage variables, for URLs without a connection id:
- * `AZURE_STORAGE_CONNECTION_STRING`; else `AZURE_STORAGE_ACCOUNT_NAME` (or `AZURE_STORAGE_ACCOUNT_URL`) with
- * `AZURE_STORAGE_ACCOUNT_KEY` or `AZURE_STORAGE_SAS_TOKEN`.
- * @param env the variables to read
- * @param what what to name in the error, e.g. the URL
- * @throws XComError `E_CONFIG` when none is set (the JavaScript SDK has no default credential chain without
- *   `@azure/identity`: name a connection, or pass a client built with one).
- */
-export function azureOptionsFromEnv(
-  env: Record<string, string | undefined>,
-  what = 'Azure storage',
-): AzureCredentialOptions {
-  const value = (name: string) => env[name]?.trim() || undefined
-  const connectionString = value('AZURE_STORAGE_CONNECTION_STRING')
-  if (connectionString) return { connectionString }
-  const accountName = value('AZURE_STORAGE_ACCOUNT_NAME')
-  const accountUrl = value('AZURE_STORAGE_ACCOUNT_URL')
-  const accountKey = value('AZURE_STORAGE_ACCOUNT_KEY')
-  const sasToken = value('AZURE_STORAGE_SAS_TOKEN')
-  if ((accountName || accountUrl) && (accountKey || sasToken)) {
-    return accountKey ? { accountName, accountUrl, accountKey } : { accountName, accountUrl, sasToken }
-  }
-  throw new XComError(
-    'E_CONFIG',
-    `${what} names no connection and no Azure credentials are in the environment: name a connection ` +
-      '(abfs://my_conn@container/prefix with AIRFLOW_CONN_MY_CONN or XCOM_CONN_MY_CONN), or set AZURE_STORAGE_CONNECTION_STRING, ' +
-      'or AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN. Entra ID credentials need ' +
-      '@azure/identity: build a BlobServiceClient with one and pass it as new AzureBlobObjectStore({ client, container }).',
-  )
 }

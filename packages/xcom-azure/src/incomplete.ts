@@ -8,7 +8,9 @@
  */
 import type { BlobItem, BlockBlobClient, ContainerClient } from '@azure/storage-blob'
 import type { IncompleteReport } from '@xcom/core'
-import { codeOf, toXComError } from './errors.ts'
+import { forEachLimit } from './delete.ts'
+import { codeOf, type ErrorMapper } from './errors.ts'
+import { listBlobPages } from './list.ts'
 
 /** Metadata of the empty blob an uncommitted blob is turned into just before its delete. */
 const DISCARDING = 'xcom_discarding'
@@ -26,7 +28,7 @@ export interface UncommittedScan {
   storeUrl: string
   /** The URI of a blob name, for `failed`. */
   uriOf(name: string): string
-  secrets: readonly string[]
+  fail: ErrorMapper
 }
 
 /**
@@ -40,23 +42,14 @@ export async function removeUncommittedBlobs(
   scan: UncommittedScan,
 ): Promise<IncompleteReport> {
   const report: IncompleteReport = { removed: 0, failed: [] }
-  const pages = container
-    .listBlobsFlat({ prefix: scan.namePrefix, includeUncommitedBlobs: true, includeMetadata: true })
-    .byPage({ maxPageSize: scan.pageSize })
-  const iterator = pages[Symbol.asyncIterator]()
-  for (;;) {
-    let page: Awaited<ReturnType<typeof iterator.next>>
-    try {
-      page = await iterator.next()
-    } catch (error) {
-      throw toXComError(error, {
-        action: 'listing the uncommitted blobs of',
-        uri: scan.storeUrl,
-        secrets: scan.secrets,
-      })
-    }
-    if (page.done) return report
-    const items = page.value.segment.blobItems.filter((item) => isCandidate(item, scan.startedBefore))
+  const pages = listBlobPages(
+    container,
+    { prefix: scan.namePrefix, includeUncommitedBlobs: true, includeMetadata: true },
+    scan.pageSize,
+    (error) => scan.fail(error, 'listing the uncommitted blobs of', scan.storeUrl),
+  )
+  for await (const page of pages) {
+    const items = page.filter((item) => isCandidate(item, scan.startedBefore))
     await forEachLimit(items, scan.concurrency, async (item) => {
       try {
         if (await discard(container.getBlockBlobClient(item.name), item)) report.removed++
@@ -65,6 +58,7 @@ export async function removeUncommittedBlobs(
       }
     })
   }
+  return report
 }
 
 /** A blob that may be an old uncommitted one (a committed empty blob passes too: the commit's condition refuses it). */
@@ -98,12 +92,4 @@ async function discard(blob: BlockBlobClient, item: BlobItem): Promise<boolean> 
     if (code !== 'E_NOT_FOUND' && code !== 'E_PRECONDITION_FAILED') throw error
   }
   return true
-}
-
-async function forEachLimit<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>) {
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) await run(items[next++] as T)
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }

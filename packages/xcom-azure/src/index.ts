@@ -1,5 +1,3 @@
-export { type AzureCredentialOptions, azureOptionsFromConnection } from './connection.ts'
-export { type AzureErrorContext, toXComError } from './errors.ts'
-export { azureOptionsFromEnv, objectStoreFactory } from './factory.ts'
-export { decodeMetadataName, encodeMetadataName } from './metadata.ts'
-export { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from './store.ts'
+export { objectStoreFactory } from './factory.ts'
+export type { AzureBlobObjectStoreOptions } from './options.ts'
+export { AzureBlobObjectStore } from './store.ts'

@@ -8,34 +8,21 @@ import {
   ObjectStoreXComBackend,
   type ObjectStoreXComBackendOptions,
 } from '@xcom/objectstore'
+import { chunked, expectXComError, randomBytes, readAll } from '@xcom/testing'
 import { afterAll, describe, expect, it } from 'vitest'
 import { AzureBlobObjectStore } from '../src/index.ts'
-import {
-  type AzureTarget,
-  blobNames,
-  chunked,
-  pattern,
-  readAll,
-  realAzureSkipNote,
-  realAzureTarget,
-  rejection,
-  startAzuriteTarget,
-} from './support.ts'
+import { type AzureTarget, azuriteFor, blobNames, realAzureSkipNote, realAzureTarget } from './support.ts'
 
 const MiB = 1024 * 1024
 const ID = { dagId: 'etl', runId: 'run-1', taskId: 'extract' }
 
-const azurite = await startAzuriteTarget()
-afterAll(() => azurite?.stop())
+const azurite = await azuriteFor('ObjectStoreXComBackend')
 const real = realAzureTarget()
 if (!real) console.info(realAzureSkipNote())
 
 for (const target of [azurite, real]) {
   if (target) describeBackend(target)
 }
-if (!azurite)
-  it('runs ObjectStoreXComBackend on azurite (azurite could not start: see the warning above)', (ctx) =>
-    ctx.skip())
 
 function describeBackend(target: AzureTarget): void {
   describe(`ObjectStoreXComBackend on AzureBlobObjectStore (${target.name})`, () => {
@@ -66,7 +53,7 @@ function describeBackend(target: AzureTarget): void {
         (await blobNames(target.service, target.container, `${prefix}/`)).filter(
           (name) => name !== `${prefix}/${CLAIM_KEY}`,
         )
-      const blobOf = (ref: ObjectReference) => container.getBlockBlobClient(`${prefix}/${ref.key}`)
+      const blobOf = (ref: ObjectReference) => container.getBlockBlobClient(`${prefix}/${ref.objectKey}`)
       return { xcom, store, metadata, prefix, names, blobOf }
     }
 
@@ -83,9 +70,9 @@ function describeBackend(target: AzureTarget): void {
       const large = { rows: Array.from({ length: 200 }, (_, index) => ({ index, name: `row ${index}` })) }
       await xcom.push(ID, large)
       const ref = await refOf(xcom)
-      expect(ref.uri).toBe(`abfs://${target.container}/${prefix}/${ref.key}`)
-      expect(ref.key.startsWith('etl/run-1/extract/-1/return_value/')).toBe(true)
-      expect(await names()).toEqual([`${prefix}/${ref.key}`])
+      expect(ref.uri).toBe(`abfs://${target.container}/${prefix}/${ref.objectKey}`)
+      expect(ref.objectKey.startsWith('etl/run-1/extract/-1/return_value/')).toBe(true)
+      expect(await names()).toEqual([`${prefix}/${ref.objectKey}`])
       const properties = await blobOf(ref).getProperties()
       expect(properties.metadata).toMatchObject({
         xcomdagid: 'etl',
@@ -104,7 +91,7 @@ function describeBackend(target: AzureTarget): void {
       await xcom.push(ID, value)
       const ref = await refOf(xcom)
       expect(ref.codec).toBe('gzip')
-      expect(ref.key.endsWith('.json.gz')).toBe(true)
+      expect(ref.objectKey.endsWith('.json.gz')).toBe(true)
       expect(ref.storedSize).toBeLessThan(ref.size / 10)
       expect((await names())[0]?.endsWith('.json.gz')).toBe(true)
       expect(await xcom.pull(ID)).toEqual(value)
@@ -116,8 +103,8 @@ function describeBackend(target: AzureTarget): void {
       const first = await refOf(xcom)
       await xcom.push(ID, { version: 2 })
       const second = await refOf(xcom)
-      expect(second.key).not.toBe(first.key)
-      expect(await names()).toEqual([`${prefix}/${second.key}`])
+      expect(second.objectKey).not.toBe(first.objectKey)
+      expect(await names()).toEqual([`${prefix}/${second.objectKey}`])
       await xcom.push({ ...ID, taskId: 'other' }, { version: 3 })
       expect(await names()).toHaveLength(2)
       const report = await xcom.clear({ dagId: ID.dagId })
@@ -147,7 +134,7 @@ function describeBackend(target: AzureTarget): void {
       const report = await xcom.gc({ graceMs: 0 })
       expect(report.sweep).toMatchObject({ deleted: 1, failed: [], foreign: 1, incomplete: 1 })
       expect(await names()).toEqual(
-        [`${prefix}/${kept.key}`, `${prefix}/${otherDatabase}`, `${prefix}/notes/readme.txt`].sort(),
+        [`${prefix}/${kept.objectKey}`, `${prefix}/${otherDatabase}`, `${prefix}/notes/readme.txt`].sort(),
       )
       const uncommitted: string[] = []
       for await (const item of container.listBlobsFlat({
@@ -167,11 +154,11 @@ function describeBackend(target: AzureTarget): void {
       const flipped = Buffer.from(original)
       flipped[10] = (flipped[10] as number) ^ 0x01
       await blobOf(ref).uploadData(flipped)
-      const error = await rejection(xcom.pull(ID), 'E_CORRUPT')
+      const error = await expectXComError(xcom.pull(ID), 'E_CORRUPT')
       expect(error.message).toContain(ref.uri)
       await blobOf(ref).uploadData(original.subarray(0, 100))
-      await rejection(xcom.pull(ID), 'E_CORRUPT')
-      await rejection(readAll(await xcom.pullStream(ID)), 'E_CORRUPT')
+      await expectXComError(xcom.pull(ID), 'E_CORRUPT')
+      await expectXComError(readAll(await xcom.pullStream(ID)), 'E_CORRUPT')
       expect(await xcom.metadata.get({ ...ID, mapIndex: -1, key: 'return_value' })).toBeDefined()
       await blobOf(ref).uploadData(original)
       expect(await xcom.pull(ID)).toMatchObject({ secret: 'value' })
@@ -182,15 +169,15 @@ function describeBackend(target: AzureTarget): void {
       await xcom.push(ID, { value: 42 })
       const ref = await refOf(xcom)
       await blobOf(ref).delete()
-      const error = await rejection(xcom.pull(ID), 'E_NOT_FOUND')
+      const error = await expectXComError(xcom.pull(ID), 'E_NOT_FOUND')
       expect(`${error.message} ${error.uri}`).toContain(ref.uri)
-      await rejection(xcom.pullStream(ID), 'E_NOT_FOUND')
+      await expectXComError(xcom.pullStream(ID), 'E_NOT_FOUND')
       expect((await xcom.clear({ dagId: ID.dagId })).failedPurges).toBe(0)
     })
 
     it('streams a binary value in and out (pullStream), byte for byte', async () => {
       const { xcom } = setup()
-      const bytes = pattern(3 * MiB + 5, 21)
+      const bytes = randomBytes(3 * MiB + 5, 21)
       await xcom.push(ID, chunked(bytes, 256 * 1024))
       const ref = await refOf(xcom)
       expect(ref).toMatchObject({ format: 'bytes', size: bytes.byteLength, storedSize: bytes.byteLength })
@@ -203,7 +190,7 @@ function describeBackend(target: AzureTarget): void {
 
     it('round-trips 12 MiB with blockSize 4 MiB, streamed and from memory, as committed blocks', async () => {
       const { xcom, blobOf } = setup({}, { blockSize: 4 * MiB })
-      const bytes = pattern(12 * MiB + 3, 33)
+      const bytes = randomBytes(12 * MiB + 3, 33)
       const digest = createHash('sha256').update(bytes).digest('hex')
       const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex')
       await xcom.push({ ...ID, taskId: 'streamed' }, chunked(bytes, 1000 * 1000))

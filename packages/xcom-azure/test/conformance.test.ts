@@ -1,11 +1,9 @@
 import { AccountSASPermissions } from '@azure/storage-blob'
 import { describeObjectStore } from '@xcom/testing'
-import { afterAll, it } from 'vitest'
 import { AzureBlobObjectStore } from '../src/index.ts'
-import { realAzureSkipNote, realAzureTarget, startAzuriteTarget } from './support.ts'
+import { azuriteFor, realAzureSkipNote, realAzureTarget } from './support.ts'
 
-const azurite = await startAzuriteTarget()
-afterAll(() => azurite?.stop())
+const azurite = await azuriteFor('the conformance suite')
 
 if (azurite) {
   // Blocks of 1 MiB: the 6 MiB object of the suite is staged as blocks, three in flight; batches delete.
@@ -42,9 +40,6 @@ if (azurite) {
       })
     },
   )
-} else {
-  it('runs the conformance suite on azurite (azurite could not start: see the warning above)', (ctx) =>
-    ctx.skip())
 }
 
 const real = realAzureTarget()

@@ -1,7 +1,7 @@
 import { type Connection, XComError } from '@xcom/core'
 import { parseConnection } from '@xcom/core/adapter'
 import { describe, expect, it } from 'vitest'
-import { azureOptionsFromConnection, azureOptionsFromEnv } from '../src/index.ts'
+import { azureOptionsFromConnection, azureOptionsFromEnv } from '../src/connection.ts'
 
 const KEY = 'a2V5K3dpdGgvc2xhc2g9PQ==' // base64 with '+', '/' and '='
 const SAS = 'sv=2024-08-04&ss=b&srt=sco&sp=rl&se=2030-01-01T00%3A00%3A00Z&sig=c2lnbmF0dXJl'
@@ -10,12 +10,17 @@ const AZURITE =
 
 /** Parses like AIRFLOW_CONN_<ID> does (URI or JSON), then maps it. */
 const fromValue = (value: string) => azureOptionsFromConnection(parseConnection('my_conn', value))
+/** A `wasb` connection in Airflow's JSON form, parsed and mapped. */
+const fromJson = (fields: Record<string, unknown>) =>
+  fromValue(JSON.stringify({ conn_type: 'wasb', ...fields }))
 const conn = (fields: Partial<Connection>): Connection => ({
   id: 'my_conn',
   connType: 'wasb',
   extra: {},
   ...fields,
 })
+/** The options of a connection with these fields (a `wasb` connection `my_conn` by default). */
+const mapped = (fields: Partial<Connection>) => azureOptionsFromConnection(conn(fields))
 
 /** The E_CONFIG error of mapping `connection`, checked to hold no secret. */
 function configError(connection: Connection, secrets: string[] = []): XComError {
@@ -35,28 +40,14 @@ function configError(connection: Connection, secrets: string[] = []): XComError 
 describe('azureOptionsFromConnection: wasb connections (WasbHook rules)', () => {
   it('uses extra connection_string first, over everything else', () => {
     expect(
-      fromValue(
-        JSON.stringify({
-          conn_type: 'wasb',
-          login: 'acct',
-          password: KEY,
-          extra: { connection_string: AZURITE, sas_token: SAS },
-        }),
-      ),
+      fromJson({ login: 'acct', password: KEY, extra: { connection_string: AZURITE, sas_token: SAS } }),
     ).toEqual({
       connectionString: AZURITE,
     })
     expect(fromValue(`wasb://?connection_string=${encodeURIComponent(AZURITE)}`)).toEqual({
       connectionString: AZURITE,
     })
-    expect(
-      fromValue(
-        JSON.stringify({
-          conn_type: 'wasb',
-          extra: JSON.stringify({ extra__wasb__connection_string: AZURITE }),
-        }),
-      ),
-    ).toEqual({
+    expect(fromJson({ extra: JSON.stringify({ extra__wasb__connection_string: AZURITE }) })).toEqual({
       connectionString: AZURITE,
     })
   })
@@ -68,7 +59,7 @@ describe('azureOptionsFromConnection: wasb connections (WasbHook rules)', () => 
       accountName: 'acct',
       accountKey: KEY,
     })
-    expect(fromValue(JSON.stringify({ conn_type: 'wasb', login: 'acct', password: KEY }))).toEqual({
+    expect(fromJson({ login: 'acct', password: KEY })).toEqual({
       accountUrl: 'https://acct.blob.core.windows.net/',
       accountName: 'acct',
       accountKey: KEY,
@@ -81,29 +72,18 @@ describe('azureOptionsFromConnection: wasb connections (WasbHook rules)', () => 
       accountKey: KEY,
     })
     expect(
-      fromValue(
-        JSON.stringify({
-          conn_type: 'wasb',
-          login: 'acct',
-          password: KEY,
-          host: 'https://acct.privatelink.blob.core.windows.net/',
-        }),
-      ),
+      fromJson({ login: 'acct', password: KEY, host: 'https://acct.privatelink.blob.core.windows.net/' }),
     ).toMatchObject({
       accountUrl: 'https://acct.privatelink.blob.core.windows.net/',
     })
   })
 
   it('treats a host without a dot as an old Active Directory id, except localhost', () => {
-    expect(
-      azureOptionsFromConnection(conn({ login: 'acct', password: KEY, host: 'tenant-guid' })),
-    ).toMatchObject({
+    expect(mapped({ login: 'acct', password: KEY, host: 'tenant-guid' })).toMatchObject({
       accountUrl: 'https://acct.blob.core.windows.net',
     })
     expect(
-      azureOptionsFromConnection(
-        conn({ login: 'devstoreaccount1', password: KEY, host: 'http://localhost:10000/devstoreaccount1' }),
-      ),
+      mapped({ login: 'devstoreaccount1', password: KEY, host: 'http://localhost:10000/devstoreaccount1' }),
     ).toMatchObject({
       accountUrl: 'http://localhost:10000/devstoreaccount1',
     })
@@ -121,26 +101,22 @@ describe('azureOptionsFromConnection: wasb connections (WasbHook rules)', () => 
   })
 
   it('uses extra shared_access_key (also legacy-prefixed) as the account key before the password', () => {
-    expect(
-      azureOptionsFromConnection(
-        conn({ login: 'acct', password: 'ignored', extra: { shared_access_key: KEY } }),
-      ),
-    ).toEqual({
+    expect(mapped({ login: 'acct', password: 'ignored', extra: { shared_access_key: KEY } })).toEqual({
       accountUrl: 'https://acct.blob.core.windows.net/',
       accountName: 'acct',
       accountKey: KEY,
     })
-    expect(
-      azureOptionsFromConnection(conn({ login: 'acct', extra: { extra__wasb__shared_access_key: KEY } })),
-    ).toMatchObject({ accountKey: KEY })
+    expect(mapped({ login: 'acct', extra: { extra__wasb__shared_access_key: KEY } })).toMatchObject({
+      accountKey: KEY,
+    })
   })
 
   it('uses extra sas_token: a full https URL as is, else a token appended to the account URL', () => {
     const full = `https://acct.blob.core.windows.net/?${SAS}`
-    expect(azureOptionsFromConnection(conn({ login: 'acct', extra: { sas_token: full } }))).toEqual({
+    expect(mapped({ login: 'acct', extra: { sas_token: full } })).toEqual({
       accountUrl: full,
     })
-    expect(azureOptionsFromConnection(conn({ login: 'acct', extra: { sas_token: `?${SAS}` } }))).toEqual({
+    expect(mapped({ login: 'acct', extra: { sas_token: `?${SAS}` } })).toEqual({
       accountUrl: 'https://acct.blob.core.windows.net/',
       sasToken: SAS,
     })
@@ -151,24 +127,22 @@ describe('azureOptionsFromConnection: wasb connections (WasbHook rules)', () => 
   })
 
   it('falls back to extra account_key when there is no password', () => {
-    expect(azureOptionsFromConnection(conn({ login: 'acct', extra: { account_key: KEY } }))).toMatchObject({
+    expect(mapped({ login: 'acct', extra: { account_key: KEY } })).toMatchObject({
       accountName: 'acct',
       accountKey: KEY,
     })
-    expect(
-      azureOptionsFromConnection(conn({ login: 'acct', password: 'pw', extra: { account_key: KEY } })),
-    ).toMatchObject({ accountKey: 'pw' })
+    expect(mapped({ login: 'acct', password: 'pw', extra: { account_key: KEY } })).toMatchObject({
+      accountKey: 'pw',
+    })
   })
 
   it('counts empty extras as unset', () => {
     expect(
-      azureOptionsFromConnection(
-        conn({
-          login: 'acct',
-          password: KEY,
-          extra: { connection_string: '', sas_token: '', tenant_id: '' },
-        }),
-      ),
+      mapped({
+        login: 'acct',
+        password: KEY,
+        extra: { connection_string: '', sas_token: '', tenant_id: '' },
+      }),
     ).toMatchObject({
       accountKey: KEY,
     })
@@ -209,28 +183,16 @@ describe('azureOptionsFromConnection: wasb connections (WasbHook rules)', () => 
 
 describe('azureOptionsFromConnection: abfs / adls connections (adlfs rules)', () => {
   it('uses connection_string first', () => {
-    expect(
-      azureOptionsFromConnection(
-        conn({ connType: 'abfs', extra: { connection_string: AZURITE, account_key: KEY } }),
-      ),
-    ).toEqual({
+    expect(mapped({ connType: 'abfs', extra: { connection_string: AZURITE, account_key: KEY } })).toEqual({
       connectionString: AZURITE,
     })
-    expect(
-      azureOptionsFromConnection(
-        conn({ connType: 'adls', extra: { extra__adls__connection_string: AZURITE } }),
-      ),
-    ).toEqual({
+    expect(mapped({ connType: 'adls', extra: { extra__adls__connection_string: AZURITE } })).toEqual({
       connectionString: AZURITE,
     })
   })
 
   it('reads account_name / account_key extras, and login / password as their defaults', () => {
-    expect(
-      azureOptionsFromConnection(
-        conn({ connType: 'abfs', extra: { account_name: 'acct', account_key: KEY } }),
-      ),
-    ).toEqual({
+    expect(mapped({ connType: 'abfs', extra: { account_name: 'acct', account_key: KEY } })).toEqual({
       accountUrl: 'https://acct.blob.core.windows.net',
       accountName: 'acct',
       accountKey: KEY,
@@ -241,9 +203,7 @@ describe('azureOptionsFromConnection: abfs / adls connections (adlfs rules)', ()
       accountKey: KEY,
     })
     expect(
-      azureOptionsFromConnection(
-        conn({ connType: 'abfss', login: 'acct', password: 'pw', extra: { account_key: KEY } }),
-      ),
+      mapped({ connType: 'abfss', login: 'acct', password: 'pw', extra: { account_key: KEY } }),
     ).toMatchObject({
       accountKey: KEY,
     })
@@ -251,49 +211,39 @@ describe('azureOptionsFromConnection: abfs / adls connections (adlfs rules)', ()
 
   it('takes the account name from a host with a dot (adls: from any host) before the login', () => {
     expect(
-      azureOptionsFromConnection(
-        conn({ connType: 'abfs', login: 'other', password: KEY, host: 'acct.dfs.core.windows.net' }),
-      ),
+      mapped({ connType: 'abfs', login: 'other', password: KEY, host: 'acct.dfs.core.windows.net' }),
     ).toMatchObject({
       accountName: 'acct',
       accountUrl: 'https://acct.blob.core.windows.net',
     })
-    expect(
-      azureOptionsFromConnection(conn({ connType: 'abfs', login: 'acct', password: KEY, host: 'nodots' })),
-    ).toMatchObject({ accountName: 'acct' })
-    expect(
-      azureOptionsFromConnection(conn({ connType: 'adls', login: 'other', password: KEY, host: 'acct' })),
-    ).toMatchObject({ accountName: 'acct' })
+    expect(mapped({ connType: 'abfs', login: 'acct', password: KEY, host: 'nodots' })).toMatchObject({
+      accountName: 'acct',
+    })
+    expect(mapped({ connType: 'adls', login: 'other', password: KEY, host: 'acct' })).toMatchObject({
+      accountName: 'acct',
+    })
   })
 
   it('uses account_host as the endpoint', () => {
     expect(
-      azureOptionsFromConnection(
-        conn({
-          connType: 'abfs',
-          extra: { account_name: 'acct', account_key: KEY, account_host: 'acct.blob.example.org' },
-        }),
-      ),
+      mapped({
+        connType: 'abfs',
+        extra: { account_name: 'acct', account_key: KEY, account_host: 'acct.blob.example.org' },
+      }),
     ).toMatchObject({
       accountUrl: 'https://acct.blob.example.org',
     })
   })
 
   it('uses sas_token without a key, and anonymous access without credentials (adlfs default)', () => {
-    expect(
-      azureOptionsFromConnection(
-        conn({ connType: 'adl', extra: { account_name: 'acct', sas_token: `?${SAS}` } }),
-      ),
-    ).toEqual({
+    expect(mapped({ connType: 'adl', extra: { account_name: 'acct', sas_token: `?${SAS}` } })).toEqual({
       accountUrl: 'https://acct.blob.core.windows.net',
       sasToken: SAS,
     })
-    expect(azureOptionsFromConnection(conn({ connType: 'abfs', extra: { account_name: 'public' } }))).toEqual(
-      {
-        accountUrl: 'https://public.blob.core.windows.net',
-        anonymous: true,
-      },
-    )
+    expect(mapped({ connType: 'abfs', extra: { account_name: 'public' } })).toEqual({
+      accountUrl: 'https://public.blob.core.windows.net',
+      anonymous: true,
+    })
   })
 
   it('refuses anon=false without credentials, tenant_id, and a missing account with E_CONFIG', () => {

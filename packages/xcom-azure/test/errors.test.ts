@@ -1,6 +1,7 @@
 import { XComError } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { decodeMetadataName, encodeMetadataName, toXComError } from '../src/index.ts'
+import { toXComError } from '../src/errors.ts'
+import { decodeMetadataName, encodeMetadataName } from '../src/metadata.ts'
 
 const URI = 'abfs://conn@container/prefix/a/b.json'
 

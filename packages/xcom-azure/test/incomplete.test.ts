@@ -1,20 +1,17 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, describe, expect, it } from 'vitest'
+import { expectXComError, randomBytes } from '@xcom/testing'
+import { describe, expect, it } from 'vitest'
 import { AzureBlobObjectStore } from '../src/index.ts'
-import { pattern, rejection, startAzuriteTarget } from './support.ts'
+import { azuriteFor } from './support.ts'
 
-const azurite = await startAzuriteTarget()
-afterAll(() => azurite?.stop())
+const azurite = await azuriteFor('the removeIncomplete tests')
 
 const MiB = 1024 * 1024
 const blockId = (index: number) => Buffer.from(`block-${String(index).padStart(6, '0')}`).toString('base64')
 const later = () => new Date(Date.now() + 60_000)
 const earlier = () => new Date(Date.now() - 60_000)
 
-if (!azurite) {
-  it('runs the removeIncomplete tests on azurite (azurite could not start: see the warning above)', (ctx) =>
-    ctx.skip())
-} else {
+if (azurite) {
   const { service, container, connectionString } = azurite
   const raw = service.getContainerClient(container)
 
@@ -35,7 +32,7 @@ if (!azurite) {
   const stageOnly = async (name: string, count = 2, seed = 1) => {
     const blob = raw.getBlockBlobClient(name)
     for (let index = 0; index < count; index++) {
-      await blob.stageBlock(blockId(index), pattern(1000, seed + index), 1000)
+      await blob.stageBlock(blockId(index), randomBytes(1000, seed + index), 1000)
     }
     return blob
   }
@@ -44,7 +41,7 @@ if (!azurite) {
     it('removes uncommitted blobs older than startedBefore, and frees their blocks', async () => {
       const { store, prefix, allNames } = storeOn()
       const killed = await stageOnly(`${prefix}/dag/killed.bin`)
-      await store.put('dag/kept.bin', pattern(10, 2))
+      await store.put('dag/kept.bin', randomBytes(10, 2))
       expect(await allNames()).toEqual(['dag/kept.bin', 'dag/killed.bin'])
       expect((await killed.getBlockList('uncommitted')).uncommittedBlocks).toHaveLength(2)
 
@@ -55,16 +52,16 @@ if (!azurite) {
       expect(await allNames()).toEqual(['dag/kept.bin'])
       await expect(killed.getBlockList('all')).rejects.toMatchObject({ statusCode: 404 })
       // Staging again starts from nothing: the old blocks were discarded, not just hidden (a plain delete keeps them).
-      await killed.stageBlock(blockId(9), pattern(10, 9), 10)
+      await killed.stageBlock(blockId(9), randomBytes(10, 9), 10)
       expect(
         (await killed.getBlockList('uncommitted')).uncommittedBlocks?.map((block) => block.name),
       ).toEqual([blockId(9)])
-      expect(await (await store.get('dag/kept.bin')).bytes()).toEqual(pattern(10, 2))
+      expect(await (await store.get('dag/kept.bin')).bytes()).toEqual(randomBytes(10, 2))
     })
 
     it('never touches committed blobs: empty ones, and ones with a newer upload in progress', async () => {
       const { store, prefix, allNames } = storeOn()
-      await store.put('busy.bin', pattern(3 * MiB, 1))
+      await store.put('busy.bin', randomBytes(3 * MiB, 1))
       await stageOnly(`${prefix}/busy.bin`, 2, 7)
       await store.put('empty.bin', new Uint8Array(0), { metadata: { 'xcom-format': 'bytes' } })
       await store.put('empty-busy.bin', new Uint8Array(0))
@@ -75,7 +72,7 @@ if (!azurite) {
       expect(await allNames()).toEqual(['busy.bin', 'empty-busy.bin', 'empty.bin'])
       const busy = raw.getBlockBlobClient(`${prefix}/busy.bin`)
       expect((await busy.getBlockList('uncommitted')).uncommittedBlocks).toHaveLength(2)
-      expect(Buffer.compare(await (await store.get('busy.bin')).bytes(), pattern(3 * MiB, 1))).toBe(0)
+      expect(Buffer.compare(await (await store.get('busy.bin')).bytes(), randomBytes(3 * MiB, 1))).toBe(0)
       expect(await store.head('empty.bin')).toMatchObject({ size: 0, metadata: { 'xcom-format': 'bytes' } })
       const emptyBusy = raw.getBlockBlobClient(`${prefix}/empty-busy.bin`)
       expect((await emptyBusy.getBlockList('uncommitted')).uncommittedBlocks).toHaveLength(1)
@@ -86,8 +83,8 @@ if (!azurite) {
       const { store, prefix, allNames } = storeOn()
       const neighbour = storeOn()
       async function* failing(): AsyncGenerator<Uint8Array> {
-        yield pattern(MiB, 1)
-        yield pattern(MiB, 2)
+        yield randomBytes(MiB, 1)
+        yield randomBytes(MiB, 2)
         throw new Error('the producer died')
       }
       await expect(store.put('dag/broken.bin', failing())).rejects.toThrow('the producer died')
@@ -122,7 +119,7 @@ if (!azurite) {
         deleteConcurrency: 3,
       })
       await Promise.all(Array.from({ length: 20 }, (_, index) => stageOnly(`${prefix}/k${index}`, 1, index)))
-      await store.put('committed', pattern(5))
+      await store.put('committed', randomBytes(5))
       expect(await store.removeIncomplete(later())).toEqual({ removed: 20, failed: [] })
       const left: string[] = []
       for await (const item of raw.listBlobsFlat({ prefix: `${prefix}/`, includeUncommitedBlobs: true }))
@@ -132,7 +129,7 @@ if (!azurite) {
 
     it('fails with E_NOT_FOUND for a missing container', async () => {
       const store = new AzureBlobObjectStore({ connectionString, container: 'no-such-container' })
-      const error = await rejection(store.removeIncomplete(later()), 'E_NOT_FOUND')
+      const error = await expectXComError(store.removeIncomplete(later()), 'E_NOT_FOUND')
       expect(error.message).toContain('container does not exist')
     })
   })

@@ -1,19 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import { AccountSASPermissions, BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob'
 import { XComError } from '@xcom/core'
-import { expectNoSecrets } from '@xcom/testing'
-import { afterAll, describe, expect, it } from 'vitest'
+import { chunked, expectNoSecrets, expectXComError, randomBytes, readAll } from '@xcom/testing'
+import { describe, expect, it } from 'vitest'
 import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from '../src/index.ts'
-import { blobNames, chunked, pattern, readAll, rejection, startAzuriteTarget } from './support.ts'
+import { azuriteFor, blobNames } from './support.ts'
 
 const MiB = 1024 * 1024
-const azurite = await startAzuriteTarget()
-afterAll(() => azurite?.stop())
+const azurite = await azuriteFor('the AzureBlobObjectStore tests')
 
-if (!azurite) {
-  it('runs the AzureBlobObjectStore tests on azurite (azurite could not start: see the warning above)', (ctx) =>
-    ctx.skip())
-} else {
+if (azurite) {
   const { service, container, connectionString } = azurite
   const accountKey = azurite.azurite?.accountKey as string
   const blobEndpoint = azurite.azurite?.blobEndpoint as string
@@ -46,7 +42,7 @@ if (!azurite) {
       await raw.getBlockBlobClient(`${prefix}-sibling/a/c.json`).uploadData(Buffer.from('x'))
       expect(await names()).toEqual([`${prefix}/a/b.json`])
       const listed = []
-      for await (const info of store.list('a/')) listed.push(info.key)
+      for await (const info of store.list('a/')) listed.push(info.objectKey)
       expect(listed).toEqual(['a/b.json'])
       expect(store.url).not.toContain(accountKey)
     })
@@ -77,7 +73,7 @@ if (!azurite) {
         .uploadData(Buffer.alloc(0), { metadata: { hdi_isfolder: 'true' } })
       await store.put('dir/file.bin', new Uint8Array([7]))
       const keys = []
-      for await (const info of store.list('')) keys.push(info.key)
+      for await (const info of store.list('')) keys.push(info.objectKey)
       expect(keys).toEqual(['dir/file.bin'])
     })
   })
@@ -85,7 +81,7 @@ if (!azurite) {
   describe('AzureBlobObjectStore on azurite: uploads', () => {
     it('stages long streams as blocks of blockSize and reports progress up to the size', async () => {
       const { store, prefix } = storeOn({ blockSize: MiB, concurrency: 2 })
-      const bytes = pattern(3 * MiB + 100, 4)
+      const bytes = randomBytes(3 * MiB + 100, 4)
       const progress: number[] = []
       const { size } = await store.put('staged.bin', chunked(bytes, 300_000), {
         onProgress: (sent) => progress.push(sent),
@@ -100,15 +96,18 @@ if (!azurite) {
 
     it('refuses a conditional create of a staged stream over an existing blob, keeping the old one', async () => {
       const { store } = storeOn({ blockSize: MiB })
-      const first = pattern(2 * MiB + 1, 1)
+      const first = randomBytes(2 * MiB + 1, 1)
       await store.put('cond.bin', chunked(first, 100_000), { ifNoneMatch: true })
-      const error = await rejection(
-        store.put('cond.bin', chunked(pattern(2 * MiB + 1, 2), 100_000), { ifNoneMatch: true }),
+      const error = await expectXComError(
+        store.put('cond.bin', chunked(randomBytes(2 * MiB + 1, 2), 100_000), { ifNoneMatch: true }),
         'E_PRECONDITION_FAILED',
       )
       expect(error.uri).toBe(`${store.url}/cond.bin`)
       expect(Buffer.compare(await (await store.get('cond.bin')).bytes(), first)).toBe(0)
-      await rejection(store.put('cond.bin', pattern(10, 3), { ifNoneMatch: true }), 'E_PRECONDITION_FAILED')
+      await expectXComError(
+        store.put('cond.bin', randomBytes(10, 3), { ifNoneMatch: true }),
+        'E_PRECONDITION_FAILED',
+      )
       expect((await store.head('cond.bin'))?.size).toBe(first.byteLength)
     })
 
@@ -118,7 +117,7 @@ if (!azurite) {
       async function* source(): AsyncGenerator<Uint8Array> {
         for (let index = 0; index < 6; index++) {
           if (index === 3) controller.abort(new Error('stop now'))
-          yield pattern(MiB, index + 1)
+          yield randomBytes(MiB, index + 1)
         }
       }
       await expect(store.put('aborted.bin', source(), { signal: controller.signal })).rejects.toThrow(
@@ -131,7 +130,7 @@ if (!azurite) {
       const { store, names } = storeOn({ blockSize: MiB })
       const broken = new Error('the source broke')
       async function* source(): AsyncGenerator<Uint8Array> {
-        yield pattern(2 * MiB, 1)
+        yield randomBytes(2 * MiB, 1)
         throw broken
       }
       await expect(store.put('broken.bin', source())).rejects.toBe(broken)
@@ -147,19 +146,22 @@ if (!azurite) {
       let closed = false
       async function* source(): AsyncGenerator<Uint8Array> {
         try {
-          for (let index = 0; index < 8; index++) yield pattern(MiB, index + 1)
+          for (let index = 0; index < 8; index++) yield randomBytes(MiB, index + 1)
         } finally {
           closed = true
         }
       }
-      await rejection(store.put('k', source()), 'E_NOT_FOUND')
+      await expectXComError(store.put('k', source()), 'E_NOT_FOUND')
       expect(closed).toBe(true)
     })
 
     it('refuses a declared size over maxObjectSize with E_TOO_LARGE before sending anything', async () => {
       const { store, names } = storeOn({ blockSize: 1024 })
       expect(store.capabilities.maxObjectSize).toBe(1024 * 50_000)
-      await rejection(store.put('huge.bin', pattern(10), { size: 1024 * 50_000 + 1 }), 'E_TOO_LARGE')
+      await expectXComError(
+        store.put('huge.bin', randomBytes(10), { size: 1024 * 50_000 + 1 }),
+        'E_TOO_LARGE',
+      )
       expect(await names()).toEqual([])
     })
 
@@ -168,7 +170,10 @@ if (!azurite) {
       async function* numbers(): AsyncGenerator<unknown> {
         yield 42
       }
-      await rejection(store.put('numbers.bin', numbers() as AsyncIterable<Uint8Array>), 'E_NOT_SERIALIZABLE')
+      await expectXComError(
+        store.put('numbers.bin', numbers() as AsyncIterable<Uint8Array>),
+        'E_NOT_SERIALIZABLE',
+      )
       expect(await names()).toEqual([])
     })
   })
@@ -176,7 +181,7 @@ if (!azurite) {
   describe('AzureBlobObjectStore on azurite: reads', () => {
     it('serves empty reads for ranges at or past the end, and of empty blobs', async () => {
       const { store } = storeOn()
-      await store.put('ten.bin', pattern(10))
+      await store.put('ten.bin', randomBytes(10))
       await store.put('empty.bin', new Uint8Array(0))
       const ten = await store.get('ten.bin', { range: { start: 10 } })
       expect(ten.size).toBe(10)
@@ -186,15 +191,15 @@ if (!azurite) {
       ).toBe(0)
       const partial = await store.get('ten.bin', { range: { start: 8, end: 99 } })
       expect(partial.size).toBe(10)
-      expect(await partial.bytes()).toEqual(pattern(10).slice(8))
-      await rejection(store.get('ten.bin', { range: { start: 5, end: 4 } }), 'E_INVALID_KEY')
-      await rejection(store.get('ten.bin', { range: { start: -1 } }), 'E_INVALID_KEY')
-      await rejection(store.get('missing.bin', { range: { start: 3 } }), 'E_NOT_FOUND')
+      expect(await partial.bytes()).toEqual(randomBytes(10).slice(8))
+      await expectXComError(store.get('ten.bin', { range: { start: 5, end: 4 } }), 'E_INVALID_KEY')
+      await expectXComError(store.get('ten.bin', { range: { start: -1 } }), 'E_INVALID_KEY')
+      await expectXComError(store.get('missing.bin', { range: { start: 3 } }), 'E_NOT_FOUND')
     })
 
     it('reads a large blob and a range across blocks as parallel ranges, in order', async () => {
       const { store } = storeOn({ blockSize: MiB, concurrency: 3 })
-      const bytes = pattern(3 * MiB + MiB / 2, 8)
+      const bytes = randomBytes(3 * MiB + MiB / 2, 8)
       await store.put('ranges.bin', bytes)
       const whole = await store.get('ranges.bin')
       expect(whole.size).toBe(bytes.byteLength)
@@ -208,11 +213,11 @@ if (!azurite) {
 
     it('fails a read with E_PRECONDITION_FAILED when the blob is replaced half way, never mixing versions', async () => {
       const { store } = storeOn({ blockSize: MiB, concurrency: 1 })
-      await store.put('replaced.bin', pattern(4 * MiB, 1))
+      await store.put('replaced.bin', randomBytes(4 * MiB, 1))
       const reader = (await store.get('replaced.bin')).stream().getReader()
       await reader.read()
-      await store.put('replaced.bin', pattern(4 * MiB, 2))
-      const error = await rejection(
+      await store.put('replaced.bin', randomBytes(4 * MiB, 2))
+      const error = await expectXComError(
         (async () => {
           for (;;) if ((await reader.read()).done) return
         })(),
@@ -223,18 +228,18 @@ if (!azurite) {
 
     it('stops downloading when the reader cancels', async () => {
       const { store } = storeOn({ blockSize: MiB, concurrency: 2 })
-      await store.put('cancel.bin', pattern(5 * MiB, 3))
+      await store.put('cancel.bin', randomBytes(5 * MiB, 3))
       const reader = (await store.get('cancel.bin')).stream().getReader()
       expect((await reader.read()).done).toBe(false)
       await reader.cancel()
-      expect(Buffer.compare(await (await store.get('cancel.bin')).bytes(), pattern(5 * MiB, 3))).toBe(0)
+      expect(Buffer.compare(await (await store.get('cancel.bin')).bytes(), randomBytes(5 * MiB, 3))).toBe(0)
     })
 
     it('lets a body be read once', async () => {
       const { store } = storeOn()
-      await store.put('once.bin', pattern(5))
+      await store.put('once.bin', randomBytes(5))
       const body = await store.get('once.bin')
-      expect(await body.bytes()).toEqual(pattern(5))
+      expect(await body.bytes()).toEqual(randomBytes(5))
       expect(() => body.stream()).toThrow(XComError)
     })
   })
@@ -256,8 +261,8 @@ if (!azurite) {
 
     it('reports every key as E_PERMISSION_DENIED when the credentials may not delete, deleting nothing', async () => {
       const { store: writer, prefix, names } = storeOn()
-      await writer.put('keep/a', pattern(3))
-      await writer.put('keep/b', pattern(4))
+      await writer.put('keep/a', randomBytes(3))
+      await writer.put('keep/b', randomBytes(4))
       const readOnly = sasOf('rl')
       const reader = new AzureBlobObjectStore({
         ...readOnly,
@@ -266,7 +271,7 @@ if (!azurite) {
         retryOptions: { maxTries: 1 },
       })
       const { failed } = await reader.deleteMany(['keep/a', 'keep/b'])
-      expect(failed.map((failure) => failure.key)).toEqual(['keep/a', 'keep/b'])
+      expect(failed.map((failure) => failure.objectKey)).toEqual(['keep/a', 'keep/b'])
       for (const failure of failed) {
         expect(failure.error.code).toBe('E_PERMISSION_DENIED')
         expectNoSecrets(failure.error, [
@@ -296,17 +301,17 @@ if (!azurite) {
         prefix,
       })
       const errors = [
-        await rejection(store.put('denied.bin', pattern(10)), 'E_PERMISSION_DENIED'),
-        await rejection(store.get('denied.bin'), 'E_PERMISSION_DENIED'),
-        await rejection(store.head('denied.bin'), 'E_PERMISSION_DENIED'),
-        await rejection(
+        await expectXComError(store.put('denied.bin', randomBytes(10)), 'E_PERMISSION_DENIED'),
+        await expectXComError(store.get('denied.bin'), 'E_PERMISSION_DENIED'),
+        await expectXComError(store.head('denied.bin'), 'E_PERMISSION_DENIED'),
+        await expectXComError(
           (async () => {
             for await (const _ of store.list('')) break
           })(),
           'E_PERMISSION_DENIED',
         ),
         ...(await store.deleteMany(['x', 'y'])).failed.map((failure) => failure.error),
-        await rejection(store.removeIncomplete(new Date()), 'E_PERMISSION_DENIED'),
+        await expectXComError(store.removeIncomplete(new Date()), 'E_PERMISSION_DENIED'),
       ]
       expect(errors).toHaveLength(7)
       for (const error of errors) {
@@ -326,7 +331,7 @@ if (!azurite) {
         prefix,
         retryOptions: { maxTries: 1 },
       })
-      const error = await rejection(store.put('sas.bin', pattern(10)), 'E_PERMISSION_DENIED')
+      const error = await expectXComError(store.put('sas.bin', randomBytes(10)), 'E_PERMISSION_DENIED')
       expect(error.uri).toBe(`${store.url}/sas.bin`)
       expectNoSecrets(error, [readOnly.sasToken, new URLSearchParams(readOnly.sasToken).get('sig') as string])
       expect(await names()).toEqual([])
@@ -338,12 +343,12 @@ if (!azurite) {
         container: 'no-such-container',
         prefix: 'p',
       })
-      const put = await rejection(store.put('k', pattern(3)), 'E_NOT_FOUND')
+      const put = await expectXComError(store.put('k', randomBytes(3)), 'E_NOT_FOUND')
       expect(put.message).toContain('container does not exist')
       expect(put.message).toContain('abfs://no-such-container/p/k')
-      await rejection(store.get('k'), 'E_NOT_FOUND')
+      await expectXComError(store.get('k'), 'E_NOT_FOUND')
       expect(await store.head('k')).toBeUndefined()
-      await rejection(
+      await expectXComError(
         (async () => {
           for await (const _ of store.list('')) break
         })(),
@@ -357,14 +362,14 @@ if (!azurite) {
       const { prefix, names } = storeOn()
       const store = new AzureBlobObjectStore({ connectionString: withWrongKey, container, prefix })
       const errors = [
-        await rejection(store.put('k.bin', pattern(10)), 'E_PERMISSION_DENIED'),
-        await rejection(
-          store.put('k.bin', chunked(pattern(3 * MiB), MiB), { size: 3 * MiB }),
+        await expectXComError(store.put('k.bin', randomBytes(10)), 'E_PERMISSION_DENIED'),
+        await expectXComError(
+          store.put('k.bin', chunked(randomBytes(3 * MiB), MiB), { size: 3 * MiB }),
           'E_PERMISSION_DENIED',
         ),
-        await rejection(store.get('k.bin'), 'E_PERMISSION_DENIED'),
-        await rejection(store.head('k.bin'), 'E_PERMISSION_DENIED'),
-        await rejection(store.removeIncomplete(new Date()), 'E_PERMISSION_DENIED'),
+        await expectXComError(store.get('k.bin'), 'E_PERMISSION_DENIED'),
+        await expectXComError(store.head('k.bin'), 'E_PERMISSION_DENIED'),
+        await expectXComError(store.removeIncomplete(new Date()), 'E_PERMISSION_DENIED'),
         ...(await store.deleteMany(['a'])).failed.map((failure) => failure.error),
       ]
       expect(errors).toHaveLength(6)
@@ -388,11 +393,11 @@ if (!azurite) {
         retryOptions: { maxTries: 1 },
       })
       const errors = [
-        await rejection(refused.put('k.bin', pattern(10)), 'E_PERMISSION_DENIED'),
+        await expectXComError(refused.put('k.bin', randomBytes(10)), 'E_PERMISSION_DENIED'),
         ...(await refused.deleteMany(['a', 'b'])).failed.map((failure) => failure.error),
-        await rejection(unreachable.put('k.bin', pattern(10)), 'E_BACKEND'),
-        await rejection(unreachable.get('k.bin'), 'E_BACKEND'),
-        await rejection(unreachable.removeIncomplete(new Date()), 'E_BACKEND'),
+        await expectXComError(unreachable.put('k.bin', randomBytes(10)), 'E_BACKEND'),
+        await expectXComError(unreachable.get('k.bin'), 'E_BACKEND'),
+        await expectXComError(unreachable.removeIncomplete(new Date()), 'E_BACKEND'),
       ]
       expect(errors).toHaveLength(6)
       for (const error of errors) expectNoSecrets(error, [readOnly.sasToken, signature])
@@ -406,7 +411,7 @@ if (!azurite) {
         container,
         retryOptions: { maxTries: 1 },
       })
-      const error = await rejection(store.head('k'), 'E_BACKEND')
+      const error = await expectXComError(store.head('k'), 'E_BACKEND')
       expectNoSecrets(error, [accountKey])
     })
   })
@@ -415,7 +420,7 @@ if (!azurite) {
     it('uses a given ContainerClient or BlobServiceClient', async () => {
       const viaContainer = new AzureBlobObjectStore({ client: raw, prefix: 'given' })
       expect(viaContainer.url).toBe(`abfs://${container}/given`)
-      await viaContainer.put('k', pattern(4))
+      await viaContainer.put('k', randomBytes(4))
       const viaService = new AzureBlobObjectStore({
         client: new BlobServiceClient(
           blobEndpoint,
@@ -426,7 +431,7 @@ if (!azurite) {
         scheme: 'az',
       })
       expect(viaService.url).toBe(`az://${container}/given`)
-      expect(await (await viaService.get('k')).bytes()).toEqual(pattern(4))
+      expect(await (await viaService.get('k')).bytes()).toEqual(randomBytes(4))
       await viaService.deleteMany(['k'])
     })
 
@@ -437,7 +442,7 @@ if (!azurite) {
         container,
         prefix: 'derived',
       })
-      await store.put('k', pattern(2))
+      await store.put('k', randomBytes(2))
       expect((await store.head('k'))?.size).toBe(2)
       await store.deleteMany(['k'])
     })

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { BlobServiceClient } from '@azure/storage-blob'
-import { XComError } from '@xcom/core'
 import { type AzuriteHandle, requireServiceOrSkip, startAzurite } from '@xcom/test-services'
-import { expect } from 'vitest'
+import { afterAll, it } from 'vitest'
 
 /** An account the suites run against: azurite (always), or a real Azure account (when configured). */
 export interface AzureTarget {
@@ -40,6 +39,18 @@ export async function startAzuriteTarget(): Promise<AzureTarget | undefined> {
   }
 }
 
+/**
+ * Azurite for the calling test file, stopped after it. When it cannot start, one skipped test says that `what` did not
+ * run (the caller registers nothing else).
+ */
+export async function azuriteFor(what: string): Promise<AzureTarget | undefined> {
+  const target = await startAzuriteTarget()
+  afterAll(() => target?.stop())
+  if (!target)
+    it(`runs ${what} on azurite (azurite could not start: see the warning above)`, (ctx) => ctx.skip())
+  return target
+}
+
 /** The environment variables that point the suites at a real Azure account. */
 export const REAL_AZURE_VARIABLES = [
   'XCOM_TEST_AZURE_CONNECTION_STRING',
@@ -68,47 +79,6 @@ export function realAzureTarget(): AzureTarget | undefined {
 /** Why the real-Azure runs are skipped, printed once per file. */
 export function realAzureSkipNote(): string {
   return `Real Azure runs skipped: set ${REAL_AZURE_VARIABLES.join(' and ')} to run the same suites against an Azure account.`
-}
-
-/** Deterministic pseudo-random bytes (incompressible). */
-export function pattern(size: number, seed = 1): Uint8Array {
-  const bytes = new Uint8Array(size)
-  let state = seed >>> 0 || 1
-  for (let index = 0; index < size; index++) {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    bytes[index] = state & 0xff
-  }
-  return bytes
-}
-
-/** `bytes` as an async iterable of `size`-byte chunks. */
-export async function* chunked(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let offset = 0; offset < bytes.byteLength; offset += size) yield bytes.slice(offset, offset + size)
-}
-
-/** Every byte of a web stream. */
-export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  const reader = stream.getReader()
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    chunks.push(value)
-  }
-  return new Uint8Array(Buffer.concat(chunks))
-}
-
-/** Awaits a rejection and checks it is an XComError with `code`. */
-export async function rejection(promise: Promise<unknown>, code: string): Promise<XComError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  expect(XComError.is(error), `expected XComError ${code}, got ${String(error)}`).toBe(true)
-  expect((error as XComError).code).toBe(code)
-  return error as XComError
 }
 
 /** Blob names under `prefix` in a container, read with the raw SDK. */
