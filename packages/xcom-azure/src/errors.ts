@@ -49,7 +49,7 @@ const WORDS = {
 } as const
 
 /** The Azure error code of an SDK error (a `RestError`, or a batch sub-response `{ errorCode }`). */
-export function azureErrorCode(error: unknown): string | undefined {
+function azureErrorCode(error: unknown): string | undefined {
   const candidate = error as { code?: unknown; errorCode?: unknown; details?: { errorCode?: unknown } } | null
   for (const code of [candidate?.details?.errorCode, candidate?.errorCode, candidate?.code]) {
     if (typeof code === 'string' && /^[A-Z][A-Za-z]+$/.test(code)) return code
