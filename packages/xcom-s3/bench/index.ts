@@ -2,14 +2,14 @@
 // goes to S3, checksummed on the way up and verified on the way down), against the raw SDK doing the same transfer to
 // the same s3rver in the same process: @aws-sdk/lib-storage `Upload` with its defaults, then GetObject +
 // transformToByteArray(). Prints baseline time / xcom time (target >= 0.9), medians of interleaved rounds.
-// Run after building @xcom/core, @xcom/objectstore, @xcom/test-services and this package:
-//   node --expose-gc --openssl-legacy-provider bench/index.ts      (XCOM_BENCH_MIB, XCOM_BENCH_ROUNDS to vary)
+// Runs on the workspace sources, nothing to build first (`pnpm bench`):
+//   node --conditions=@xcom/source --expose-gc bench/index.ts      (XCOM_BENCH_MIB, XCOM_BENCH_ROUNDS to vary)
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { MemoryMetadataStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
 import { compareTransfers, startS3rver } from '@xcom/test-services'
-import { S3ObjectStore } from '../dist/index.js'
+import { S3ObjectStore } from '../src/index.ts'
 
 const MiB = 1024 * 1024
 const SIZE = Number(process.env.XCOM_BENCH_MIB ?? 256) * MiB

@@ -10,16 +10,18 @@ export interface ClientSettings {
   forcePathStyle?: boolean | undefined
   credentials?: S3Credentials | undefined
   clientConfig?: S3ClientConfig | undefined
+  retryOptions?: Pick<S3ClientConfig, 'maxAttempts' | 'retryMode' | 'retryStrategy'> | undefined
 }
 
 /**
- * The S3 client of a store that was given no client: `clientConfig` with the store's region, endpoint, path style and
- * credentials on top, and a socket pool of `maxSockets` (see {@link sizedRequestHandler}).
+ * The S3 client of a store that was given no client: `clientConfig` with the store's retry settings, region,
+ * endpoint, path style and credentials on top, and a socket pool of `maxSockets` (see {@link sizedRequestHandler}).
  */
 export function createClient(settings: ClientSettings, maxSockets: number): S3Client {
   const config = settings.clientConfig ?? {}
   return new S3Client({
     ...config,
+    ...defined({ ...settings.retryOptions }),
     requestHandler: sizedRequestHandler(config.requestHandler, maxSockets),
     ...defined({
       // An S3-compatible endpoint rarely has regions, but the SDK signs for one.

@@ -1,24 +1,25 @@
 import { readFileSync } from 'node:fs'
 import type { S3ClientConfig } from '@aws-sdk/client-s3'
 import { type Connection, XComError } from '@xcom/core'
-import type { S3ObjectStoreOptions } from './s3-object-store.ts'
+import type { S3ObjectStoreOptions } from './options.ts'
 
 /** The client settings a connection can carry: what {@link s3OptionsFromConnection} returns. */
 export type S3ConnectionOptions = Pick<
   S3ObjectStoreOptions,
-  'region' | 'endpoint' | 'forcePathStyle' | 'credentials' | 'clientConfig' | 'connId'
+  'region' | 'endpoint' | 'forcePathStyle' | 'credentials' | 'clientConfig' | 'retryOptions' | 'connectionId'
 >
 
 /**
  * Maps a parsed connection (`XCOM_CONN_<ID>` / `AIRFLOW_CONN_<ID>`, see `parseConnection` in `@xcom/core`) to
- * {@link S3ObjectStore} options, with the Amazon provider's rules:
+ * `S3ObjectStore` options, with the Amazon provider's rules:
  *
  * - credentials: `login` + `password` (access key id + secret), else extras `aws_access_key_id` +
  *   `aws_secret_access_key`; extra `aws_session_token`. Neither: the SDK's default chain (env, profile, SSO, IMDS...).
  * - `region_name` (or `region`) -> region; `endpoint_url` (or `endpoint`) -> endpoint, overridden by
  *   `service_config.s3.endpoint_url`; `config_kwargs.s3.addressing_style` `"path"` -> path-style (`"virtual"` ->
- *   virtual-hosted; `force_path_style=true` also works); `config_kwargs.retries` `max_attempts` / `total_max_attempts`
- *   / `mode` -> the SDK's retry settings; `config_kwargs.connect_timeout` / `read_timeout` (seconds) -> timeouts.
+ *   virtual-hosted; `force_path_style=true` also works); `config_kwargs.retries` `max_attempts` /
+ *   `total_max_attempts` / `mode` -> `retryOptions` (`maxAttempts`, `retryMode`); `config_kwargs.connect_timeout` /
+ *   `read_timeout` (seconds) -> timeouts.
  * - `profile_name` -> the SDK's `profile` (read from ~/.aws/config and ~/.aws/credentials).
  * - `verify`: `false` (or "false"/"0") turns TLS certificate checks off, as boto3 does; a path names a CA bundle.
  * - The connection's `host`, `port` and `schema` are not used (as in Airflow; use `endpoint_url`).
@@ -58,8 +59,9 @@ export function s3OptionsFromConnection(connection: Connection): S3ConnectionOpt
     )
   }
 
-  const options: S3ConnectionOptions = { connId: connection.id }
+  const options: S3ConnectionOptions = { connectionId: connection.id }
   const clientConfig: S3ClientConfig = {}
+  const retryOptions: NonNullable<S3ConnectionOptions['retryOptions']> = {}
 
   const keyId = connection.login || undefined
   const secret = connection.password || undefined
@@ -111,10 +113,11 @@ export function s3OptionsFromConnection(connection: Connection): S3ConnectionOpt
   if (attempts !== undefined) {
     if (!Number.isInteger(Number(attempts)) || Number(attempts) < 1)
       fail('config_kwargs.retries attempts must be integers >= 0.')
-    clientConfig.maxAttempts = Number(attempts)
+    retryOptions.maxAttempts = Number(attempts)
   }
   if (retries.mode !== undefined)
-    clientConfig.retryMode = retries.mode === 'adaptive' ? 'adaptive' : 'standard'
+    retryOptions.retryMode = retries.mode === 'adaptive' ? 'adaptive' : 'standard'
+  if (Object.keys(retryOptions).length > 0) options.retryOptions = retryOptions
 
   const handler: Record<string, unknown> = {}
   for (const [name, setting] of [

@@ -1,22 +1,58 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3'
 import { type ObjectBody, XComError } from '@xcom/core'
+import { allocateBytes, toReadableStream } from '@xcom/core/adapter'
 
-/** An object read in parts by {@link partReader}. */
-export interface PartedObject {
+/** The bytes of a GET: a stream to read once, or all of them at once. */
+type Reader = Pick<ObjectBody, 'stream' | 'bytes'>
+
+/** What {@link responseBody} reads an object with: where it is, how, and what was asked. */
+export interface ReadRequest {
   client: S3Client
   bucket: string
   /** The object's key in the bucket (prefix included). */
   fullKey: string
   /** The object's URI, for messages. */
   uri: string
+  /** The range asked for, if any. */
+  range: { start: number; end?: number | undefined } | undefined
+  partSize: number
+  readConcurrency: number
+  signal: AbortSignal | undefined
+  /** Maps an SDK error of a ranged GET to an XComError (the store's error mapping, secrets scrubbed). */
+  mapError: (error: unknown) => XComError
+}
+
+/**
+ * The size of the whole object and the body of a GetObject response. A range the server ignored or widened is cut to
+ * what was asked; without a range, an object larger than `partSize` is read as its first part from this response and
+ * ranged GETs of the rest, `readConcurrency` at once, pinned to its ETag (see {@link partReader}).
+ */
+export function responseBody(output: GetObjectCommandOutput, read: ReadRequest): Reader & { size: number } {
+  const body = output.Body
+  const served = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(output.ContentRange ?? '')
+  const size = served ? Number(served[3]) : (output.ContentLength ?? 0)
+  if (!body) return { size, ...bodyOf(new Uint8Array(0)) }
+  const want = read.range
+  const first = served ? Number(served[1]) : 0
+  const last = served ? Number(served[2]) : size - 1
+  // Some S3-compatible servers ignore or widen a Range (s3rver serves all of "bytes=0-0"): cut to what was asked.
+  if (want && (first !== want.start || last > (want.end ?? last))) {
+    const window = slicing(want.start - first, Math.min(want.end ?? last, last) - want.start + 1)
+    const stream = () => webStreamOf(body).pipeThrough(window)
+    return { size, stream, bytes: async () => new Uint8Array(await new Response(stream()).arrayBuffer()) }
+  }
+  if (!want && read.readConcurrency > 1 && size > read.partSize) {
+    return { size, ...partReader({ ...read, size, etag: output.ETag }, body, read.signal) }
+  }
+  return { size, stream: () => webStreamOf(body), bytes: () => body.transformToByteArray() }
+}
+
+/** An object read in parts by {@link partReader}. */
+interface PartedObject extends Omit<ReadRequest, 'range' | 'signal'> {
   /** The size of the whole object. */
   size: number
   /** The ETag every ranged GET is pinned to (If-Match). */
   etag: string | undefined
-  partSize: number
-  readConcurrency: number
-  /** Maps an SDK error of a ranged GET to an XComError (the store's error mapping, secrets scrubbed). */
-  mapError: (error: unknown) => XComError
 }
 
 /**
@@ -24,11 +60,11 @@ export interface PartedObject {
  * in order: the first part from `firstBody` (a GET of the whole object, dropped after that part), the others from
  * ranged GETs pinned to the ETag. An object replaced meanwhile fails with `E_BACKEND`, never with mixed bytes.
  */
-export function partReader(
+function partReader(
   object: PartedObject,
   firstBody: NonNullable<GetObjectCommandOutput['Body']>,
   signal: AbortSignal | undefined,
-): Pick<ObjectBody, 'stream' | 'bytes'> {
+): Reader {
   const { client, bucket, fullKey, uri, size, etag, partSize, readConcurrency } = object
   const stop = new AbortController()
   const abortSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal
@@ -86,7 +122,7 @@ export function partReader(
       let next = 0
       const fill = () => {
         for (; pending.length < readConcurrency && next < starts.length; next++) {
-          const part = fetchInto(starts[next] as number, Buffer.allocUnsafe(lengthOf(next)))
+          const part = fetchInto(starts[next] as number, allocateBytes(lengthOf(next)))
           part.catch(() => {})
           pending.push(part)
         }
@@ -111,7 +147,7 @@ export function partReader(
       )
     },
     bytes: async () => {
-      const out = Buffer.allocUnsafe(size)
+      const out = allocateBytes(size)
       let next = 0
       const worker = async () => {
         while (next < starts.length) {
@@ -126,27 +162,18 @@ export function partReader(
         cancel()
         throw error
       }
-      return new Uint8Array(out.buffer, out.byteOffset, size)
+      return out
     },
   }
 }
 
 /** The body of an object held in memory. */
-export function bodyOf(bytes: Uint8Array): Pick<ObjectBody, 'stream' | 'bytes'> {
-  return {
-    stream: () =>
-      new ReadableStream({
-        start(controller) {
-          if (bytes.byteLength > 0) controller.enqueue(bytes)
-          controller.close()
-        },
-      }),
-    bytes: async () => bytes,
-  }
+export function bodyOf(bytes: Uint8Array): Reader {
+  return { stream: () => toReadableStream(bytes), bytes: async () => bytes }
 }
 
 /** Passes on `length` bytes after skipping `skip` bytes, and drops the rest. */
-export function slicing(skip: number, length: number): TransformStream<Uint8Array, Uint8Array> {
+function slicing(skip: number, length: number): TransformStream<Uint8Array, Uint8Array> {
   let offset = 0
   return new TransformStream({
     transform(chunk, controller) {
@@ -162,25 +189,9 @@ export function slicing(skip: number, length: number): TransformStream<Uint8Arra
  * The response body as a web stream. In Node the body is an http.IncomingMessage: pulling from its async iterator
  * costs less per chunk than the SDK's `transformToWebStream()`; cancelling the stream destroys the response.
  */
-export function webStreamOf(body: NonNullable<GetObjectCommandOutput['Body']>): ReadableStream<Uint8Array> {
-  const iterate = (body as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator]
-  if (typeof iterate === 'function') return streamFrom(iterate.call(body))
+function webStreamOf(body: NonNullable<GetObjectCommandOutput['Body']>): ReadableStream<Uint8Array> {
+  if (typeof (body as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] === 'function') {
+    return toReadableStream(body as AsyncIterable<Uint8Array>, 0)
+  }
   return body.transformToWebStream() as ReadableStream<Uint8Array>
-}
-
-/** A web stream pulling from an async iterator (returning the iterator when the stream is cancelled). */
-export function streamFrom(iterator: AsyncIterator<Uint8Array>): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const next = await iterator.next()
-        if (next.done) controller.close()
-        else controller.enqueue(next.value)
-      },
-      async cancel(reason) {
-        await iterator.return?.(reason)
-      },
-    },
-    { highWaterMark: 0 },
-  )
 }

@@ -1,4 +1,5 @@
 import { XComError, type XComErrorCode } from '@xcom/core'
+import { type StoreFailure, type StoreFailureKind, storeError } from '@xcom/core/adapter'
 
 /** What was being done when an S3 call failed, for {@link toXComError}. */
 export interface S3ErrorContext {
@@ -96,9 +97,27 @@ function sanitizeCause(error: unknown, secrets: readonly string[]): void {
   }
 }
 
+/** Where an S3 refusal sends the reader to look. */
+const CREDENTIALS = "the connection's login/password or extras, or the AWS default credential chain"
+
+/** Which of core's store failures an xcom code is for S3: a 404 is a missing bucket only when S3 says `NoSuchBucket`. */
+function kindOf(code: XComErrorCode, name: string): StoreFailureKind {
+  switch (code) {
+    case 'E_NOT_FOUND':
+      return name === 'NoSuchBucket' ? 'missing-container' : 'missing-object'
+    case 'E_PERMISSION_DENIED':
+      return 'refused'
+    case 'E_PRECONDITION_FAILED':
+      return 'precondition'
+    default:
+      return code
+  }
+}
+
 /**
  * Maps any error of the AWS SDK (or of a DeleteObjects result entry) to an {@link XComError}: the one place where S3
- * errors get their xcom code.
+ * errors get their xcom code. Messages are core's `storeError` templates, but for configuration errors and operations
+ * the endpoint does not implement.
  *
  * - `NoSuchKey`, `NotFound`, HTTP 404 -> `E_NOT_FOUND` naming the URI; `NoSuchBucket` -> `E_NOT_FOUND` naming the bucket
  * - `AccessDenied`, `InvalidAccessKeyId`, `SignatureDoesNotMatch`, expired tokens, HTTP 401/403 -> `E_PERMISSION_DENIED`
@@ -121,60 +140,38 @@ export function toXComError(error: unknown, context: S3ErrorContext): XComError 
   const status = httpStatus(error)
   const text = error as { message?: unknown; Message?: unknown } | null
   // A DeleteObjects entry says `Message` where SDK errors say `message`.
-  const detail = scrub(String(text?.message ?? text?.Message ?? error), context.secrets ?? [])
+  const message = String(text?.message ?? text?.Message ?? error)
+  const detail = scrub(message.split('\n', 1)[0]?.trim() ?? '', context.secrets ?? [])
   const what = `${name}${status === undefined ? '' : `, HTTP ${status}`}`
-  const options = { cause: error, uri }
   const code =
     CODES[name] ??
     (status === undefined ? undefined : STATUSES[status]) ??
     (/region is missing/i.test(detail) ? 'E_CONFIG' : 'E_BACKEND')
-  switch (code) {
-    case 'E_NOT_FOUND':
-      return name === 'NoSuchBucket'
-        ? new XComError(
-            'E_NOT_FOUND',
-            `${capitalize(action)} ${uri} failed: the bucket ${context.bucket ? `"${context.bucket}" ` : ''}does not exist (${what}). Create it, or fix the bucket name in the store URL or options.`,
-            options,
-          )
-        : new XComError(
-            'E_NOT_FOUND',
-            `No object at ${uri} (${what}): it was never written or has been deleted.`,
-            options,
-          )
-    case 'E_PERMISSION_DENIED':
-      return new XComError(
-        'E_PERMISSION_DENIED',
-        `${capitalize(action)} ${uri} was refused (${what}): check the credentials (the connection's login/password or extras, or the AWS default credential chain) and that they may access this bucket.`,
-        options,
-      )
-    case 'E_PRECONDITION_FAILED':
-      return new XComError(
-        'E_PRECONDITION_FAILED',
-        `${capitalize(action)} ${uri} failed: a condition of the request did not hold (${what}); for a create-only write, an object already exists there.`,
-        options,
-      )
-    case 'E_CONFIG':
-      return new XComError(
-        'E_CONFIG',
-        `${capitalize(action)} ${uri} failed: the S3 client is not configured (${what}: ${detail}). Set the region and credentials through the connection, the store options, or the standard AWS_* environment variables.`,
-        options,
-      )
-    default:
-      if (isUnsupported(error)) {
-        return new XComError(
-          'E_BACKEND',
-          `${capitalize(action)} ${uri} failed: the endpoint does not implement this S3 operation (${what}: ${detail}). It is an S3-compatible service or emulator without it: use a service that has it, or do without this operation.`,
-          options,
-        )
-      }
-      return new XComError(
-        code,
-        `${capitalize(action)} ${uri} failed (${what}: ${detail}). Check that the endpoint is reachable; the SDK already retried transient failures.`,
-        options,
-      )
+  const Action = action.charAt(0).toUpperCase() + action.slice(1)
+  // Configuration and missing operations are S3's own: core's templates would send the reader to the endpoint.
+  if (code === 'E_CONFIG') {
+    return new XComError(
+      'E_CONFIG',
+      `${Action} ${uri} failed: the S3 client is not configured (${what}: ${detail}). Set the region and credentials through the connection, the store options, or the standard AWS_* environment variables.`,
+      { cause: error, uri },
+    )
   }
-}
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1)
+  if (code === 'E_BACKEND' && isUnsupported(error)) {
+    return new XComError(
+      'E_BACKEND',
+      `${Action} ${uri} failed: the endpoint does not implement this S3 operation (${what}: ${detail}). It is an S3-compatible service or emulator without it: use a service that has it, or do without this operation.`,
+      { cause: error, uri },
+    )
+  }
+  const failure: StoreFailure = {
+    action,
+    uri,
+    what,
+    detail,
+    cause: error,
+    container: context.bucket ? `bucket "${context.bucket}"` : 'bucket',
+    credentials: CREDENTIALS,
+    endpoint: 'endpoint',
+  }
+  return storeError(kindOf(code, name), failure)
 }

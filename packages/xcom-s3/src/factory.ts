@@ -1,7 +1,7 @@
 import { type Connection, type ObjectStorageUrl, XComError } from '@xcom/core'
 import { s3OptionsFromConnection } from './connection.ts'
-import { booleanParam, endpointParam, integerParam, textParam } from './options.ts'
-import { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.ts'
+import { booleanParam, endpointParam, integerParam, type S3ObjectStoreOptions, textParam } from './options.ts'
+import { S3ObjectStore } from './store.ts'
 
 /** URL query parameters accepted by {@link objectStoreFactory}, and how each becomes a store option. */
 const URL_OPTIONS: Record<string, (value: string) => Partial<S3ObjectStoreOptions>> = {
@@ -18,7 +18,7 @@ const URL_OPTIONS: Record<string, (value: string) => Partial<S3ObjectStoreOption
 /**
  * Builds the {@link S3ObjectStore} of an `s3://[conn_id@]bucket/prefix` URL (also `s3a://`, `s3n://`): the
  * `ObjectStoreFactory` (see `@xcom/core`) that `@xcom/objectstore` calls for these schemes, with the URL's connection
- * already resolved (see {@link s3OptionsFromConnection}); without a connection the SDK's default credential chain is
+ * already resolved with the Amazon provider's rules (see the README); without a connection the SDK's default credential chain is
  * used. Query parameters `region`, `endpoint`, `force_path_style`, `part_size`, `queue_size`, `read_concurrency`,
  * `max_sockets` and `conditional_create` override the connection.
  * @throws XComError `E_CONFIG` for another scheme; credentials written into the URL (`s3://KEY:SECRET@bucket`, never
@@ -55,6 +55,6 @@ export function objectStoreFactory(url: ObjectStorageUrl, connection: Connection
     ...fromUrl,
     bucket: url.bucket,
     prefix: url.prefix,
-    connId: url.connId,
+    connectionId: url.connId,
   })
 }

@@ -11,7 +11,7 @@ import { isUnsupported } from './errors.ts'
 export interface UploadScope {
   client: S3Client
   bucket: string
-  /** What every key of the store starts with: its prefix and `/`, or `""` at the bucket root. */
+  /** What every object key of the store starts with in the bucket: its prefix and `/`, or `""` at the bucket root. */
   base: string
   /** The store's URL, for messages. */
   storeUrl: string
@@ -29,7 +29,7 @@ export interface UploadScope {
  * ListMultipartUploads page by page; an upload whose initiation time is unknown is kept (it may be in flight). An
  * upload gone meanwhile (completed or aborted by someone else) is neither removed nor failed. An endpoint without
  * ListMultipartUploads (s3rver) has no upload this can find: the report is empty and `scope.onUnsupported` is told.
- * @returns how many uploads were aborted, and `s3://.../key?uploadId=...` of those that could not be.
+ * @returns how many uploads were aborted, and `s3://.../<objectKey>?uploadId=...` of those that could not be.
  * @throws XComError when listing fails (`E_PERMISSION_DENIED` without `s3:ListBucketMultipartUploads`).
  */
 export async function abortIncompleteUploads(
@@ -66,16 +66,18 @@ export async function abortIncompleteUploads(
       return report
     }
     for (const upload of page.Uploads ?? []) {
-      const { Key: key, UploadId: uploadId, Initiated: initiated } = upload
-      if (key === undefined || uploadId === undefined || !key.startsWith(base)) continue
+      const { Key: fullKey, UploadId: uploadId, Initiated: initiated } = upload
+      if (fullKey === undefined || uploadId === undefined || !fullKey.startsWith(base)) continue
       // Only an upload known to be older than the cutoff is aborted: one of unknown age may be in flight.
       if (!(initiated instanceof Date) || !(initiated.getTime() < startedBefore.getTime())) continue
       try {
-        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
+        await client.send(
+          new AbortMultipartUploadCommand({ Bucket: bucket, Key: fullKey, UploadId: uploadId }),
+        )
         report.removed++
       } catch (error) {
         if ((error as { name?: unknown } | null)?.name === 'NoSuchUpload') continue
-        report.failed.push(`${scope.storeUrl}/${key.slice(base.length)}?uploadId=${uploadId}`)
+        report.failed.push(`${scope.storeUrl}/${fullKey.slice(base.length)}?uploadId=${uploadId}`)
       }
     }
     if (!page.IsTruncated) return report

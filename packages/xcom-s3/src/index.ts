@@ -1,5 +1,4 @@
 export type { S3Credentials } from './client.ts'
-export { type S3ConnectionOptions, s3OptionsFromConnection } from './connection.ts'
-export { type S3ErrorContext, toXComError } from './errors.ts'
 export { objectStoreFactory } from './factory.ts'
-export { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.ts'
+export type { S3ObjectStoreOptions } from './options.ts'
+export { S3ObjectStore } from './store.ts'

@@ -1,12 +1,12 @@
 import { describeObjectStore } from '@xcom/testing'
 import { S3ObjectStore } from '../src/index.ts'
-import { awsTarget, type S3Target, useS3rver } from './support.ts'
+import { describeOnAws, useS3rver } from './support.ts'
 
 // s3rver: started here, before the suite's own beforeAll builds the store.
 const local = useS3rver()
 // The suite's small page size is not passed to s3rver: s3rver walks its directories instead of sorting keys, so a
 // listing that spans pages skips keys like "list/p-sibling/y" that sort before "list/p/..." ('-' < '/') but are
-// walked after them. Real S3 sorts by bytes; the AWS run below and s3-object-store.test.ts page with small pages.
+// walked after them. Real S3 sorts by bytes; the AWS run below and store.test.ts page with small pages.
 describeObjectStore('S3ObjectStore on s3rver', () => {
   const target = local()
   if (!target)
@@ -14,14 +14,6 @@ describeObjectStore('S3ObjectStore on s3rver', () => {
   return new S3ObjectStore(target.options)
 })
 
-const aws = awsTarget()
-if (aws) {
-  describeObjectStore(
-    'S3ObjectStore on AWS S3 (XCOM_TEST_S3_BUCKET)',
-    ({ pageSize }) => new S3ObjectStore({ ...(aws as S3Target).options, pageSize }),
-  )
-} else {
-  console.warn(
-    'ObjectStore conformance on real AWS S3 skipped: set XCOM_TEST_S3_BUCKET (and AWS_REGION plus AWS credentials) to run it.',
-  )
-}
+describeOnAws('ObjectStore conformance', (aws) => {
+  describeObjectStore('S3ObjectStore', ({ pageSize }) => new S3ObjectStore({ ...aws.options, pageSize }))
+})

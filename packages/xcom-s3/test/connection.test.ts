@@ -1,29 +1,23 @@
-import { type Connection, XComError } from '@xcom/core'
+import type { Connection } from '@xcom/core'
 import { parseConnection } from '@xcom/core/adapter'
+import { expectXComError } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
-import { s3OptionsFromConnection } from '../src/index.ts'
+import { s3OptionsFromConnection } from '../src/connection.ts'
 
 /** Parses a value the way `AIRFLOW_CONN_MY_AWS` would be, then maps it. */
 const fromValue = (value: string) => s3OptionsFromConnection(parseConnection('my_aws', value))
 
-function configError(run: () => unknown): XComError {
-  try {
-    run()
-  } catch (error) {
-    expect(XComError.is(error, 'E_CONFIG')).toBe(true)
-    return error as XComError
-  }
-  throw new Error('expected an E_CONFIG error')
-}
+/** The E_CONFIG error of mapping `value`. */
+const configError = (value: string) => expectXComError(() => fromValue(value), 'E_CONFIG')
 
 describe('s3OptionsFromConnection: Airflow aws connection forms', () => {
   it('aws:// (empty) uses the SDK default chain', () => {
-    expect(fromValue('aws://')).toEqual({ connId: 'my_aws' })
+    expect(fromValue('aws://')).toEqual({ connectionId: 'my_aws' })
   })
 
   it('aws://KEY:SECRET@ gives static credentials', () => {
     expect(fromValue('aws://AKIDEXAMPLE:wJalr%2FK7MDENG%2BbPxRfi@')).toEqual({
-      connId: 'my_aws',
+      connectionId: 'my_aws',
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalr/K7MDENG+bPxRfi' },
     })
   })
@@ -34,7 +28,7 @@ describe('s3OptionsFromConnection: Airflow aws connection forms', () => {
 
   it('aws://KEY:SECRET@/?region_name=eu-central-1 sets the region', () => {
     expect(fromValue('aws://KEY:SECRET@/?region_name=eu-central-1')).toEqual({
-      connId: 'my_aws',
+      connectionId: 'my_aws',
       credentials: { accessKeyId: 'KEY', secretAccessKey: 'SECRET' },
       region: 'eu-central-1',
     })
@@ -52,7 +46,7 @@ describe('s3OptionsFromConnection: Airflow aws connection forms', () => {
       extra: { endpoint_url: 'http://minio:9000', config_kwargs: { s3: { addressing_style: 'path' } } },
     })
     expect(fromValue(value)).toEqual({
-      connId: 'my_aws',
+      connectionId: 'my_aws',
       credentials: { accessKeyId: 'k', secretAccessKey: 's' },
       endpoint: 'http://minio:9000',
       forcePathStyle: true,
@@ -69,7 +63,7 @@ describe('s3OptionsFromConnection: Airflow aws connection forms', () => {
       JSON.stringify({ endpoint_url: 'http://h:1', config_kwargs: { s3: { addressing_style: 'virtual' } } }),
     )
     expect(fromValue(`aws://?__extra__=${extra}`)).toEqual({
-      connId: 'my_aws',
+      connectionId: 'my_aws',
       endpoint: 'http://h:1',
       forcePathStyle: false,
     })
@@ -86,30 +80,23 @@ describe('s3OptionsFromConnection: Airflow aws connection forms', () => {
     expect(fromValue(value).endpoint).toBe('https://s3-only:2')
   })
 
-  it('extras aws_access_key_id / aws_secret_access_key / aws_session_token', () => {
-    const value = JSON.stringify({
-      conn_type: 'aws',
-      extra: { aws_access_key_id: 'AK', aws_secret_access_key: 'SK', aws_session_token: 'TOKEN' },
-    })
-    expect(fromValue(value).credentials).toEqual({
-      accessKeyId: 'AK',
-      secretAccessKey: 'SK',
-      sessionToken: 'TOKEN',
-    })
-  })
-
-  it('login/password win over extras, and the session token still applies', () => {
-    const value = JSON.stringify({
-      conn_type: 'aws',
-      login: 'L',
-      password: 'P',
-      extra: { aws_access_key_id: 'AK', aws_secret_access_key: 'SK', aws_session_token: 'T' },
-    })
-    expect(fromValue(value).credentials).toEqual({
-      accessKeyId: 'L',
-      secretAccessKey: 'P',
-      sessionToken: 'T',
-    })
+  it.each([
+    [
+      'extras aws_access_key_id / aws_secret_access_key / aws_session_token',
+      { extra: { aws_access_key_id: 'AK', aws_secret_access_key: 'SK', aws_session_token: 'TOKEN' } },
+      { accessKeyId: 'AK', secretAccessKey: 'SK', sessionToken: 'TOKEN' },
+    ],
+    [
+      'login/password win over extras, and the session token still applies',
+      {
+        login: 'L',
+        password: 'P',
+        extra: { aws_access_key_id: 'AK', aws_secret_access_key: 'SK', aws_session_token: 'T' },
+      },
+      { accessKeyId: 'L', secretAccessKey: 'P', sessionToken: 'T' },
+    ],
+  ])('%s', (_, fields, credentials) => {
+    expect(fromValue(JSON.stringify({ conn_type: 'aws', ...fields })).credentials).toEqual(credentials)
   })
 
   it('profile_name becomes the SDK profile (no extra package needed)', () => {
@@ -127,16 +114,16 @@ describe('s3OptionsFromConnection: Airflow aws connection forms', () => {
         },
       },
     })
-    expect(fromValue(value).clientConfig).toEqual({
-      maxAttempts: 5,
-      retryMode: 'adaptive',
+    const options = fromValue(value)
+    expect(options.retryOptions).toEqual({ maxAttempts: 5, retryMode: 'adaptive' })
+    expect(options.clientConfig).toEqual({
       requestHandler: { connectionTimeout: 2000, requestTimeout: 30_000 },
     })
     const total = JSON.stringify({
       conn_type: 'aws',
       extra: { config_kwargs: { retries: { total_max_attempts: 2 } } },
     })
-    expect(fromValue(total).clientConfig).toEqual({ maxAttempts: 2 })
+    expect(fromValue(total).retryOptions).toEqual({ maxAttempts: 2 })
   })
 
   it('verify=false turns certificate checks off; verify=true changes nothing', () => {
@@ -146,21 +133,21 @@ describe('s3OptionsFromConnection: Airflow aws connection forms', () => {
     expect(fromValue(JSON.stringify({ conn_type: 'aws', extra: { verify: false } })).clientConfig).toEqual({
       requestHandler: { httpsAgent: { rejectUnauthorized: false } },
     })
-    expect(fromValue('aws://?verify=true')).toEqual({ connId: 'my_aws' })
+    expect(fromValue('aws://?verify=true')).toEqual({ connectionId: 'my_aws' })
   })
 
-  it('verify=<path> reads a CA bundle; an unreadable one is E_CONFIG', () => {
+  it('verify=<path> reads a CA bundle; an unreadable one is E_CONFIG', async () => {
     const options = fromValue(`aws://?verify=${encodeURIComponent(new URL(import.meta.url).pathname)}`)
     expect(
       (options.clientConfig as { requestHandler: { httpsAgent: { ca: Buffer } } }).requestHandler.httpsAgent
         .ca,
     ).toBeInstanceOf(Buffer)
-    expect(configError(() => fromValue('aws://?verify=/no/such/ca.pem')).message).toContain('/no/such/ca.pem')
+    expect((await configError('aws://?verify=/no/such/ca.pem')).message).toContain('/no/such/ca.pem')
   })
 
   it('ignores host, port and schema as Airflow does', () => {
     expect(fromValue('aws://KEY:SECRET@somehost:9000/schema')).toEqual({
-      connId: 'my_aws',
+      connectionId: 'my_aws',
       credentials: { accessKeyId: 'KEY', secretAccessKey: 'SECRET' },
     })
   })
@@ -173,7 +160,7 @@ describe("s3OptionsFromConnection: xcom's s3:// form", () => {
         's3://KEY:SECRET@?region=eu-west-1&endpoint=http%3A%2F%2F127.0.0.1%3A4569&force_path_style=true',
       ),
     ).toEqual({
-      connId: 'my_aws',
+      connectionId: 'my_aws',
       credentials: { accessKeyId: 'KEY', secretAccessKey: 'SECRET' },
       region: 'eu-west-1',
       endpoint: 'http://127.0.0.1:4569',
@@ -181,8 +168,8 @@ describe("s3OptionsFromConnection: xcom's s3:// form", () => {
     })
   })
 
-  it('an unencoded "://" in the query is refused by the Airflow URI rules (two "://")', () => {
-    configError(() => fromValue('s3://KEY:SECRET@?endpoint=http://127.0.0.1:4569'))
+  it('an unencoded "://" in the query is refused by the Airflow URI rules (two "://")', async () => {
+    await configError('s3://KEY:SECRET@?endpoint=http://127.0.0.1:4569')
   })
 
   it('a JSON object connection works the same', () => {
@@ -192,7 +179,7 @@ describe("s3OptionsFromConnection: xcom's s3:// form", () => {
       extra: { region: 'us-east-2', endpoint: 'https://e' },
     }
     expect(s3OptionsFromConnection(connection)).toEqual({
-      connId: 'c',
+      connectionId: 'c',
       region: 'us-east-2',
       endpoint: 'https://e',
     })
@@ -200,36 +187,29 @@ describe("s3OptionsFromConnection: xcom's s3:// form", () => {
 })
 
 describe('s3OptionsFromConnection: refused settings', () => {
-  it('role_arn is E_CONFIG (not silently ignored) and says what to do', () => {
-    const error = configError(() =>
-      fromValue('aws://KEY:TOPSECRET@?role_arn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fx'),
-    )
+  it('role_arn is E_CONFIG (not silently ignored) and says what to do', async () => {
+    const error = await configError('aws://KEY:TOPSECRET@?role_arn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fx')
     expect(error.message).toContain('role_arn')
     expect(error.message).toContain('profile_name')
     expect(error.message).not.toContain('TOPSECRET')
   })
 
-  it('half a key pair is E_CONFIG without the secret in the message', () => {
-    expect(configError(() => fromValue('aws://KEYONLY@')).message).toContain('no password')
-    const error = configError(() => fromValue('aws://:TOPSECRET@'))
-    expect(error.message).not.toContain('TOPSECRET')
+  it('half a key pair is E_CONFIG without the secret in the message', async () => {
+    expect((await configError('aws://KEYONLY@')).message).toContain('no password')
+    expect((await configError('aws://:TOPSECRET@')).message).not.toContain('TOPSECRET')
     const extra = JSON.stringify({ conn_type: 'aws', extra: { aws_secret_access_key: 'TOPSECRET' } })
-    expect(configError(() => fromValue(extra)).message).not.toContain('TOPSECRET')
+    expect((await configError(extra)).message).not.toContain('TOPSECRET')
   })
 
-  it('malformed endpoint, addressing style, config objects and retries are E_CONFIG', () => {
-    configError(() => fromValue('aws://?endpoint_url=minio:9000'))
-    configError(() =>
-      fromValue(
-        JSON.stringify({ conn_type: 'aws', extra: { config_kwargs: { s3: { addressing_style: 'x' } } } }),
-      ),
-    )
-    configError(() => fromValue(JSON.stringify({ conn_type: 'aws', extra: { service_config: 'nope' } })))
-    configError(() =>
-      fromValue(
-        JSON.stringify({ conn_type: 'aws', extra: { config_kwargs: { retries: { max_attempts: -3 } } } }),
-      ),
-    )
-    configError(() => fromValue(JSON.stringify({ conn_type: 'aws', extra: { region_name: 5 } })))
+  it('malformed endpoint, addressing style, config objects and retries are E_CONFIG', async () => {
+    for (const extra of [
+      { config_kwargs: { s3: { addressing_style: 'x' } } },
+      { service_config: 'nope' },
+      { config_kwargs: { retries: { max_attempts: -3 } } },
+      { region_name: 5 },
+    ]) {
+      await configError(JSON.stringify({ conn_type: 'aws', extra }))
+    }
+    await configError('aws://?endpoint_url=minio:9000')
   })
 })

@@ -1,18 +1,10 @@
-import { NoSuchBucket, NoSuchKey, NotFound, S3ServiceException } from '@aws-sdk/client-s3'
+import { NoSuchBucket, NoSuchKey, NotFound } from '@aws-sdk/client-s3'
 import { XComError } from '@xcom/core'
 import { describe, expect, it } from 'vitest'
-import { toXComError } from '../src/index.ts'
+import { toXComError } from '../src/errors.ts'
+import { serviceError } from './support.ts'
 
 const ctx = { action: 'reading', uri: 's3://conn@bucket/xcom/a/b', bucket: 'bucket' }
-
-function serviceError(name: string, status: number, message = `${name} happened`): S3ServiceException {
-  return new S3ServiceException({
-    name,
-    $fault: status >= 500 ? 'server' : 'client',
-    $metadata: { httpStatusCode: status },
-    message,
-  })
-}
 
 describe('toXComError', () => {
   it('maps missing keys to E_NOT_FOUND naming the URI', () => {

@@ -4,24 +4,12 @@ import {
   ListMultipartUploadsCommand,
   ListPartsCommand,
   S3Client,
-  S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
-import { XComError } from '@xcom/core'
+import { expectXComError } from '@xcom/testing'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { S3ObjectStore } from '../src/index.ts'
-import { awsTarget, type S3Target, useS3rver } from './support.ts'
-
-const MiB = 1024 * 1024
-
-function serviceError(name: string, status: number): S3ServiceException {
-  return new S3ServiceException({
-    name,
-    $fault: status >= 500 ? 'server' : 'client',
-    $metadata: { httpStatusCode: status },
-    message: `${name} happened`,
-  })
-}
+import { describeOnAws, MiB, rawClient, serviceError, targetOrSkip, useS3rver } from './support.ts'
 
 type Sent = { name: string; input: Record<string, unknown> }
 
@@ -118,9 +106,8 @@ describe('removeIncomplete with a stubbed client (ListMultipartUploads + AbortMu
 
   it('a listing refused for lack of permission fails with E_PERMISSION_DENIED naming the store', async () => {
     const { store } = stubbedStore(() => serviceError('AccessDenied', 403))
-    const error = await store.removeIncomplete(CUTOFF).catch((e: unknown) => e)
-    expect(XComError.is(error, 'E_PERMISSION_DENIED')).toBe(true)
-    expect((error as Error).message).toContain('Listing unfinished multipart uploads under s3://bucket/xcom')
+    const error = await expectXComError(store.removeIncomplete(CUTOFF), 'E_PERMISSION_DENIED')
+    expect(error.message).toContain('Listing unfinished multipart uploads under s3://bucket/xcom')
   })
 
   it('an endpoint without ListMultipartUploads reports nothing and warns once per store', async () => {
@@ -146,14 +133,8 @@ describe('removeIncomplete against s3rver', () => {
   const getTarget = useS3rver()
 
   it('s3rver has neither ListMultipartUploads (NotImplemented) nor AbortMultipartUpload (MethodNotAllowed)', async (ctx) => {
-    const target = getTarget()
-    if (!target) return ctx.skip()
-    const client = new S3Client({
-      endpoint: target.options.endpoint,
-      region: target.options.region,
-      forcePathStyle: true,
-      credentials: target.options.credentials,
-    })
+    const target = targetOrSkip(getTarget, ctx)
+    const client = rawClient(target)
     const Bucket = target.options.bucket
     const Key = `${target.options.prefix}/unfinished/k`
     const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket, Key }))
@@ -172,8 +153,7 @@ describe('removeIncomplete against s3rver', () => {
   })
 
   it('reports nothing removed and nothing failed, with one warning saying why', async (ctx) => {
-    const target = getTarget()
-    if (!target) return ctx.skip()
+    const target = targetOrSkip(getTarget, ctx)
     const store = new S3ObjectStore(target.options)
     const warnings: Error[] = []
     const onWarning = (warning: Error) => warnings.push(warning)
@@ -191,17 +171,16 @@ describe('removeIncomplete against s3rver', () => {
   })
 })
 
-const aws = awsTarget()
-describe.skipIf(!aws)('removeIncomplete against AWS S3 (XCOM_TEST_S3_BUCKET)', () => {
-  const target = aws as S3Target
-  const store = aws ? new S3ObjectStore(target.options) : undefined
+describeOnAws('removeIncomplete', (target) => {
+  let store: S3ObjectStore | undefined
   afterAll(async () => {
     await store?.removeIncomplete(new Date(Date.now() + 3_600_000))
     await store?.close()
   })
 
   it('aborts an unfinished upload started before the cutoff and keeps a newer one', async () => {
-    const s3 = store as S3ObjectStore
+    store = new S3ObjectStore(target.options)
+    const s3 = store
     const Bucket = s3.bucket
     const start = async (name: string) => {
       const Key = `${s3.prefix}/unfinished/${name}`

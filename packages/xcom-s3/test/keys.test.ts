@@ -1,44 +1,29 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { XComError } from '@xcom/core'
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { expectXComError } from '@xcom/testing'
 import { afterAll, describe, expect, it } from 'vitest'
 import { S3ObjectStore } from '../src/index.ts'
-import { type S3Target, useS3rver } from './support.ts'
+import { rawClient, storeOpener, targetOrSkip, utf8 as text, useS3rver } from './support.ts'
 
-const text = (value: string) => new TextEncoder().encode(value)
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
-
-async function invalidKey(run: () => Promise<unknown>): Promise<XComError> {
-  const error = await run().then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  expect(XComError.is(error, 'E_INVALID_KEY'), `expected E_INVALID_KEY, got ${String(error)}`).toBe(true)
-  return error as XComError
-}
+const invalidKey = (run: () => Promise<unknown>) => expectXComError(run, 'E_INVALID_KEY')
 
 describe('forged keys against s3rver (the real SDK)', () => {
   const getTarget = useS3rver()
-  const stores: S3ObjectStore[] = []
+  const open = storeOpener(getTarget)
   let raw: S3Client | undefined
-  afterAll(async () => {
-    await Promise.all(stores.map((store) => store.close()))
-    raw?.destroy()
-  })
-  /** A store on `<run>/mine`, the raw client, and the full key of another XCom's object on `<run>/theirs`. */
-  const setup = async () => {
-    const target = getTarget() as S3Target
-    const mine = new S3ObjectStore({ ...target.options, prefix: `${target.options.prefix}/mine` })
-    stores.push(mine)
-    raw ??= new S3Client({
-      endpoint: target.options.endpoint,
-      region: target.options.region,
-      forcePathStyle: true,
-      credentials: target.options.credentials,
-    })
+  afterAll(() => raw?.destroy())
+  /**
+   * For a test (skipped without s3rver): a store on `<run>/mine`, the raw client, and the full key of another XCom's
+   * object on `<run>/theirs`.
+   */
+  const setup = async (ctx: { skip: () => void }) => {
+    const target = targetOrSkip(getTarget, ctx)
+    const mine = open({ prefix: `${target.options.prefix}/mine` })
+    raw ??= rawClient(target)
     const other = `${target.options.prefix}/theirs/dag/run/task/-1/return_value/id.json`
     await raw.send(new PutObjectCommand({ Bucket: target.options.bucket, Key: other, Body: 'their value' }))
     await mine.put('dag/run/task/-1/return_value/own.json', text('my value'))
-    return { mine, raw, bucket: target.options.bucket, other }
+    return { target, mine, raw, bucket: target.options.bucket, other }
   }
   const readOther = async (client: S3Client, bucket: string, other: string) =>
     (await (
@@ -49,9 +34,7 @@ describe('forged keys against s3rver (the real SDK)', () => {
     'dag/run/task/-1/return_value/own.json/../../../../../../../theirs/dag/run/task/-1/return_value/id.json'
 
   it('s3rver resolves ".." in a key: the raw SDK reaches another object (why stores must refuse such keys)', async (ctx) => {
-    const target = getTarget()
-    if (!target) return ctx.skip()
-    const { raw, bucket, other } = await setup()
+    const { target, raw, bucket, other } = await setup(ctx)
     const forgedFull = `${target.options.prefix}/mine/${forged}`
     const read = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: forgedFull }))
     expect(await read.Body?.transformToString()).toBe('their value')
@@ -59,9 +42,7 @@ describe('forged keys against s3rver (the real SDK)', () => {
   })
 
   it('get, head, put and list refuse it with E_INVALID_KEY; the other object is untouched', async (ctx) => {
-    const target = getTarget()
-    if (!target) return ctx.skip()
-    const { mine, raw, bucket, other } = await setup()
+    const { mine, raw, bucket, other } = await setup(ctx)
     const error = await invalidKey(() => mine.get(forged))
     expect(error.message).toContain(mine.url)
     expect(error.message).toContain('".." segment')
@@ -80,24 +61,20 @@ describe('forged keys against s3rver (the real SDK)', () => {
   })
 
   it('deleteMany reports a forged key as failed with E_INVALID_KEY and still deletes the valid keys', async (ctx) => {
-    const target = getTarget()
-    if (!target) return ctx.skip()
-    const { mine, raw, bucket, other } = await setup()
+    const { mine, raw, bucket, other } = await setup(ctx)
     const own = 'dag/run/task/-1/return_value/own.json'
     const { failed } = await mine.deleteMany([forged, own, 'dag//x'])
-    expect(failed.map(({ key }) => key)).toEqual([forged, 'dag//x'])
-    for (const { error } of failed) expect(XComError.is(error, 'E_INVALID_KEY')).toBe(true)
+    expect(failed.map(({ objectKey }) => objectKey)).toEqual([forged, 'dag//x'])
+    for (const { error } of failed) expect(error.code).toBe('E_INVALID_KEY')
     expect(await mine.head(own)).toBeUndefined()
     expect(await readOther(raw, bucket, other)).toBe('their value')
   })
 
   it('list takes prefixes ending with "/" and partial segments, and refuses dot and empty segments', async (ctx) => {
-    const target = getTarget()
-    if (!target) return ctx.skip()
-    const { mine } = await setup()
+    const { mine } = await setup(ctx)
     const keys = async (prefix: string) => {
       const out: string[] = []
-      for await (const info of mine.list(prefix)) out.push(info.key)
+      for await (const info of mine.list(prefix)) out.push(info.objectKey)
       return out
     }
     expect(await keys('dag/run/')).toEqual(['dag/run/task/-1/return_value/own.json'])

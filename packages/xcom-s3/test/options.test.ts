@@ -1,17 +1,10 @@
-import { XCom, XComError } from '@xcom/core'
+import { XCom } from '@xcom/core'
 import { parseObjectStorageUrl } from '@xcom/objectstore'
+import { expectXComError } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
 import { objectStoreFactory, S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.ts'
 
-function configError(run: () => unknown): XComError {
-  try {
-    run()
-  } catch (error) {
-    expect(XComError.is(error, 'E_CONFIG'), String(error)).toBe(true)
-    return error as XComError
-  }
-  throw new Error('expected an E_CONFIG error')
-}
+const configError = (run: () => unknown) => expectXComError(run, 'E_CONFIG')
 
 const fromUrl = (query: string) =>
   objectStoreFactory(parseObjectStorageUrl(`s3://bucket/p?${query}`), undefined)
@@ -32,8 +25,8 @@ describe('S3ObjectStore option errors name the option, the value and the valid r
     [{ maxSockets: 0 }, 'option maxSockets must be a whole number from 1 to 65536; got 0.'],
     [{ pageSize: 1001 }, 'option pageSize must be a whole number from 1 to 1000; got 1001.'],
     [{ deleteBatchSize: -1 }, 'option deleteBatchSize must be a whole number from 1 to 1000; got -1.'],
-  ] as [Partial<S3ObjectStoreOptions>, string][])('%o', (options, message) => {
-    expect(configError(() => new S3ObjectStore({ ...base, ...options })).message).toContain(message)
+  ] as [Partial<S3ObjectStoreOptions>, string][])('%o', async (options, message) => {
+    expect((await configError(() => new S3ObjectStore({ ...base, ...options }))).message).toContain(message)
   })
 })
 
@@ -66,8 +59,8 @@ describe('s3:// URL parameter errors name the parameter, the value and the valid
       'regoin=eu-west-1',
       'unknown parameter "regoin": use region, endpoint, force_path_style, part_size, queue_size, read_concurrency, max_sockets, conditional_create.',
     ],
-  ])('%s', (query, message) => {
-    expect(configError(() => fromUrl(query)).message).toContain(message)
+  ])('%s', async (query, message) => {
+    expect((await configError(() => fromUrl(query))).message).toContain(message)
   })
 
   it('accepts the documented spellings', async () => {
@@ -85,11 +78,12 @@ describe('s3:// URL parameter errors name the parameter, the value and the valid
   })
 
   it('reaches the user prefixed with the setting the URL came from', async () => {
-    const error = await XCom.fromEnv({
-      XCOM_METADATA_URL: 'memory://',
-      XCOM_OBJECTSTORAGE_PATH: 's3://bucket/p?part_size=abc',
-    }).catch((e: unknown) => e)
-    expect(XComError.is(error, 'E_CONFIG')).toBe(true)
-    expect((error as Error).message).toMatch(/^XCOM_OBJECTSTORAGE_PATH.*part_size.*"abc"/)
+    const error = await configError(() =>
+      XCom.fromEnv({
+        XCOM_METADATA_URL: 'memory://',
+        XCOM_OBJECTSTORAGE_PATH: 's3://bucket/p?part_size=abc',
+      }),
+    )
+    expect(error.message).toMatch(/^XCOM_OBJECTSTORAGE_PATH.*part_size.*"abc"/)
   })
 })

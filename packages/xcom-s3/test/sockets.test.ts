@@ -1,11 +1,11 @@
 import type { Agent as HttpAgent } from 'node:http'
 import { Agent } from 'node:https'
 import { S3Client } from '@aws-sdk/client-s3'
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { expectBytes, randomBytes } from '@xcom/testing'
+import { describe, expect, it } from 'vitest'
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.ts'
-import { patternBytes, type S3Target, useS3rver } from './support.ts'
+import { captureOutput, MiB, storeOpener, targetOrSkip, useS3rver } from './support.ts'
 
-const MiB = 1024 * 1024
 const CAPACITY = /socket usage at capacity/
 
 /** The https agent the client's request handler will use (the handler resolves its settings lazily). */
@@ -14,27 +14,6 @@ async function httpsAgentOf(client: S3Client): Promise<Agent & { options: Record
     configProvider: Promise<{ httpsAgent: unknown }>
   }
   return (await handler.configProvider).httpsAgent as Agent & { options: Record<string, unknown> }
-}
-
-/** Every line written by console.* and every process warning while a test runs. */
-function captureOutput() {
-  const lines: string[] = []
-  const originals = { warn: console.warn, error: console.error, log: console.log, info: console.info }
-  const onWarning = (warning: Error) => lines.push(`process warning: ${warning.message}`)
-  beforeEach(() => {
-    lines.length = 0
-    for (const name of Object.keys(originals) as (keyof typeof originals)[]) {
-      console[name] = (...args: unknown[]) => {
-        lines.push(args.map(String).join(' '))
-      }
-    }
-    process.on('warning', onWarning)
-  })
-  afterEach(() => {
-    Object.assign(console, originals)
-    process.off('warning', onWarning)
-  })
-  return lines
 }
 
 describe('the socket pool of the client a store creates', () => {
@@ -98,26 +77,18 @@ describe('the socket pool of the client a store creates', () => {
 describe('40 concurrent reads on s3rver', () => {
   const getTarget = useS3rver()
   const output = captureOutput()
-  const stores: S3ObjectStore[] = []
-  afterAll(async () => {
-    await Promise.all(stores.map((store) => store.close()))
-  })
+  const opener = storeOpener(getTarget)
   // Warn after 50 ms of waiting for a socket (the SDK's default is 3 s), so a short test sees any queue.
-  const open = (target: S3Target, options: Partial<S3ObjectStoreOptions> = {}) => {
-    const store = new S3ObjectStore({
-      ...target.options,
+  const open = (options: Partial<S3ObjectStoreOptions> = {}) =>
+    opener({
       partSize: 5 * MiB,
       clientConfig: { requestHandler: { socketAcquisitionWarningTimeout: 50 } },
       ...options,
     })
-    stores.push(store)
-    return store
-  }
 
   it('the capture sees the SDK warning when the pool is too small (control)', async (ctx) => {
-    const target = getTarget()
-    if (!target) return ctx.skip()
-    const store = open(target, { maxSockets: 2 })
+    targetOrSkip(getTarget, ctx)
+    const store = open({ maxSockets: 2 })
     await store.put('control/k', new Uint8Array(10))
     // Each read holds its socket for 200 ms before reading the body: 8 of 10 requests wait for one of 2 sockets.
     await Promise.all(
@@ -131,10 +102,9 @@ describe('40 concurrent reads on s3rver', () => {
   })
 
   it('40 concurrent gets of a 4-part object (160 requests at once) print no socket warning', async (ctx) => {
-    const target = getTarget()
-    if (!target) return ctx.skip()
-    const store = open(target)
-    const data = patternBytes(15 * MiB + 1, 3)
+    targetOrSkip(getTarget, ctx)
+    const store = open()
+    const data = randomBytes(15 * MiB + 1, 3)
     await store.put('many/k', data)
     // The http agent (made at the first request): sockets in use plus requests waiting for one, sampled meanwhile.
     const agent = (store.client.config.requestHandler as unknown as { config: { httpAgent: HttpAgent } })
@@ -159,8 +129,7 @@ describe('40 concurrent reads on s3rver', () => {
         return first.value as Uint8Array
       }),
     ).finally(() => clearInterval(sampler))
-    const head = Buffer.from(data.subarray(0, 5 * MiB))
-    for (const first of firsts) expect(Buffer.compare(Buffer.from(first), head)).toBe(0)
+    for (const first of firsts) expectBytes(first, data.subarray(0, 5 * MiB))
     expect(output.filter((line) => CAPACITY.test(line))).toEqual([])
     // Not vacuous: with the SDK's default pool of 50, a demand of 150 or more leaves 100 waiting, and it warns.
     expect(peak).toBeGreaterThanOrEqual(150)

@@ -1,33 +1,28 @@
-import { S3Client } from '@aws-sdk/client-s3'
-import { XComError } from '@xcom/core'
-import { afterAll, describe, expect, it } from 'vitest'
-import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/index.ts'
-import { awsTarget, chunkedStream, emptyPrefix, patternBytes, type S3Target, useS3rver } from './support.ts'
-
-const MiB = 1024 * 1024
-const text = (value: string) => new TextEncoder().encode(value)
+import { toReadableStream } from '@xcom/core/adapter'
+import { chunked, expectBytes, expectXComError, randomBytes, readAll } from '@xcom/testing'
+import { describe, expect, it } from 'vitest'
+import { S3ObjectStore } from '../src/index.ts'
+import {
+  describeOnAws,
+  MiB,
+  rawClient,
+  type S3Target,
+  storeOpener,
+  targetOrSkip,
+  utf8 as text,
+  unknownKeyStore,
+  useS3rver,
+} from './support.ts'
 
 /** Store behaviour beyond the conformance suite, run against one target. */
 function storeTests(getTarget: () => S3Target | undefined) {
-  const stores: S3ObjectStore[] = []
-  const open = (extra: Partial<S3ObjectStoreOptions> = {}) => {
-    const target = getTarget()
-    if (!target) throw new Error('unreachable: tests are skipped without a target')
-    const store = new S3ObjectStore({ ...target.options, ...extra })
-    stores.push(store)
-    return store
-  }
-  const needTarget = (ctx: { skip: () => void }) => {
-    if (!getTarget()) ctx.skip()
-  }
-  afterAll(async () => {
-    await Promise.all(stores.map((store) => store.close()))
-  })
+  const open = storeOpener(getTarget)
+  const needTarget = (ctx: { skip: () => void }) => targetOrSkip(getTarget, ctx)
 
   it('crosses the multipart boundary: 12 MiB bytes and 12 MiB streams with 5 MiB parts', async (ctx) => {
     needTarget(ctx)
     const store = open({ partSize: 5 * MiB, queueSize: 2 })
-    const data = patternBytes(12 * MiB)
+    const data = randomBytes(12 * MiB)
     const progress: number[] = []
     expect(
       await store.put('multi/bytes', data, {
@@ -38,15 +33,14 @@ function storeTests(getTarget: () => S3Target | undefined) {
       size: data.byteLength,
     })
     expect(progress.at(-1)).toBe(data.byteLength)
-    expect(await store.put('multi/stream', chunkedStream(data, 777_777))).toEqual({ size: data.byteLength })
-    const iterable = (async function* () {
-      for (let offset = 0; offset < data.byteLength; offset += MiB) yield data.subarray(offset, offset + MiB)
-    })()
-    expect(await store.put('multi/iterable', iterable)).toEqual({ size: data.byteLength })
+    expect(await store.put('multi/stream', toReadableStream(chunked(data, 777_777)))).toEqual({
+      size: data.byteLength,
+    })
+    expect(await store.put('multi/iterable', chunked(data, MiB))).toEqual({ size: data.byteLength })
     for (const key of ['multi/bytes', 'multi/stream', 'multi/iterable']) {
       const body = await store.get(key)
       expect(body.size).toBe(data.byteLength)
-      expect(Buffer.compare(Buffer.from(await body.bytes()), Buffer.from(data))).toBe(0)
+      expectBytes(await body.bytes(), data)
     }
     expect((await store.head('multi/bytes'))?.metadata).toEqual({ 'xcom-kind': 'bytes' })
     const slice = await store.get('multi/stream', { range: { start: 5 * MiB - 3, end: 5 * MiB + 2 } })
@@ -56,20 +50,16 @@ function storeTests(getTarget: () => S3Target | undefined) {
 
   it('reads large objects in parallel ranged parts, with the same bytes as one GET', async (ctx) => {
     needTarget(ctx)
-    const data = patternBytes(17 * MiB + 5, 9)
+    const data = randomBytes(17 * MiB + 5, 9)
     const parallel = open({ partSize: 5 * MiB, readConcurrency: 3 })
     const single = open({ partSize: 5 * MiB, readConcurrency: 1 })
     await parallel.put('parallel/k', data, { metadata: { 'xcom-part': 'yes' } })
     const body = await parallel.get('parallel/k')
     expect(body.size).toBe(data.byteLength)
     expect(body.metadata).toEqual({ 'xcom-part': 'yes' })
-    expect(Buffer.compare(Buffer.from(await body.bytes()), Buffer.from(data))).toBe(0)
-    const streamed = new Uint8Array(
-      await new Response((await parallel.get('parallel/k')).stream()).arrayBuffer(),
-    )
-    expect(Buffer.compare(Buffer.from(streamed), Buffer.from(data))).toBe(0)
-    const one = await (await single.get('parallel/k')).bytes()
-    expect(Buffer.compare(Buffer.from(one), Buffer.from(data))).toBe(0)
+    expectBytes(await body.bytes(), data)
+    expectBytes(await readAll((await parallel.get('parallel/k')).stream()), data)
+    expectBytes(await (await single.get('parallel/k')).bytes(), data)
     // Cancelling after the first part stops the reads; the store keeps working.
     const reader = (await parallel.get('parallel/k')).stream().getReader()
     expect((await reader.read()).value?.byteLength).toBe(5 * MiB)
@@ -80,15 +70,16 @@ function storeTests(getTarget: () => S3Target | undefined) {
   it('an object replaced while it is read in parts fails with E_BACKEND, never with mixed bytes', async (ctx) => {
     needTarget(ctx)
     const store = open({ partSize: 5 * MiB, readConcurrency: 2 })
-    await store.put('replaced/k', patternBytes(12 * MiB, 1))
+    await store.put('replaced/k', randomBytes(12 * MiB, 1))
     for (const read of ['bytes', 'stream'] as const) {
       const body = await store.get('replaced/k')
-      await store.put('replaced/k', patternBytes(6 * MiB, 2))
-      const reading = read === 'bytes' ? body.bytes() : new Response(body.stream()).arrayBuffer()
-      const error = await reading.catch((e: unknown) => e)
-      expect(XComError.is(error, 'E_BACKEND'), String(error)).toBe(true)
-      expect((error as Error).message).toContain('changed while it was being read')
-      await store.put('replaced/k', patternBytes(12 * MiB, 1))
+      await store.put('replaced/k', randomBytes(6 * MiB, 2))
+      const error = await expectXComError(
+        read === 'bytes' ? body.bytes() : readAll(body.stream()),
+        'E_BACKEND',
+      )
+      expect(error.message).toContain('changed while it was being read')
+      await store.put('replaced/k', randomBytes(12 * MiB, 1))
     }
   })
 
@@ -96,7 +87,9 @@ function storeTests(getTarget: () => S3Target | undefined) {
     needTarget(ctx)
     const store = open()
     expect(
-      await store.put('small/stream', chunkedStream(text('hello, s3'), 4), { contentType: 'text/plain' }),
+      await store.put('small/stream', toReadableStream(chunked(text('hello, s3'), 4)), {
+        contentType: 'text/plain',
+      }),
     ).toEqual({ size: 9 })
     const body = await store.get('small/stream')
     expect(await new Response(body.stream()).text()).toBe('hello, s3')
@@ -105,8 +98,7 @@ function storeTests(getTarget: () => S3Target | undefined) {
   })
 
   it('lists page by page, strips the prefix, and stays inside its prefix', async (ctx) => {
-    needTarget(ctx)
-    const target = getTarget() as S3Target
+    const target = needTarget(ctx)
     const store = open({ pageSize: 2, prefix: `${target.options.prefix}/paged` })
     const sibling = open({ prefix: `${target.options.prefix}/paged-sibling` })
     await sibling.put('x', text('not mine'))
@@ -115,14 +107,14 @@ function storeTests(getTarget: () => S3Target | undefined) {
     for (const key of keys) await store.put(key, text(key), { metadata: { 'xcom-key': 'v' } })
     const listed = []
     for await (const info of store.list('')) listed.push(info)
-    expect(listed.map((info) => info.key).sort()).toEqual([...keys].sort())
+    expect(listed.map((info) => info.objectKey).sort()).toEqual([...keys].sort())
     // ListObjectsV2 carries no user metadata: listings leave it empty, head() and get() return it.
     expect(listed.every((info) => info.metadata && Object.keys(info.metadata).length === 0)).toBe(true)
     expect((await store.head('a/2'))?.metadata).toEqual({ 'xcom-key': 'v' })
     expect((await store.get('a/2')).metadata).toEqual({ 'xcom-key': 'v' })
-    expect(listed.find((info) => info.key === 'a/2')?.size).toBe(3)
+    expect(listed.find((info) => info.objectKey === 'a/2')?.size).toBe(3)
     const onlyA = []
-    for await (const info of store.list('a/')) onlyA.push(info.key)
+    for await (const info of store.list('a/')) onlyA.push(info.objectKey)
     expect(onlyA).toEqual(['a/1', 'a/2', 'a/3'])
     const withMetadata = open({ pageSize: 2, prefix: `${target.options.prefix}/paged`, listMetadata: true })
     for await (const info of withMetadata.list('b')) expect(info.metadata).toEqual({ 'xcom-key': 'v' })
@@ -142,12 +134,11 @@ function storeTests(getTarget: () => S3Target | undefined) {
     needTarget(ctx)
     const store = open({ partSize: 5 * MiB, queueSize: 1 })
     const failing = (async function* () {
-      yield patternBytes(6 * MiB)
+      yield randomBytes(6 * MiB)
       throw new Error('source broke')
     })()
-    const error = await store.put('broken/stream', failing).catch((e: unknown) => e)
-    expect(XComError.is(error, 'E_BACKEND')).toBe(true)
-    expect((error as Error).message).toContain('source broke')
+    const error = await expectXComError(store.put('broken/stream', failing), 'E_BACKEND')
+    expect(error.message).toContain('source broke')
     expect(await store.head('broken/stream')).toBeUndefined()
   })
 
@@ -160,9 +151,9 @@ function storeTests(getTarget: () => S3Target | undefined) {
       .catch((e: unknown) => e)
     expect((aborted as Error).message).toBe('stop')
     const source = (async function* () {
-      yield patternBytes(6 * MiB)
+      yield randomBytes(6 * MiB)
       controller.abort(new Error('changed my mind'))
-      yield patternBytes(6 * MiB)
+      yield randomBytes(6 * MiB)
     })()
     const error = await store
       .put('aborted/late', source, { signal: controller.signal })
@@ -175,30 +166,29 @@ function storeTests(getTarget: () => S3Target | undefined) {
   it('maps a missing bucket to E_NOT_FOUND naming the bucket, for every operation', async (ctx) => {
     needTarget(ctx)
     const store = open({ bucket: `xcom-missing-${Date.now()}` })
-    const expectMissing = (error: unknown) => {
-      expect(XComError.is(error, 'E_NOT_FOUND')).toBe(true)
-      expect((error as Error).message).toContain(`bucket "${store.bucket}" does not exist`)
+    const expectMissing = async (failing: Promise<unknown>) => {
+      const error = await expectXComError(failing, 'E_NOT_FOUND')
+      expect(error.message).toContain(`bucket "${store.bucket}" does not exist`)
     }
-    expectMissing(await store.put('k', text('v')).catch((e: unknown) => e))
-    expectMissing(await store.put('k', patternBytes(9 * MiB)).catch((e: unknown) => e))
-    expectMissing(await store.get('k').catch((e: unknown) => e))
-    expectMissing(
-      await (async () => {
+    await expectMissing(store.put('k', text('v')))
+    await expectMissing(store.put('k', randomBytes(9 * MiB)))
+    await expectMissing(store.get('k'))
+    await expectMissing(
+      (async () => {
         for await (const _ of store.list('')) {
         }
-      })().catch((e: unknown) => e),
+      })(),
     )
     const { failed } = await store.deleteMany(['k'])
     expect(failed).toHaveLength(1)
-    expectMissing(failed[0]?.error)
+    await expectMissing(Promise.reject(failed[0]?.error))
   })
 
   it('create-only writes: refused up front when the endpoint cannot honour them', async (ctx) => {
     needTarget(ctx)
     const store = open({ conditionalCreate: false })
     await store.put('cond/k', text('first'))
-    const error = await store.put('cond/k', text('second'), { ifNoneMatch: true }).catch((e: unknown) => e)
-    expect(XComError.is(error, 'E_CONFIG')).toBe(true)
+    await expectXComError(store.put('cond/k', text('second'), { ifNoneMatch: true }), 'E_CONFIG')
     expect(Buffer.from(await (await store.get('cond/k')).bytes()).toString()).toBe('first')
     expect(store.capabilities.conditionalCreate).toBe(false)
   })
@@ -206,25 +196,15 @@ function storeTests(getTarget: () => S3Target | undefined) {
   it('rejects empty keys and malformed ranges with E_INVALID_KEY', async (ctx) => {
     needTarget(ctx)
     const store = open()
-    await expect(store.put('', text('x'))).rejects.toMatchObject({ code: 'E_INVALID_KEY' })
+    await expectXComError(store.put('', text('x')), 'E_INVALID_KEY')
     await store.put('range/k', text('0123456789'))
-    await expect(store.get('range/k', { range: { start: 5, end: 2 } })).rejects.toMatchObject({
-      code: 'E_INVALID_KEY',
-    })
-    await expect(store.get('range/k', { range: { start: -1 } })).rejects.toMatchObject({
-      code: 'E_INVALID_KEY',
-    })
+    await expectXComError(store.get('range/k', { range: { start: 5, end: 2 } }), 'E_INVALID_KEY')
+    await expectXComError(store.get('range/k', { range: { start: -1 } }), 'E_INVALID_KEY')
   })
 
   it('close() destroys only a client it created', async (ctx) => {
-    needTarget(ctx)
-    const target = getTarget() as S3Target
-    const client = new S3Client({
-      region: target.options.region ?? process.env.AWS_REGION,
-      endpoint: target.options.endpoint,
-      forcePathStyle: target.options.forcePathStyle,
-      credentials: target.options.credentials,
-    })
+    const target = needTarget(ctx)
+    const client = rawClient(target)
     const shared = new S3ObjectStore({ ...target.options, client })
     await shared.put('close/k', text('v'))
     await shared.close()
@@ -239,13 +219,8 @@ describe('S3ObjectStore against s3rver', () => {
   storeTests(getTarget)
 
   it('maps wrong credentials to E_PERMISSION_DENIED without leaking the secret; nothing is written', async (ctx) => {
-    const target = getTarget()
-    if (!target) return ctx.skip()
-    // s3rver checks that the access key exists (it does not verify V4 signatures, so a wrong secret alone passes).
-    const bad = new S3ObjectStore({
-      ...target.options,
-      credentials: { accessKeyId: 'NOT-A-KEY', secretAccessKey: 'TOP-SECRET-VALUE' },
-    })
+    const target = targetOrSkip(getTarget, ctx)
+    const bad = unknownKeyStore(target, 'TOP-SECRET-VALUE')
     for (const attempt of [
       () => bad.put('denied/k', text('v')),
       () => bad.get('denied/k'),
@@ -255,10 +230,9 @@ describe('S3ObjectStore against s3rver', () => {
         }
       },
     ]) {
-      const error = await attempt().catch((e: unknown) => e)
-      expect(XComError.is(error, 'E_PERMISSION_DENIED')).toBe(true)
-      expect((error as Error).message).not.toContain('TOP-SECRET-VALUE')
-      expect((error as XComError).uri).toContain(target.options.bucket)
+      const error = await expectXComError(attempt, 'E_PERMISSION_DENIED')
+      expect(error.message).not.toContain('TOP-SECRET-VALUE')
+      expect(error.uri).toContain(target.options.bucket)
     }
     await bad.close()
     const good = new S3ObjectStore(target.options)
@@ -267,8 +241,7 @@ describe('S3ObjectStore against s3rver', () => {
   })
 
   it('s3rver ignores If-None-Match on writes (why the local suites run with conditionalCreate: false)', async (ctx) => {
-    const target = getTarget()
-    if (!target) return ctx.skip()
+    const target = targetOrSkip(getTarget, ctx)
     const trusting = new S3ObjectStore({ ...target.options, conditionalCreate: true })
     await trusting.put('ifnonematch/k', text('first'))
     await trusting.put('ifnonematch/k', text('second'), { ifNoneMatch: true })
@@ -277,33 +250,24 @@ describe('S3ObjectStore against s3rver', () => {
   })
 })
 
-const aws = awsTarget()
-if (!aws) {
-  console.warn(
-    'S3ObjectStore real-AWS tests skipped: set XCOM_TEST_S3_BUCKET (and AWS_REGION plus AWS credentials) to run them.',
-  )
-}
-describe.skipIf(!aws)('S3ObjectStore against AWS S3 (XCOM_TEST_S3_BUCKET)', () => {
-  afterAll(async () => {
-    if (aws) await emptyPrefix(aws)
-  })
+describeOnAws('S3ObjectStore', (aws) => {
   storeTests(() => aws)
 
   it('create-only writes fail with E_PRECONDITION_FAILED when the key exists (single and multipart)', async () => {
     // 5 MiB parts: the 6 MiB body goes through CompleteMultipartUpload with If-None-Match.
-    const store = new S3ObjectStore({ ...(aws as S3Target).options, partSize: 5 * MiB })
+    const store = new S3ObjectStore({ ...aws.options, partSize: 5 * MiB })
     await store.put('cond-aws/k', text('first'), { ifNoneMatch: true })
-    await expect(store.put('cond-aws/k', text('second'), { ifNoneMatch: true })).rejects.toMatchObject({
-      code: 'E_PRECONDITION_FAILED',
-    })
-    await expect(store.put('cond-aws/big', patternBytes(6 * MiB), { ifNoneMatch: true })).resolves.toEqual({
+    await expectXComError(
+      store.put('cond-aws/k', text('second'), { ifNoneMatch: true }),
+      'E_PRECONDITION_FAILED',
+    )
+    await expect(store.put('cond-aws/big', randomBytes(6 * MiB), { ifNoneMatch: true })).resolves.toEqual({
       size: 6 * MiB,
     })
-    await expect(
-      store.put('cond-aws/big', patternBytes(6 * MiB), { ifNoneMatch: true }),
-    ).rejects.toMatchObject({
-      code: 'E_PRECONDITION_FAILED',
-    })
+    await expectXComError(
+      store.put('cond-aws/big', randomBytes(6 * MiB), { ifNoneMatch: true }),
+      'E_PRECONDITION_FAILED',
+    )
     expect(Buffer.from(await (await store.get('cond-aws/k')).bytes()).toString()).toBe('first')
     await store.close()
   })
