@@ -1,4 +1,4 @@
-import { readChunks } from '@xcom/core/adapter'
+import { chunked, expectXComError, jsonRecords, randomBytes, readAll } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
 import {
   compressIfWorthIt,
@@ -8,17 +8,7 @@ import {
   none,
   zstd,
 } from '../src/index.ts'
-import { expectBytes, expectCode, jsonRecords, randomBytes } from './helpers.ts'
-
-async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  for await (const chunk of readChunks(stream)) chunks.push(chunk)
-  return new Uint8Array(Buffer.concat(chunks))
-}
-
-async function* chunksOf(data: Uint8Array, size: number) {
-  for (let offset = 0; offset < data.byteLength; offset += size) yield data.subarray(offset, offset + size)
-}
+import { expectBytes } from './helpers.ts'
 
 describe('compressIfWorthIt', () => {
   it('keeps the compressed form when it is at most minRatio of the original', async () => {
@@ -54,7 +44,7 @@ describe('compressIfWorthIt', () => {
 
   it('refuses a minRatio outside (0, 1] with E_CONFIG', async () => {
     for (const minRatio of [0, -0.5, 1.5, Number.NaN]) {
-      await expectCode(compressIfWorthIt(gzip(), Uint8Array.of(1), { minRatio }), 'E_CONFIG')
+      await expectXComError(compressIfWorthIt(gzip(), Uint8Array.of(1), { minRatio }), 'E_CONFIG')
     }
   })
 })
@@ -62,32 +52,32 @@ describe('compressIfWorthIt', () => {
 describe('compressStreamIfWorthIt', () => {
   it('compresses a redundant stream, deciding on a sample, and the output decompresses to the source', async () => {
     const value = jsonRecords(3_000_000)
-    const result = await compressStreamIfWorthIt(gzip(), chunksOf(value, 100_000), { sampleSize: 300_000 })
+    const result = await compressStreamIfWorthIt(gzip(), chunked(value, 100_000), { sampleSize: 300_000 })
     expect(result.codec.name).toBe('gzip')
     expect(result.sampleRatio).toBeLessThan(0.9)
-    const stored = await collect(result.stream)
+    const stored = await readAll(result.stream)
     expectBytes(stored, await gzip().compress(value))
   })
 
   it('passes an incompressible stream through unchanged, with the none codec', async () => {
     const value = randomBytes(1_000_000)
-    const result = await compressStreamIfWorthIt(gzip(), chunksOf(value, 64 * 1024))
+    const result = await compressStreamIfWorthIt(gzip(), chunked(value, 64 * 1024))
     expect(result.codec.name).toBe('none')
-    expectBytes(await collect(result.stream), value)
+    expectBytes(await readAll(result.stream), value)
   })
 
   it('decides a source shorter than the sample on its exact size', async () => {
     const value = jsonRecords(10_000)
     const result = await compressStreamIfWorthIt(gzip(), value)
     expect(result.codec.name).toBe('gzip')
-    expectBytes(await collect(result.stream), await gzip().compress(value))
+    expectBytes(await readAll(result.stream), await gzip().compress(value))
     const empty = await compressStreamIfWorthIt(gzip(), new Uint8Array(0))
     expect(empty.codec.name).toBe('none')
-    expect((await collect(empty.stream)).byteLength).toBe(0)
+    expect((await readAll(empty.stream)).byteLength).toBe(0)
   })
 
   it('refuses a bad sampleSize or minRatio with E_CONFIG', async () => {
-    await expectCode(compressStreamIfWorthIt(gzip(), Uint8Array.of(1), { sampleSize: 0 }), 'E_CONFIG')
-    await expectCode(compressStreamIfWorthIt(gzip(), Uint8Array.of(1), { minRatio: 2 }), 'E_CONFIG')
+    await expectXComError(compressStreamIfWorthIt(gzip(), Uint8Array.of(1), { sampleSize: 0 }), 'E_CONFIG')
+    await expectXComError(compressStreamIfWorthIt(gzip(), Uint8Array.of(1), { minRatio: 2 }), 'E_CONFIG')
   })
 })

@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
-import { runsTypeScriptChildren, sourceNodeFlags } from '@xcom/testing'
+import { runsTypeScriptChildren } from '@xcom/testing'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { type CompressionCodec, deflate, gzip, isZstdAvailable, zip, zstd } from '../src/index.ts'
 import type { FrameFeed } from '../src/zstd.ts'
-import { runsZstdFeed, tempDir } from './helpers.ts'
+import { runFixture, runsZstdFeed, tempDir } from './helpers.ts'
 
 const MiB = 1024 * 1024
 const dir = tempDir()
@@ -26,14 +23,12 @@ async function compressZeros(codec: CompressionCodec, total: number): Promise<Ui
 }
 
 /** Runs fixtures/bomb-memory.ts in a fresh process, so that its peak RSS is the decompression's alone. */
-async function decompressInChild(codec: string, file: string, maxSize: number) {
-  const child = fileURLToPath(new URL('./fixtures/bomb-memory.ts', import.meta.url))
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [...sourceNodeFlags(), '--no-warnings', child, codec, file, String(maxSize)],
+function decompressInChild(codec: string, file: string, maxSize: number) {
+  return runFixture<{ whole: string; streamed: string; delivered: number; growth: number }>(
+    'bomb-memory.ts',
+    [codec, file, String(maxSize)],
     { timeout: 120_000 },
   )
-  return JSON.parse(stdout) as { whole: string; streamed: string; delivered: number; growth: number }
 }
 
 // 1 GiB of zeros in a few MiB: inflated in full, it would take over 1 GiB of memory before failing.

@@ -1,7 +1,7 @@
 import { deflateSync, crc32 as nativeCrc32 } from 'node:zlib'
+import { randomBytes } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
 import { adler32, crc32For, crc32Portable } from '../src/checksum.ts'
-import { randomBytes } from './helpers.ts'
 
 describe('checksums', () => {
   it("the JavaScript CRC-32 equals zlib's on every length and split", () => {

@@ -1,42 +1,15 @@
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import type { Bytes } from '@xcom/core'
-import { XComError } from '@xcom/core'
+import { toReadableStream } from '@xcom/core/adapter'
+import { chunked, readAll, sourceNodeFlags } from '@xcom/testing'
 import { afterAll, expect } from 'vitest'
 import { hasZstd, nodeZlib, readsConcatenatedZstd } from '../src/runtime.ts'
 import type { FrameFeed } from '../src/zstd.ts'
-
-/** Deterministic pseudo-random bytes (xorshift32). */
-export function randomBytes(length: number, seed = 1): Bytes {
-  const out = new Uint8Array(length)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
-
-/** About `size` bytes of JSON records. */
-export function jsonRecords(size: number, seed = 0): Bytes {
-  const rows: string[] = []
-  let length = 2
-  for (let i = 0; length < size; i++) {
-    const row = JSON.stringify({
-      id: i + seed,
-      dag: 'etl',
-      task: `t${i % 13}`,
-      value: (i * 2654435761) % 1e6,
-    })
-    rows.push(row)
-    length += row.length + 1
-  }
-  return new TextEncoder().encode(`[${rows.join(',')}]`)
-}
 
 /**
  * Whether a command-line tool exists. Missing under CI=true is a failure (the CI script installs it); locally the
@@ -70,32 +43,31 @@ export function expectBytes(actual: Bytes, expected: Bytes): void {
   expect(Buffer.compare(Buffer.from(actual), Buffer.from(expected))).toBe(0)
 }
 
-/** Asserts that a promise rejects with an XComError of this code; returns the error. */
-export async function expectCode(promise: Promise<unknown>, code: string): Promise<XComError> {
-  let failure: unknown
-  try {
-    await promise
-  } catch (error) {
-    failure = error
-  }
-  expect(XComError.is(failure) ? failure.code : failure).toBe(code)
-  return failure as XComError
+/** Writes `input` in chunks of `chunkSize` through a transform while reading it; resolves with the output. */
+export function pump(
+  transform: TransformStream<Bytes, Bytes>,
+  input: Bytes,
+  chunkSize = 64 * 1024,
+): Promise<Bytes> {
+  return readAll(toReadableStream(chunked(input, chunkSize)).pipeThrough(transform))
 }
 
-/** Writes `input` in chunks through a transform while reading it; resolves with the output. */
-export async function pump(transform: TransformStream<Bytes, Bytes>, input: Bytes, chunkSize = 64 * 1024) {
-  const source = new ReadableStream<Bytes>({
-    start(controller) {
-      for (let offset = 0; offset < input.byteLength; offset += chunkSize) {
-        controller.enqueue(input.subarray(offset, offset + chunkSize))
-      }
-      controller.close()
-    },
-  })
-  const chunks: Bytes[] = []
-  const reader = source.pipeThrough(transform).getReader()
-  for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value)
-  return new Uint8Array(Buffer.concat(chunks))
+/**
+ * Runs `test/fixtures/<fixture>` in a fresh Node.js process (so that what it measures is its own), with `nodeFlags`
+ * before the flags that reach this workspace's sources, and parses the JSON it prints.
+ */
+export async function runFixture<T>(
+  fixture: string,
+  args: readonly string[],
+  options: { nodeFlags?: readonly string[]; timeout: number },
+): Promise<T> {
+  const file = fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url))
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [...(options.nodeFlags ?? []), ...sourceNodeFlags(), '--no-warnings', file, ...args],
+    { timeout: options.timeout },
+  )
+  return JSON.parse(stdout) as T
 }
 
 /** The ways zstd decompression can feed frames to node:zlib (see `FrameFeed`). */

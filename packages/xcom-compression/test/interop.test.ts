@@ -2,21 +2,11 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as nodeZlib from 'node:zlib'
+import { expectXComError, jsonRecords, randomBytes } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
 import { type CompressionCodec, gzip, isZstdAvailable, zip, zstd } from '../src/index.ts'
 import { nativeZstd } from '../src/zstd.ts'
-import {
-  expectBytes,
-  expectCode,
-  hasTool,
-  jsonRecords,
-  pump,
-  randomBytes,
-  run,
-  runsZstdFeed,
-  tempDir,
-  ZSTD_FEEDS,
-} from './helpers.ts'
+import { expectBytes, hasTool, pump, run, runsZstdFeed, tempDir, ZSTD_FEEDS } from './helpers.ts'
 
 const dir = tempDir()
 const values: Record<string, Uint8Array> = {
@@ -26,6 +16,13 @@ const values: Record<string, Uint8Array> = {
 }
 const both = (make: (implementation: 'native' | 'portable') => CompressionCodec) =>
   [make('native'), make('portable')] as const
+/** Every value with its label, compressed by `codec` whole and then streamed. */
+async function* outputs(codec: CompressionCodec) {
+  for (const [label, value] of Object.entries(values)) {
+    yield { label, value, compressed: await codec.compress(value) }
+    yield { label, value, compressed: await pump(codec.compressStream(), value, 10_000) }
+  }
+}
 let fileNumber = 0
 const file = (name: string, data?: Uint8Array): string => {
   const path = join(dir, `${fileNumber++}-${name}`)
@@ -37,16 +34,10 @@ describe.skipIf(!hasTool('gzip', 'gzip'))('gzip interop with gzip(1)', () => {
   for (const implementation of ['native', 'portable'] as const) {
     for (const level of [1, 6, 9]) {
       it(`gzip -t accepts ${implementation} level ${level} output, whole and streamed, and gzip -d restores it`, async () => {
-        const codec = gzip({ implementation, level })
-        for (const [label, value] of Object.entries(values)) {
-          for (const compressed of [
-            await codec.compress(value),
-            await pump(codec.compressStream(), value, 10_000),
-          ]) {
-            const path = file(`${label}.gz`, compressed)
-            run('gzip', ['-t', path])
-            expectBytes(run('gzip', ['-dc', path]), value)
-          }
+        for await (const { label, value, compressed } of outputs(gzip({ implementation, level }))) {
+          const path = file(`${label}.gz`, compressed)
+          run('gzip', ['-t', path])
+          expectBytes(run('gzip', ['-dc', path]), value)
         }
       })
     }
@@ -89,16 +80,10 @@ describe.skipIf(!hasTool('gzip', 'gzip'))('gzip interop with gzip(1)', () => {
 describe.skipIf(!hasTool('unzip', 'unzip'))('zip interop with unzip(1)', () => {
   for (const implementation of ['native', 'portable'] as const) {
     it(`unzip -t accepts ${implementation} output, whole and streamed, and unzip -p restores it`, async () => {
-      const codec = zip({ implementation })
-      for (const [label, value] of Object.entries(values)) {
-        for (const compressed of [
-          await codec.compress(value),
-          await pump(codec.compressStream(), value, 10_000),
-        ]) {
-          const path = file(`${label}.zip`, compressed)
-          run('unzip', ['-t', '-q', path]) // exits non-zero on any error; its wording varies between builds
-          expectBytes(run('unzip', ['-p', path]), value)
-        }
+      for await (const { label, value, compressed } of outputs(zip({ implementation }))) {
+        const path = file(`${label}.zip`, compressed)
+        run('unzip', ['-t', '-q', path]) // exits non-zero on any error; its wording varies between builds
+        expectBytes(run('unzip', ['-p', path]), value)
       }
     })
   }
@@ -184,8 +169,8 @@ describe.skipIf(!hasTool('zip', 'zip'))('zip: reads archives made by zip(1) and 
     run('sh', ['-c', `cd "${tree}" && zip -q -r "${archive}" empty`])
     const emptyArchive = Uint8Array.of(0x50, 0x4b, 5, 6, ...new Array(18).fill(0))
     for (const codec of codecs) {
-      await expectCode(codec.decompress(readFileSync(archive)), 'E_CORRUPT')
-      await expectCode(codec.decompress(emptyArchive), 'E_CORRUPT')
+      await expectXComError(codec.decompress(readFileSync(archive)), 'E_CORRUPT')
+      await expectXComError(codec.decompress(emptyArchive), 'E_CORRUPT')
     }
   })
 
@@ -196,16 +181,16 @@ describe.skipIf(!hasTool('zip', 'zip'))('zip: reads archives made by zip(1) and 
     const supportsBzip2 = new TextDecoder().decode(run('zip', ['-h2'])).includes('bzip2')
     if (supportsBzip2) run('zip', ['-q', '-j', '-Z', 'bzip2', bzip2, source])
     for (const codec of codecs) {
-      const error = await expectCode(codec.decompress(readFileSync(encrypted)), 'E_UNKNOWN_CODEC')
+      const error = await expectXComError(codec.decompress(readFileSync(encrypted)), 'E_UNKNOWN_CODEC')
       expect(error.message).toContain('encrypted')
       if (supportsBzip2) {
         expect(
-          (await expectCode(codec.decompress(readFileSync(bzip2)), 'E_UNKNOWN_CODEC')).message,
+          (await expectXComError(codec.decompress(readFileSync(bzip2)), 'E_UNKNOWN_CODEC')).message,
         ).toContain('bzip2')
       }
       const method = (await codec.compress(content)).slice()
       method[8] = 14 // lzma
-      expect((await expectCode(codec.decompress(method), 'E_UNKNOWN_CODEC')).message).toContain('lzma')
+      expect((await expectXComError(codec.decompress(method), 'E_UNKNOWN_CODEC')).message).toContain('lzma')
     }
   })
 })
@@ -213,16 +198,10 @@ describe.skipIf(!hasTool('zip', 'zip'))('zip: reads archives made by zip(1) and 
 describe.skipIf(!isZstdAvailable() || !hasTool('zstd', 'zstd'))('zstd interop with zstd(1)', () => {
   it('zstd -t accepts our output at several levels, whole and streamed, and zstd -d restores it', async () => {
     for (const level of [1, 3, 19]) {
-      const codec = zstd({ level })
-      for (const [label, value] of Object.entries(values)) {
-        for (const compressed of [
-          await codec.compress(value),
-          await pump(codec.compressStream(), value, 10_000),
-        ]) {
-          const path = file(`${label}.zst`, compressed)
-          run('zstd', ['-q', '-t', path])
-          expectBytes(run('zstd', ['-q', '-d', '-c', path]), value)
-        }
+      for await (const { label, value, compressed } of outputs(zstd({ level }))) {
+        const path = file(`${label}.zst`, compressed)
+        run('zstd', ['-q', '-t', path])
+        expectBytes(run('zstd', ['-q', '-d', '-c', path]), value)
       }
     }
   })
@@ -319,9 +298,9 @@ describe.skipIf(!isZstdAvailable() || !hasTool('zstd', 'zstd'))('zstd interop wi
         ]
         for (const data of bad) {
           expect(zstdDecode(data)).toBeUndefined()
-          await expectCode(codec.decompress(data), 'E_CORRUPT')
-          await expectCode(pump(codec.decompressStream(), data, 1000), 'E_CORRUPT')
-          await expectCode(pump(codec.decompressStream(), data, frame.byteLength), 'E_CORRUPT')
+          await expectXComError(codec.decompress(data), 'E_CORRUPT')
+          await expectXComError(pump(codec.decompressStream(), data, 1000), 'E_CORRUPT')
+          await expectXComError(pump(codec.decompressStream(), data, frame.byteLength), 'E_CORRUPT')
         }
       },
     )
@@ -337,8 +316,11 @@ describe.skipIf(!isZstdAvailable() || !hasTool('zstd', 'zstd'))('zstd interop wi
         expect((await pump(codec.decompressStream({ maxSize: total }), twoFrames, 999)).byteLength).toBe(
           total,
         )
-        await expectCode(codec.decompress(twoFrames, { maxSize: total - 1 }), 'E_TOO_LARGE')
-        await expectCode(pump(codec.decompressStream({ maxSize: total - 1 }), twoFrames, 999), 'E_TOO_LARGE')
+        await expectXComError(codec.decompress(twoFrames, { maxSize: total - 1 }), 'E_TOO_LARGE')
+        await expectXComError(
+          pump(codec.decompressStream({ maxSize: total - 1 }), twoFrames, 999),
+          'E_TOO_LARGE',
+        )
       },
     )
   }

@@ -1,13 +1,10 @@
 import { toReadableStream } from '@xcom/core/adapter'
+import { expectXComError, jsonRecords, readAll } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
 import { compressIterable, decompressIterable, gzip, zip } from '../src/index.ts'
-import { expectBytes, expectCode, jsonRecords } from './helpers.ts'
+import { expectBytes } from './helpers.ts'
 
-async function join(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  for await (const chunk of chunks) parts.push(chunk)
-  return new Uint8Array(Buffer.concat(parts))
-}
+const join = (chunks: AsyncIterable<Uint8Array>) => readAll(toReadableStream(chunks))
 
 const value = jsonRecords(500_000)
 const pieces = (size: number) => {
@@ -42,8 +39,8 @@ describe('AsyncIterable forms', () => {
       for await (const chunk of decompressIterable(codec, [whole.subarray(0, whole.byteLength - 10)]))
         seen.push(chunk)
     })()
-    await expectCode(run, 'E_CORRUPT')
-    await expectCode(join(decompressIterable(codec, [whole], { maxSize: 1000 })), 'E_TOO_LARGE')
+    await expectXComError(run, 'E_CORRUPT')
+    await expectXComError(join(decompressIterable(codec, [whole], { maxSize: 1000 })), 'E_TOO_LARGE')
   })
 
   it('stops the source when the consumer stops early', async () => {

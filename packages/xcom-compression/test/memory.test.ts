@@ -1,20 +1,16 @@
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
-import { runsTypeScriptChildren, sourceNodeFlags } from '@xcom/testing'
+import { runsTypeScriptChildren } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
+import { runFixture } from './helpers.ts'
 
 const MiB = 1024 * 1024
 
 /** Streams `total` bytes through gzip compress + decompress in a fresh Node.js process; returns what it measured. */
-async function streamInChild(total: number, implementation: 'native' | 'portable') {
-  const child = fileURLToPath(new URL('./fixtures/stream-memory.ts', import.meta.url))
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--expose-gc', ...sourceNodeFlags(), '--no-warnings', child, String(total), implementation],
-    { timeout: 180_000 },
+function streamInChild(total: number, implementation: 'native' | 'portable') {
+  return runFixture<{ total: number; received: number; same: boolean; growth: number }>(
+    'stream-memory.ts',
+    [String(total), implementation],
+    { nodeFlags: ['--expose-gc'], timeout: 180_000 },
   )
-  return JSON.parse(stdout) as { total: number; received: number; same: boolean; growth: number }
 }
 
 describe.skipIf(!runsTypeScriptChildren)(

@@ -1,5 +1,6 @@
 import * as nodeZlib from 'node:zlib'
 import { XComError } from '@xcom/core'
+import { expectXComError, jsonRecords } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
 import {
   CODEC_NAMES,
@@ -15,7 +16,7 @@ import {
   zstd,
 } from '../src/index.ts'
 import { hasZstd } from '../src/runtime.ts'
-import { expectBytes, expectCode, jsonRecords } from './helpers.ts'
+import { expectBytes } from './helpers.ts'
 
 const thrown = (run: () => unknown): unknown => {
   try {
@@ -168,20 +169,20 @@ describe('codec options', () => {
   it('refuses a negative or non-numeric maxSize with E_CONFIG', async () => {
     const codec = gzip()
     const data = await codec.compress(Uint8Array.of(1, 2, 3))
-    await expectCode(codec.decompress(data, { maxSize: -1 }), 'E_CONFIG')
-    await expectCode(codec.decompress(data, { maxSize: Number.NaN }), 'E_CONFIG')
+    await expectXComError(codec.decompress(data, { maxSize: -1 }), 'E_CONFIG')
+    await expectXComError(codec.decompress(data, { maxSize: Number.NaN }), 'E_CONFIG')
     expect(codeOf(() => codec.decompressStream({ maxSize: '10' as unknown as number }))).toBe('E_CONFIG')
   })
 
   it('refuses data that is not bytes with E_CONFIG, whole and streamed, naming what it got', async () => {
     for (const codec of [gzip(), zip({ implementation: 'portable' }), none()]) {
-      const error = await expectCode(codec.compress('text' as unknown as Uint8Array), 'E_CONFIG')
+      const error = await expectXComError(codec.compress('text' as unknown as Uint8Array), 'E_CONFIG')
       expect(error.message).toContain('string')
-      await expectCode(codec.decompress({} as unknown as Uint8Array), 'E_CONFIG')
+      await expectXComError(codec.decompress({} as unknown as Uint8Array), 'E_CONFIG')
       const stream = codec.compressStream()
       const writer = stream.writable.getWriter()
-      await expectCode(writer.write(42 as unknown as Uint8Array), 'E_CONFIG')
-      await expectCode(stream.readable.getReader().read(), 'E_CONFIG')
+      await expectXComError(writer.write(42 as unknown as Uint8Array), 'E_CONFIG')
+      await expectXComError(stream.readable.getReader().read(), 'E_CONFIG')
     }
   })
 
@@ -198,13 +199,13 @@ describe('codec options', () => {
   })
 
   it('names the object in errors when given its uri', async () => {
-    const error = await expectCode(
+    const error = await expectXComError(
       gzip().decompress(Uint8Array.of(1, 2, 3), { uri: 's3://conn@bucket/xcom/a.json.gz' }),
       'E_CORRUPT',
     )
     expect(error.uri).toBe('s3://conn@bucket/xcom/a.json.gz')
     expect(error.message).toContain('s3://conn@bucket/xcom/a.json.gz')
-    const tooLarge = await expectCode(
+    const tooLarge = await expectXComError(
       zip().decompress(await zip().compress(new Uint8Array(100)), { maxSize: 10, uri: 'file:///tmp/x.zip' }),
       'E_TOO_LARGE',
     )

@@ -1,11 +1,12 @@
 import * as nodeZlib from 'node:zlib'
 import { XComError } from '@xcom/core'
+import { jsonRecords, randomBytes } from '@xcom/testing'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { isZstdAvailable } from '../src/index.ts'
 import { readsConcatenatedZstd } from '../src/runtime.ts'
 import { nativeZstd } from '../src/zstd.ts'
-import { expectBytes, jsonRecords, pump, randomBytes, runsZstdFeed, ZSTD_FEEDS } from './helpers.ts'
+import { expectBytes, pump, runsZstdFeed, ZSTD_FEEDS } from './helpers.ts'
 
 /** A frame and what it decodes to. */
 interface Frame {
