@@ -1,11 +1,14 @@
 // Throughput of every codec against node:zlib's own gzip at the same level, in the same process, on ~30 MB of JSON
-// records and on 64 MiB of random bytes. Run after `pnpm run build`: node --expose-gc bench/index.ts
+// records and on 64 MiB of random bytes, on the sources: `pnpm bench`, that is
+// node --conditions=@xcom/source --expose-gc bench/index.ts
 // Each figure is the best of several runs, baseline and candidate alternating, in MB/s of uncompressed data.
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
-import { type CompressionCodec, deflate, gzip, zip, zstd } from '../dist/index.js'
+import { readChunks, toReadableStream } from '@xcom/core/adapter'
+import { randomBytes } from '@xcom/testing'
+import { type CompressionCodec, deflate, gzip, zip, zstd } from '../src/index.ts'
 
 const MB = 1e6
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
@@ -13,6 +16,7 @@ const CHUNK = 64 * 1024
 const gzipAsync = promisify(zlib.gzip)
 const gunzipAsync = promisify(zlib.gunzip)
 
+/** XCom-like rows (richer than `@xcom/testing`'s jsonRecords, so the ratios are those of real values). */
 function jsonRecords(size: number): Uint8Array {
   const rows: string[] = []
   let length = 2
@@ -33,18 +37,6 @@ function jsonRecords(size: number): Uint8Array {
     length += row.length + 1
   }
   return new TextEncoder().encode(`[${rows.join(',')}]`)
-}
-
-function randomBytes(length: number): Uint8Array {
-  const out = new Uint8Array(length)
-  let x = 0x9e3779b9
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
 }
 
 const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => {})
@@ -81,17 +73,10 @@ async function webStream(
   transform: TransformStream<Uint8Array, Uint8Array>,
   data: Uint8Array,
 ): Promise<number> {
-  const parts = chunks(data)
-  let index = 0
-  const source = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (index < parts.length) controller.enqueue(parts[index++]!)
-      else controller.close()
-    },
-  })
   let size = 0
-  const reader = source.pipeThrough(transform).getReader()
-  for (let next = await reader.read(); !next.done; next = await reader.read()) size += next.value.byteLength
+  for await (const chunk of readChunks(toReadableStream(chunks(data)).pipeThrough(transform))) {
+    size += chunk.byteLength
+  }
   return size
 }
 
@@ -108,6 +93,32 @@ async function nodeStream(engine: zlib.Gzip | zlib.Gunzip, data: Uint8Array): Pr
   return size
 }
 
+/** A way of using a codec, and node:zlib's gzip used the same way as the baseline. */
+interface Way {
+  /** Added to the codec's label. */
+  label: string
+  nodeCompress(data: Uint8Array, level: number): Promise<unknown>
+  nodeDecompress(compressed: Uint8Array): Promise<unknown>
+  compress(codec: CompressionCodec, data: Uint8Array): Promise<unknown>
+  decompress(codec: CompressionCodec, compressed: Uint8Array): Promise<unknown>
+}
+
+const WHOLE: Way = {
+  label: '',
+  nodeCompress: (data, level) => gzipAsync(data, { level }),
+  nodeDecompress: (compressed) => gunzipAsync(compressed),
+  compress: (codec, data) => codec.compress(data),
+  decompress: (codec, compressed) => codec.decompress(compressed),
+}
+
+const STREAMED: Way = {
+  label: ', streamed',
+  nodeCompress: (data, level) => nodeStream(zlib.createGzip({ level }), data),
+  nodeDecompress: (compressed) => nodeStream(zlib.createGunzip(), compressed),
+  compress: (codec, data) => webStream(codec.compressStream(), data),
+  decompress: (codec, compressed) => webStream(codec.decompressStream(), compressed),
+}
+
 interface Row {
   codec: string
   data: string
@@ -118,28 +129,27 @@ interface Row {
   decompressVsNode: number
 }
 
-const rows: Row[] = []
-
 async function measure(
   label: string,
   codec: CompressionCodec,
   data: Uint8Array,
   dataLabel: string,
   level: number,
+  way = WHOLE,
 ) {
   const compressed = await codec.compress(data)
   const nodeCompressed = await gzipAsync(data, { level })
   const mbps = (seconds: number) => data.byteLength / MB / seconds
   const [nodeC, ourC] = await race(
-    () => gzipAsync(data, { level }),
-    () => codec.compress(data),
+    () => way.nodeCompress(data, level),
+    () => way.compress(codec, data),
   )
   const [nodeD, ourD] = await race(
-    () => gunzipAsync(nodeCompressed),
-    () => codec.decompress(compressed),
+    () => way.nodeDecompress(nodeCompressed),
+    () => way.decompress(codec, compressed),
   )
-  rows.push({
-    codec: label,
+  print({
+    codec: `${label}${way.label}`,
     data: dataLabel,
     ratio: compressed.byteLength / data.byteLength,
     compress: mbps(ourC),
@@ -147,37 +157,6 @@ async function measure(
     decompress: mbps(ourD),
     decompressVsNode: nodeD / ourD,
   })
-  print(rows.at(-1)!)
-}
-
-async function measureStream(
-  label: string,
-  codec: CompressionCodec,
-  data: Uint8Array,
-  dataLabel: string,
-  level: number,
-) {
-  const compressed = await codec.compress(data)
-  const nodeCompressed = await gzipAsync(data, { level })
-  const mbps = (seconds: number) => data.byteLength / MB / seconds
-  const [nodeC, ourC] = await race(
-    () => nodeStream(zlib.createGzip({ level }), data),
-    () => webStream(codec.compressStream(), data),
-  )
-  const [nodeD, ourD] = await race(
-    () => nodeStream(zlib.createGunzip(), nodeCompressed),
-    () => webStream(codec.decompressStream(), compressed),
-  )
-  rows.push({
-    codec: `${label}, streamed`,
-    data: dataLabel,
-    ratio: compressed.byteLength / data.byteLength,
-    compress: mbps(ourC),
-    compressVsNode: nodeC / ourC,
-    decompress: mbps(ourD),
-    decompressVsNode: nodeD / ourD,
-  })
-  print(rows.at(-1)!)
 }
 
 const widths = [34, 12, 7, 14, 10, 16, 10]
@@ -200,7 +179,7 @@ function print(row: Row): void {
 
 const datasets: [string, Uint8Array][] = [
   ['JSON 30 MB', jsonRecords(30 * MB)],
-  ['random 64MiB', randomBytes(64 * 1024 * 1024)],
+  ['random 64MiB', randomBytes(64 * 1024 * 1024, 0x9e3779b9)],
 ]
 console.log(
   `Node.js ${process.versions.node}, zlib ${process.versions.zlib}; best of ${RUNS} runs; MB/s of input.`,
@@ -213,7 +192,7 @@ console.log(line(widths.map((width) => '-'.repeat(width))))
 for (const [label, data] of datasets) {
   for (const level of [1, 6]) {
     await measure(`gzip level ${level} (native)`, gzip({ level }), data, label, level)
-    await measureStream(`gzip level ${level} (native)`, gzip({ level }), data, label, level)
+    await measure(`gzip level ${level} (native)`, gzip({ level }), data, label, level, STREAMED)
     await measure(
       `gzip level ${level} (portable)`,
       gzip({ level, implementation: 'portable' }),
