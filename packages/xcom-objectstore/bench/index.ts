@@ -1,10 +1,12 @@
 // Benchmarks of @xcom/objectstore through file://, each against plain fs in the same run:
 //   1. push + pull of a 256 MiB Uint8Array vs fs.writeFile + fs.readFile of the same bytes;
 //   2. push + pull of ~50 MB of JSON records vs JSON.stringify + writeFile + readFile + JSON.parse;
-//   3. RSS growth while pushing a 1 GiB stream (child process).
+//   3. RSS growth while pushing a 1 GiB stream and pulling it back as a stream (child process: the memory-bound test's
+//      fixture, run on the sources).
 // Each also runs, for reading the figures, xcom with `checksum: 'sha256'` (the default is crc32) and, for JSON, the
 // serializers alone.
-// Build first (`pnpm --filter @xcom/core build && pnpm run build`), then: node --expose-gc bench/index.ts
+// 1 and 2 measure the built package: build first (`pnpm --filter @xcom/core build && pnpm run build`), then:
+// node --expose-gc bench/index.ts
 // (XCOM_BENCH_ROUNDS=9 for more rounds; the medians are reported, with the load average before and after).
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -12,6 +14,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryMetadataStore, XCom } from '@xcom/core'
+import { sourceNodeFlags } from '@xcom/testing'
 import { type ChecksumAlgorithm, FileObjectStore, ObjectStoreXComBackend } from '../dist/index.js'
 
 const MiB = 1024 * 1024
@@ -183,22 +186,34 @@ console.log(`load average before: ${load()}`)
   )
 }
 
-// 3. RSS growth while pushing a 1 GiB stream, in a fresh process.
+// 3. RSS growth while pushing a 1 GiB stream and pulling it back, in a fresh process.
 {
   const child = spawnSync(
     process.execPath,
-    ['--expose-gc', join(import.meta.dirname, 'rss-child.ts'), '1024', join(work, 'rss')],
-    {
-      encoding: 'utf8',
-    },
+    [
+      '--expose-gc',
+      ...sourceNodeFlags(),
+      '--no-warnings',
+      join(import.meta.dirname, '..', 'test', 'fixtures', 'rss-child.ts'),
+      '1024',
+      join(work, 'rss'),
+    ],
+    { encoding: 'utf8' },
   )
   if (child.status !== 0) throw new Error(child.stderr)
-  const result = JSON.parse(child.stdout.trim()) as { size: number; growth: number; seconds: number }
-  console.log('\n1 GiB stream push (child process)')
+  const result = JSON.parse(child.stdout.trim().split('\n').at(-1) as string) as {
+    size: number
+    pushGrowth: number
+    pullGrowth: number
+    seconds: number
+  }
+  console.log('\n1 GiB stream push and streamed pull (child process)')
   console.log(
     `  pushed ${(result.size / MiB).toFixed(0)} MiB in ${result.seconds.toFixed(2)} s (${(result.size / 1e6 / result.seconds).toFixed(0)} MB/s)`,
   )
-  console.log(`  RSS growth ${(result.growth / MiB).toFixed(1)} MiB  (target < 128 MiB)`)
+  console.log(
+    `  RSS growth: push ${(result.pushGrowth / MiB).toFixed(1)} MiB, pull ${(result.pullGrowth / MiB).toFixed(1)} MiB  (target < 128 MiB)`,
+  )
 }
 
 console.log(`\nload average after: ${load()}`)

@@ -1,5 +1,5 @@
 import { type ByteSource, type Bytes, type ObjectBody, XComError } from '@xcom/core'
-import { readChunks } from '@xcom/core/adapter'
+import { allocateBytes, plainBytes, readChunks } from '@xcom/core/adapter'
 import { algorithmOf, type Checksum, type ChecksumAlgorithm, createChecksum } from './checksum.ts'
 
 /**
@@ -24,32 +24,6 @@ export function isBinaryValue(value: unknown): value is BinaryValue {
   if (typeof Blob !== 'undefined' && value instanceof Blob) return true
   if (value instanceof ReadableStream) return true
   return typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
-}
-
-/** A plain Uint8Array view of the same memory (a Buffer stays a Buffer otherwise). */
-export function plainBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.constructor === Uint8Array
-    ? bytes
-    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-}
-
-/** A new Uint8Array of `size` bytes whose content is not zeroed first (it is about to be overwritten). */
-export function allocate(size: number): Uint8Array {
-  return plainBytes(Buffer.allocUnsafeSlow(size))
-}
-
-/** Joins chunks into one buffer (the chunk itself when there is only one). */
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0] as Uint8Array
-  let size = 0
-  for (const chunk of chunks) size += chunk.byteLength
-  const out = allocate(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
 }
 
 /**
@@ -231,28 +205,14 @@ function verifier(expected: Expected): {
 }
 
 /**
- * An {@link ObjectBody} that can read itself into one new buffer while showing each part to `observe`, in order, as
- * soon as it has landed and while the next part is being read: the reader hashes as it reads, with no copy. Bodies of
- * `FileObjectStore` have it; bodies of other stores are read through `stream()`.
- */
-export interface ObservableBody extends ObjectBody {
-  /** Like `bytes()`, calling `observe` with every part of the result, in order; an error it throws ends the read. */
-  bytesObserved(observe: (part: Uint8Array) => void): Promise<Uint8Array>
-}
-
-function isObservable(body: ObjectBody): body is ObservableBody {
-  return typeof (body as Partial<ObservableBody>).bytesObserved === 'function'
-}
-
-/**
  * Reads a body of exactly `expected.size` bytes into one buffer, hashing it as it arrives (each part while the next is
- * read, when the body is an {@link ObservableBody}), and returns it only once size and checksum match.
+ * read, when the body has `bytesObserved`), and returns it only once size and checksum match.
  * @throws XComError `E_CORRUPT` on a size or checksum mismatch.
  */
 export async function readVerified(body: ObjectBody, expected: Expected): Promise<Uint8Array> {
   const tally = verifier(expected)
   let out: Uint8Array | undefined
-  if (isObservable(body)) {
+  if (body.bytesObserved) {
     out = await body.bytesObserved((part) => tally.take(part))
     if (out.byteLength !== tally.size) throw corrupt(expected, 'the store returned bytes it did not show')
   } else {
@@ -262,7 +222,7 @@ export async function readVerified(body: ObjectBody, expected: Expected): Promis
       if (!out && chunk.byteLength === expected.size && chunk.byteLength === chunk.buffer.byteLength) {
         out = chunk
       } else {
-        out ??= allocate(expected.size)
+        out ??= allocateBytes(expected.size)
         out.set(chunk, tally.size - chunk.byteLength)
       }
     }
@@ -308,32 +268,4 @@ export function sized(size: number, uri: string): TransformStream<Uint8Array, Ui
         throw corrupt(expected, `it decompresses to ${count} bytes where ${size} were written`)
     },
   })
-}
-
-/** A web stream of one buffer. */
-export function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(controller) {
-      if (bytes.byteLength > 0) controller.enqueue(bytes)
-      controller.close()
-    },
-  })
-}
-
-/** A web stream over an async iterable (returning the iterator when the stream is cancelled). */
-export function streamFrom(iterable: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
-  const iterator = iterable[Symbol.asyncIterator]()
-  return new ReadableStream(
-    {
-      async pull(controller) {
-        const next = await iterator.next()
-        if (next.done) controller.close()
-        else controller.enqueue(next.value)
-      },
-      async cancel(reason) {
-        await iterator.return?.(reason)
-      },
-    },
-    { highWaterMark: 1 },
-  )
 }

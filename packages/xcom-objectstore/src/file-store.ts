@@ -23,35 +23,31 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Dirent } from 'node:fs'
-import {
-  type FileHandle,
-  link,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  rmdir,
-  stat,
-  writeFile,
-} from 'node:fs/promises'
+import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import {
   type ByteSource,
   type GetOptions,
   type IncompleteReport,
+  type ObjectBody,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
   XComError,
-  type XComErrorCode,
 } from '@xcom/core'
-import { checkObjectKey } from '@xcom/core/adapter'
-import { allocate, chunksOf, type ObservableBody } from './bytes.ts'
-import { alreadyExists, notFound, resolveRange, uriOf } from './store-util.ts'
+import { checkObjectKey, resolveRange } from '@xcom/core/adapter'
+import { chunksOf } from './bytes.ts'
+import {
+  errnoOf,
+  fileError,
+  fileStream,
+  forEachLimit,
+  placeInDirectory,
+  readSpan,
+  writeAll,
+} from './file-io.ts'
+import { alreadyExists, notFound, uriOf } from './store-util.ts'
 
 /** Options of {@link FileObjectStore}. */
 export interface FileObjectStoreOptions {
@@ -63,13 +59,6 @@ export interface FileObjectStoreOptions {
 
 /** The directory under the root that holds sidecars and temporary files. */
 const INTERNAL = '.xcom'
-/** Bytes read per call when reading a whole object into one buffer: large, so the per-call cost vanishes. */
-const READ_CHUNK = 8 * 1024 * 1024
-/**
- * Bytes per chunk of a stream (two are read ahead), bounding its memory: small enough that a chunk is still in the CPU
- * cache while the reader hashes and decodes it.
- */
-const STREAM_CHUNK = 512 * 1024
 
 /**
  * An {@link ObjectStore} on the local file system (`file:///absolute/path`). Writes are atomic (temporary file +
@@ -103,9 +92,9 @@ export class FileObjectStore implements ObjectStore {
    * that cannot name a path inside the root; `E_PERMISSION_DENIED`; the body's own error or the abort reason (nothing
    * is left behind in any of these cases).
    */
-  async put(key: string, body: ByteSource, options: PutOptions = {}): Promise<{ size: number }> {
-    const target = this.#path(key)
-    const metaTarget = this.#path(key, 'meta')
+  async put(objectKey: string, body: ByteSource, options: PutOptions = {}): Promise<{ size: number }> {
+    const target = this.#path(objectKey)
+    const metaTarget = this.#path(objectKey, 'meta')
     options.signal?.throwIfAborted()
     const tmpDir = join(this.root, INTERNAL, 'tmp')
     const tmp = join(tmpDir, randomUUID())
@@ -120,7 +109,7 @@ export class FileObjectStore implements ObjectStore {
       if (options.ifNoneMatch) {
         await placeInDirectory(target, tmp, () =>
           link(tmp, target).catch((error: unknown) => {
-            throw errnoOf(error) === 'EEXIST' ? alreadyExists(this.url, key) : error
+            throw errnoOf(error) === 'EEXIST' ? alreadyExists(this.url, objectKey) : error
           }),
         )
         await rm(tmp, { force: true })
@@ -132,68 +121,73 @@ export class FileObjectStore implements ObjectStore {
       return { size }
     } catch (error) {
       await Promise.all([rm(tmp, { force: true }), rm(metaTmp, { force: true })])
-      throw fileError(error, 'Writing', uriOf(this.url, key))
+      throw fileError(error, 'Writing', uriOf(this.url, objectKey))
     }
   }
 
-  /** @throws XComError `E_NOT_FOUND` naming the URI when the key does not exist. */
-  async get(key: string, options: GetOptions = {}): Promise<ObservableBody> {
-    const info = await this.head(key)
-    if (!info) throw notFound(this.url, key)
-    const path = this.#path(key)
-    const uri = uriOf(this.url, key)
+  /**
+   * The object's info and body; the body has `bytesObserved`, so a reader can hash each part while the next is read.
+   * @throws XComError `E_NOT_FOUND` naming the URI when the key does not exist.
+   */
+  async get(objectKey: string, options: GetOptions = {}): Promise<Required<ObjectBody>> {
+    const info = await this.head(objectKey)
+    if (!info) throw notFound(this.url, objectKey)
+    const path = this.#path(objectKey)
+    const uri = uriOf(this.url, objectKey)
     const { start, end } = resolveRange(options.range, info.size, uri)
     return {
       ...info,
       stream: () => fileStream(path, start, end, uri),
       bytes: () => readSpan(path, start, end, uri),
       bytesObserved: (observe: (part: Uint8Array) => void) => readSpan(path, start, end, uri, observe),
-    } satisfies ObservableBody
+    }
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    const path = this.#path(key)
+  /** The object's size, modification time and sidecar metadata; undefined when there is no such file. */
+  async head(objectKey: string): Promise<ObjectInfo | undefined> {
+    const path = this.#path(objectKey)
     let stats: Awaited<ReturnType<typeof stat>>
     try {
       stats = await stat(path)
     } catch (error) {
       if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return undefined
-      throw fileError(error, 'Reading', uriOf(this.url, key))
+      throw fileError(error, 'Reading', uriOf(this.url, objectKey))
     }
     if (!stats.isFile()) return undefined
     return {
-      objectKey: key,
+      objectKey,
       size: stats.size,
       lastModified: stats.mtime,
-      metadata: await this.#readMetadata(key),
+      metadata: await this.#readMetadata(objectKey),
     }
   }
 
   /** Deletes objects and their sidecars, then their empty directories. Missing keys are not failures. */
-  async deleteMany(keys: readonly string[]): Promise<{ failed: { objectKey: string; error: XComError }[] }> {
+  async deleteMany(
+    objectKeys: readonly string[],
+  ): Promise<{ failed: { objectKey: string; error: XComError }[] }> {
     const failed: { objectKey: string; error: XComError }[] = []
-    await forEachLimit(keys, 16, async (key) => {
+    await forEachLimit(objectKeys, 16, async (objectKey) => {
       try {
-        const path = this.#path(key)
-        const metaPath = this.#path(key, 'meta')
+        const path = this.#path(objectKey)
+        const metaPath = this.#path(objectKey, 'meta')
         await rm(path, { force: true })
         await rm(metaPath, { force: true })
         await this.#prune(dirname(path), this.root)
         await this.#prune(dirname(metaPath), join(this.root, INTERNAL, 'meta'))
       } catch (error) {
-        const mapped = fileError(error, 'Deleting', uriOf(this.url, key))
+        const mapped = fileError(error, 'Deleting', uriOf(this.url, objectKey))
         failed.push({
-          objectKey: key,
+          objectKey,
           error: XComError.is(mapped)
             ? mapped
-            : new XComError('E_BACKEND', `Deleting ${uriOf(this.url, key)} failed.`, { cause: mapped }),
+            : new XComError('E_BACKEND', `Deleting ${uriOf(this.url, objectKey)} failed.`, { cause: mapped }),
         })
       }
     })
     return { failed }
   }
 
-  /** Every object whose key starts with `prefix`, walking directories in name order. */
   /**
    * Removes temporary files of writes that never finished (a killed process) and were last written before
    * `startedBefore`; a write still in progress keeps touching its file, so it is kept.
@@ -222,6 +216,7 @@ export class FileObjectStore implements ObjectStore {
     return report
   }
 
+  /** Every object whose key starts with `prefix`, walking directories in name order. */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     yield* this.#walk(this.root, '', prefix)
   }
@@ -236,14 +231,14 @@ export class FileObjectStore implements ObjectStore {
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const entry of entries) {
-      const key = keyPrefix + entry.name
+      const objectKey = keyPrefix + entry.name
       if (keyPrefix === '' && entry.name === INTERNAL) continue
       if (entry.isDirectory()) {
-        const dirKey = `${key}/`
+        const dirKey = `${objectKey}/`
         if (dirKey.startsWith(prefix) || prefix.startsWith(dirKey))
           yield* this.#walk(join(dir, entry.name), dirKey, prefix)
-      } else if (entry.isFile() && key.startsWith(prefix)) {
-        const info = await this.head(key)
+      } else if (entry.isFile() && objectKey.startsWith(prefix)) {
+        const info = await this.head(objectKey)
         if (info) yield info
       }
     }
@@ -273,9 +268,11 @@ export class FileObjectStore implements ObjectStore {
     }
   }
 
-  async #readMetadata(key: string): Promise<Record<string, string>> {
+  async #readMetadata(objectKey: string): Promise<Record<string, string>> {
     try {
-      const sidecar = JSON.parse(await readFile(this.#path(key, 'meta'), 'utf8')) as { metadata?: unknown }
+      const sidecar = JSON.parse(await readFile(this.#path(objectKey, 'meta'), 'utf8')) as {
+        metadata?: unknown
+      }
       const metadata = sidecar.metadata
       if (typeof metadata !== 'object' || metadata === null) return {}
       return Object.fromEntries(
@@ -304,201 +301,19 @@ export class FileObjectStore implements ObjectStore {
    * @throws XComError `E_INVALID_KEY` for a key that is empty, has an empty, `.` or `..` segment, contains NUL (or `\`
    * on Windows), or starts with the reserved `.xcom` segment.
    */
-  #path(key: string, tree?: 'meta'): string {
-    const segments = checkObjectKey(this.url, key).split('/')
+  #path(objectKey: string, tree?: 'meta'): string {
+    const segments = checkObjectKey(this.url, objectKey).split('/')
     // A drive letter or stream name would leave the root on Windows.
     if (segments[0] === INTERNAL || (sep === '\\' && segments.some((segment) => segment.includes(':')))) {
       throw new XComError(
         'E_INVALID_KEY',
-        `Invalid object key ${JSON.stringify(key)} for ${this.url}: keys must not start with "${INTERNAL}/" (nor hold ":" on Windows).`,
+        `Invalid object key ${JSON.stringify(objectKey)} for ${this.url}: keys must not start with "${INTERNAL}/" (nor hold ":" on Windows).`,
       )
     }
     const base = tree === 'meta' ? join(this.root, INTERNAL, 'meta') : this.root
     const path = join(base, ...segments)
     if (!path.startsWith(base + sep))
-      throw new XComError('E_INVALID_KEY', `Invalid object key ${JSON.stringify(key)} for ${this.url}.`)
+      throw new XComError('E_INVALID_KEY', `Invalid object key ${JSON.stringify(objectKey)} for ${this.url}.`)
     return path
   }
-}
-
-/** Attempts to place a file before a write gives up on a directory that keeps disappearing (see below). */
-const PLACE_ATTEMPTS = 100
-
-/**
- * Runs `place` (which moves or links `source` to `target`) after creating the parent directory of `target`. A
- * concurrent `deleteMany`, in this or another process, removes the directories it leaves empty, so a directory may
- * vanish between the two steps, or between the levels of the recursive mkdir: then both run again. Each lost race
- * needs a delete to remove the directory in that short window, and from the third attempt on a short random pause
- * lets deletes finish first; the bound only ends a directory that can never be made (e.g. behind a dangling link).
- */
-async function placeInDirectory(target: string, source: string, place: () => Promise<void>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await mkdir(dirname(target), { recursive: true })
-      return await place()
-    } catch (error) {
-      if (attempt >= PLACE_ATTEMPTS || !(await lostToPrune(error, dirname(target), source))) throw error
-      if (attempt >= 3) await sleep(Math.random() * Math.min(attempt, 10))
-    }
-  }
-}
-
-/**
- * True when `error` (ENOENT, or the ENOTDIR / EEXIST that a recursive mkdir reports when a level disappears under it)
- * came from a concurrent removal of an empty directory on the way to `dir`: `source` still exists and no file stands
- * in the way.
- */
-async function lostToPrune(error: unknown, dir: string, source: string): Promise<boolean> {
-  const code = errnoOf(error)
-  if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EEXIST') return false
-  if (!(await stat(source).then(Boolean, () => false))) return false
-  // The nearest existing level must be a directory: a file there is a real conflict of keys.
-  for (let path = dir; path !== dirname(path); path = dirname(path)) {
-    try {
-      return (await stat(path)).isDirectory()
-    } catch (failure) {
-      if (errnoOf(failure) !== 'ENOENT') return false
-    }
-  }
-  return false
-}
-
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
-  let offset = 0
-  while (offset < chunk.byteLength) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset)
-    offset += bytesWritten
-  }
-}
-
-/** Bytes `[start, end)` of a file as a stream, reading ahead one chunk while the consumer works on the previous one. */
-function fileStream(path: string, start: number, end: number, uri: string): ReadableStream<Uint8Array> {
-  let handle: FileHandle | undefined
-  let position = start
-  const close = async () => {
-    const open = handle
-    handle = undefined
-    await open?.close()
-  }
-  return new ReadableStream(
-    {
-      async pull(controller) {
-        try {
-          handle ??= await open(path, 'r')
-          const length = Math.min(STREAM_CHUNK, end - position)
-          const buffer = length > 0 ? allocate(length) : undefined
-          const { bytesRead } = buffer ? await handle.read(buffer, 0, length, position) : { bytesRead: 0 }
-          if (!buffer || bytesRead === 0) {
-            await close()
-            controller.close()
-            return
-          }
-          position += bytesRead
-          controller.enqueue(bytesRead < length ? buffer.subarray(0, bytesRead) : buffer)
-        } catch (error) {
-          await close().catch(() => {})
-          throw fileError(error, 'Reading', uri)
-        }
-      },
-      cancel: close,
-    },
-    { highWaterMark: 2 },
-  )
-}
-
-/**
- * Bytes `[start, end)` of a file in one buffer (shorter if the file shrank since it was examined), read in
- * {@link READ_CHUNK} parts straight into it; `observe` sees each part while the next one is being read.
- */
-async function readSpan(
-  path: string,
-  start: number,
-  end: number,
-  uri: string,
-  observe?: (part: Uint8Array) => void,
-): Promise<Uint8Array> {
-  let handle: FileHandle | undefined
-  let reading: Promise<unknown> | undefined
-  try {
-    handle = await open(path, 'r')
-    const out = allocate(end - start)
-    let offset = 0
-    let landed: Uint8Array | undefined
-    while (offset < out.byteLength) {
-      const read = handle.read(out, offset, Math.min(READ_CHUNK, out.byteLength - offset), start + offset)
-      reading = read
-      if (landed) {
-        const part = landed
-        landed = undefined
-        observe?.(part)
-      }
-      const { bytesRead } = await read
-      reading = undefined
-      if (bytesRead === 0) break
-      landed = out.subarray(offset, offset + bytesRead)
-      offset += bytesRead
-    }
-    if (landed) observe?.(landed)
-    return offset < out.byteLength ? out.subarray(0, offset) : out
-  } catch (error) {
-    await reading?.catch(() => {})
-    throw fileError(error, 'Reading', uri)
-  } finally {
-    await handle?.close()
-  }
-}
-
-async function forEachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T)
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-}
-
-function errnoOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown })?.code
-  return typeof (error as { syscall?: unknown })?.syscall === 'string' && typeof code === 'string'
-    ? code
-    : undefined
-}
-
-const ERRNO: Record<string, [XComErrorCode, string]> = {
-  ENOENT: ['E_NOT_FOUND', 'it does not exist (it was deleted meanwhile)'],
-  EACCES: ['E_PERMISSION_DENIED', 'permission denied: let this process read and write the store directory'],
-  EPERM: [
-    'E_PERMISSION_DENIED',
-    'operation not permitted: let this process read and write the store directory',
-  ],
-  EROFS: ['E_PERMISSION_DENIED', 'the file system is read-only: point the store at a writable directory'],
-  ENAMETOOLONG: ['E_INVALID_KEY', 'a key segment is too long for this file system: use shorter keys'],
-  EISDIR: [
-    'E_INVALID_KEY',
-    'the key is a directory of other keys: one key cannot be both an object and a prefix here',
-  ],
-  ENOTDIR: [
-    'E_INVALID_KEY',
-    'a prefix of the key is an object: one key cannot be both an object and a prefix here',
-  ],
-  EEXIST: [
-    'E_INVALID_KEY',
-    'a prefix of the key is an object: one key cannot be both an object and a prefix here',
-  ],
-  ENOSPC: ['E_BACKEND', 'no space left on the device: free space or move the store'],
-  EDQUOT: ['E_BACKEND', 'the disk quota is exceeded: free space or raise the quota'],
-}
-
-/**
- * Maps a file-system error to an {@link XComError} naming the URI; errors that are not file-system errors (the body's
- * own error, an abort reason, an XComError) pass through unchanged.
- */
-export function fileError(error: unknown, action: string, uri: string): unknown {
-  const errno = errnoOf(error)
-  if (errno === undefined) return error
-  const [code, why] = ERRNO[errno] ?? ['E_BACKEND', `${errno}: ${(error as Error).message}`]
-  return new XComError(code, `${action} ${uri} failed: ${why}.`, { cause: error, uri })
 }

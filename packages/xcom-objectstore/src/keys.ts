@@ -8,7 +8,7 @@ const MAX_SEGMENT = 160
 const RECORD_ID = /^[A-Za-z0-9_-]{1,128}$/
 
 /**
- * The shape of every key {@link objectKey} builds: four encoded identity segments, the map index, and the file name
+ * The shape of every key {@link objectKeyOf} builds: four encoded identity segments, the map index, and the file name
  * `<recordId>.<json|bin>[.<codec suffix>]`. The sweep only ever deletes keys of this shape.
  */
 const OBJECT_KEY =
@@ -57,12 +57,12 @@ export function identityPath(id: XComKey): string {
  * relative to the store's prefix.
  * @throws XComError `E_INVALID_KEY` when the record id is not 1-128 characters of `[A-Za-z0-9_-]`.
  */
-export function objectKey(ctx: XComContext, format: 'json' | 'bytes', codecSuffix: string): string {
+export function objectKeyOf(ctx: XComContext, format: 'json' | 'bytes', codecSuffix: string): string {
   return `${objectKeyStem(ctx)}.${format === 'json' ? 'json' : 'bin'}${codecSuffix}`
 }
 
 /** The key of a value without its extensions: every object of this record starts with it followed by `.`. */
-export function objectKeyStem(ctx: XComContext): string {
+function objectKeyStem(ctx: XComContext): string {
   if (typeof ctx.recordId !== 'string' || !RECORD_ID.test(ctx.recordId)) {
     throw new XComError(
       'E_INVALID_KEY',
@@ -72,16 +72,16 @@ export function objectKeyStem(ctx: XComContext): string {
   return `${identityPath(ctx)}/${ctx.recordId}`
 }
 
-/** True when `key` has the shape of a key built by {@link objectKey} (the only keys the sweep may delete). */
-export function isObjectKey(key: string): boolean {
-  return OBJECT_KEY.test(key)
+/** True when `objectKey` has the shape of a key built by {@link objectKeyOf} (the only keys the sweep may delete). */
+export function isObjectKey(objectKey: string): boolean {
+  return OBJECT_KEY.test(objectKey)
 }
 
 /**
- * The record id in a key built by {@link objectKey}, lowercased: the sweep matches objects to rows by it, which holds
+ * The record id in a key built by {@link objectKeyOf}, lowercased: the sweep matches objects to rows by it, which holds
  * even on stores that fold the case of the identity segments (macOS and Windows file systems).
  */
-export function recordIdOf(key: string): string {
-  const name = key.slice(key.lastIndexOf('/') + 1)
+export function recordIdOf(objectKey: string): string {
+  const name = objectKey.slice(objectKey.lastIndexOf('/') + 1)
   return name.slice(0, name.indexOf('.')).toLowerCase()
 }

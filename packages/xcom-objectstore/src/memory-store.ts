@@ -12,9 +12,9 @@ import type {
   PutOptions,
   XComError,
 } from '@xcom/core'
-import { checkObjectKey } from '@xcom/core/adapter'
-import { chunksOf, concat, streamOf } from './bytes.ts'
-import { alreadyExists, notFound, resolveRange, uriOf } from './store-util.ts'
+import { checkObjectKey, concatBytes, resolveRange, toReadableStream } from '@xcom/core/adapter'
+import { chunksOf } from './bytes.ts'
+import { alreadyExists, notFound, uriOf } from './store-util.ts'
 
 /** Options of {@link MemoryObjectStore}. */
 export interface MemoryObjectStoreOptions {
@@ -59,8 +59,8 @@ export class MemoryObjectStore implements ObjectStore {
    * @throws XComError `E_PRECONDITION_FAILED` when `ifNoneMatch` is set and the key exists; the body's own error or the
    * abort reason otherwise (nothing is stored then).
    */
-  async put(key: string, body: ByteSource, options: PutOptions = {}): Promise<{ size: number }> {
-    checkObjectKey(this.url, key)
+  async put(objectKey: string, body: ByteSource, options: PutOptions = {}): Promise<{ size: number }> {
+    checkObjectKey(this.url, objectKey)
     options.signal?.throwIfAborted()
     const chunks: Uint8Array[] = []
     let size = 0
@@ -71,9 +71,9 @@ export class MemoryObjectStore implements ObjectStore {
       options.onProgress?.(size)
     }
     options.signal?.throwIfAborted()
-    if (options.ifNoneMatch && this.#objects.has(key)) throw alreadyExists(this.url, key)
-    this.#objects.set(key, {
-      bytes: chunks.length === 0 ? new Uint8Array(0) : concat(chunks),
+    if (options.ifNoneMatch && this.#objects.has(objectKey)) throw alreadyExists(this.url, objectKey)
+    this.#objects.set(objectKey, {
+      bytes: chunks.length === 0 ? new Uint8Array(0) : concatBytes(chunks),
       metadata: { ...options.metadata },
       lastModified: this.#now(),
     })
@@ -81,27 +81,30 @@ export class MemoryObjectStore implements ObjectStore {
   }
 
   /** @throws XComError `E_NOT_FOUND` naming the URI when the key does not exist. */
-  async get(key: string, options: GetOptions = {}): Promise<ObjectBody> {
-    const object = this.#objects.get(checkObjectKey(this.url, key))
-    if (!object) throw notFound(this.url, key)
-    const { start, end } = resolveRange(options.range, object.bytes.byteLength, uriOf(this.url, key))
+  async get(objectKey: string, options: GetOptions = {}): Promise<ObjectBody> {
+    const object = this.#objects.get(checkObjectKey(this.url, objectKey))
+    if (!object) throw notFound(this.url, objectKey)
+    const { start, end } = resolveRange(options.range, object.bytes.byteLength, uriOf(this.url, objectKey))
     const bytes = object.bytes.slice(start, end)
-    return { ...infoOf(key, object), stream: () => streamOf(bytes), bytes: async () => bytes }
+    return { ...infoOf(objectKey, object), stream: () => toReadableStream(bytes), bytes: async () => bytes }
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    const object = this.#objects.get(checkObjectKey(this.url, key))
-    return object && infoOf(key, object)
+  /** The object's info; undefined when the key does not exist. */
+  async head(objectKey: string): Promise<ObjectInfo | undefined> {
+    const object = this.#objects.get(checkObjectKey(this.url, objectKey))
+    return object && infoOf(objectKey, object)
   }
 
   /** Missing keys are not failures. */
-  async deleteMany(keys: readonly string[]): Promise<{ failed: { objectKey: string; error: XComError }[] }> {
+  async deleteMany(
+    objectKeys: readonly string[],
+  ): Promise<{ failed: { objectKey: string; error: XComError }[] }> {
     const failed: { objectKey: string; error: XComError }[] = []
-    for (const key of keys) {
+    for (const objectKey of objectKeys) {
       try {
-        this.#objects.delete(checkObjectKey(this.url, key))
+        this.#objects.delete(checkObjectKey(this.url, objectKey))
       } catch (error) {
-        failed.push({ objectKey: key, error: error as XComError })
+        failed.push({ objectKey, error: error as XComError })
       }
     }
     return { failed }
@@ -112,12 +115,12 @@ export class MemoryObjectStore implements ObjectStore {
     let after: string | undefined
     for (;;) {
       const page = [...this.#objects.keys()]
-        .filter((key) => key.startsWith(prefix) && (after === undefined || key > after))
+        .filter((objectKey) => objectKey.startsWith(prefix) && (after === undefined || objectKey > after))
         .sort()
         .slice(0, this.#pageSize)
-      for (const key of page) {
-        const object = this.#objects.get(key)
-        if (object) yield infoOf(key, object)
+      for (const objectKey of page) {
+        const object = this.#objects.get(objectKey)
+        if (object) yield infoOf(objectKey, object)
       }
       if (page.length < this.#pageSize) return
       after = page.at(-1)
@@ -125,9 +128,9 @@ export class MemoryObjectStore implements ObjectStore {
   }
 }
 
-function infoOf(key: string, object: MemoryObject): ObjectInfo {
+function infoOf(objectKey: string, object: MemoryObject): ObjectInfo {
   return {
-    objectKey: key,
+    objectKey,
     size: object.bytes.byteLength,
     lastModified: new Date(object.lastModified),
     metadata: { ...object.metadata },

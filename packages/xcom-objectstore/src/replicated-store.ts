@@ -20,24 +20,25 @@ const LEAD = 4
  *
  * - `put` streams the body to all replicas together (read once, at the pace of the slowest); if any write fails, the
  *   others are aborted, what was written is removed, and the first failure is thrown.
- * - `get` and `head` answer from the first replica that has the object. `ObjectStoreXComBackend` goes further: it
- *   falls back to the next replica when one is missing the object or fails the checksum.
+ * - `get` and `head` answer from the first replica that has the object.
  * - `deleteMany` deletes from all replicas; `list` lists the union of their keys.
+ * - `replicas` lists the replicas in reading order, so a reader that finds one copy missing or damaged can read the
+ *   next.
  */
 export class ReplicatedObjectStore implements ObjectStore {
   /** `replicated(<url>, <url>, ...)`. */
   readonly url: string
   /** Ranges and conditional creates when every replica has them; the smallest maximum object size. */
   readonly capabilities: ObjectStore['capabilities']
-  /** The replicas, in reading order. */
-  readonly stores: readonly ObjectStore[]
+  /** The replicas, in reading order: each holds every object. */
+  readonly replicas: readonly ObjectStore[]
 
   /** @throws XComError `E_CONFIG` without at least one store. */
   constructor(stores: readonly ObjectStore[]) {
     if (!Array.isArray(stores) || stores.length === 0) {
       throw new XComError('E_CONFIG', 'new ReplicatedObjectStore([a, b, ...]) needs at least one store.')
     }
-    this.stores = [...stores]
+    this.replicas = [...stores]
     this.url = `replicated(${stores.map((store) => store.url).join(', ')})`
     const sizes = stores
       .map((store) => store.capabilities.maxObjectSize)
@@ -53,15 +54,15 @@ export class ReplicatedObjectStore implements ObjectStore {
    * Writes `body` to every replica. `onProgress` reports the first replica's progress.
    * @throws the first replica failure (after removing the object from the replicas that wrote it).
    */
-  async put(key: string, body: ByteSource, options: PutOptions = {}): Promise<{ size: number }> {
+  async put(objectKey: string, body: ByteSource, options: PutOptions = {}): Promise<{ size: number }> {
     const abort = new AbortController()
     const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal
-    const fanOut = new FanOut(chunksOf(body), this.stores.length)
+    const fanOut = new FanOut(chunksOf(body), this.replicas.length)
     let failure: { error: unknown } | undefined
     const results = await Promise.allSettled(
-      this.stores.map(async (store, index) => {
+      this.replicas.map(async (store, index) => {
         try {
-          return await store.put(key, fanOut.branch(index), {
+          return await store.put(objectKey, fanOut.branch(index), {
             ...options,
             signal,
             onProgress: index === 0 ? options.onProgress : undefined,
@@ -76,22 +77,23 @@ export class ReplicatedObjectStore implements ObjectStore {
       }),
     )
     if (failure) {
-      const written = this.stores.filter((_, index) => results[index]?.status === 'fulfilled')
-      await Promise.all(written.map((store) => store.deleteMany([key]).catch(() => {})))
+      const written = this.replicas.filter((_, index) => results[index]?.status === 'fulfilled')
+      await Promise.all(written.map((store) => store.deleteMany([objectKey]).catch(() => {})))
       throw failure.error
     }
     return (results[0] as PromiseFulfilledResult<{ size: number }>).value
   }
 
   /** @throws XComError `E_NOT_FOUND` when no replica has the key; otherwise the first replica's error. */
-  async get(key: string, options?: GetOptions): Promise<ObjectBody> {
-    return this.#first(key, (store) => store.get(key, options))
+  async get(objectKey: string, options?: GetOptions): Promise<ObjectBody> {
+    return this.#first(objectKey, (store) => store.get(objectKey, options))
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
-    return this.#first(key, async (store) => {
-      const info = await store.head(key)
-      if (!info) throw notFound(store.url, key)
+  /** The info of the first replica that has the object; undefined when none has it. */
+  async head(objectKey: string): Promise<ObjectInfo | undefined> {
+    return this.#first(objectKey, async (store) => {
+      const info = await store.head(objectKey)
+      if (!info) throw notFound(store.url, objectKey)
       return info
     }).catch((error: unknown) => {
       if (XComError.is(error, 'E_NOT_FOUND')) return undefined
@@ -100,8 +102,10 @@ export class ReplicatedObjectStore implements ObjectStore {
   }
 
   /** Deletes from every replica; a key fails if any replica failed to delete it. */
-  async deleteMany(keys: readonly string[]): Promise<{ failed: { objectKey: string; error: XComError }[] }> {
-    const results = await Promise.all(this.stores.map((store) => store.deleteMany(keys)))
+  async deleteMany(
+    objectKeys: readonly string[],
+  ): Promise<{ failed: { objectKey: string; error: XComError }[] }> {
+    const results = await Promise.all(this.replicas.map((store) => store.deleteMany(objectKeys)))
     const failed = new Map<string, XComError>()
     for (const result of results)
       for (const { objectKey, error } of result.failed)
@@ -112,7 +116,7 @@ export class ReplicatedObjectStore implements ObjectStore {
   /** Every key any replica holds under `prefix`, once, with the info of the first replica that lists it. */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const seen = new Set<string>()
-    for (const store of this.stores) {
+    for (const store of this.replicas) {
       for await (const info of store.list(prefix)) {
         if (seen.has(info.objectKey)) continue
         seen.add(info.objectKey)
@@ -123,28 +127,29 @@ export class ReplicatedObjectStore implements ObjectStore {
 
   /** Asks every replica that can find leftovers of interrupted writes to remove them; the reports add up. */
   async removeIncomplete(startedBefore: Date): Promise<IncompleteReport> {
-    const reports = await Promise.all(this.stores.map((store) => store.removeIncomplete?.(startedBefore)))
+    const reports = await Promise.all(this.replicas.map((store) => store.removeIncomplete?.(startedBefore)))
     return {
       removed: reports.reduce((sum, report) => sum + (report?.removed ?? 0), 0),
       failed: reports.flatMap((report) => report?.failed ?? []),
     }
   }
 
+  /** Closes every replica. */
   async close(): Promise<void> {
-    await Promise.all(this.stores.map((store) => store.close?.()))
+    await Promise.all(this.replicas.map((store) => store.close?.()))
   }
 
   /** The first replica's answer; when all fail, the first error other than "not found", else "not found". */
-  async #first<T>(key: string, read: (store: ObjectStore) => Promise<T>): Promise<T> {
+  async #first<T>(objectKey: string, read: (store: ObjectStore) => Promise<T>): Promise<T> {
     const errors: unknown[] = []
-    for (const store of this.stores) {
+    for (const store of this.replicas) {
       try {
         return await read(store)
       } catch (error) {
         errors.push(error)
       }
     }
-    throw errors.find((error) => !XComError.is(error, 'E_NOT_FOUND')) ?? notFound(this.url, key)
+    throw errors.find((error) => !XComError.is(error, 'E_NOT_FOUND')) ?? notFound(this.url, objectKey)
   }
 }
 

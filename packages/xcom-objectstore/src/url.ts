@@ -1,9 +1,9 @@
 import {
   type Connection,
   type ConnectionResolver,
-  type ObjectStoreFactory as CoreObjectStoreFactory,
   type ObjectStorageUrl,
   type ObjectStore,
+  type ObjectStoreFactory,
   XComError,
 } from '@xcom/core'
 import {
@@ -48,14 +48,10 @@ export const ADAPTER_PACKAGES: Readonly<Record<AdapterScheme, string>> = {
   abfs: '@xcom/azure',
 }
 
-/** An object storage URL `scheme://[conn_id@]bucket/prefix`, split with Airflow's ObjectStoragePath rules. */
 /** An object storage URL split as Airflow does: core's {@link ObjectStorageUrl} with the scheme resolved to a known one. */
 export interface ParsedObjectStorageUrl extends ObjectStorageUrl {
   scheme: ObjectStorageScheme
 }
-
-/** Creates the store of an adapter scheme: core's contract, re-exported. */
-export type ObjectStoreFactory = CoreObjectStoreFactory
 
 /**
  * Splits an object storage URL `scheme://[conn_id@]bucket/prefix` (Python `urlsplit` semantics, like Airflow).

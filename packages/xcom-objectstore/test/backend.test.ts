@@ -3,28 +3,17 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { crc32 } from 'node:zlib'
 import { MemoryMetadataStore, type StoredValue, XCom, type XComRecord } from '@xcom/core'
+import { chunked, expectXComError, randomBytes, readAll } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
+import { checksumOf } from '../src/checksum.ts'
 import {
   CLAIM_KEY,
-  checksumOf,
   FileObjectStore,
   isObjectKey,
   MemoryObjectStore,
   ObjectStoreXComBackend,
 } from '../src/index.ts'
-import {
-  chunked,
-  collect,
-  expectBytes,
-  fileXCom,
-  ID,
-  objectFiles,
-  pattern,
-  readAll,
-  refOf,
-  rejection,
-  tmpFiles,
-} from './helpers.ts'
+import { collect, expectBytes, fileXCom, ID, objectFiles, refOf, tmpFiles } from './helpers.ts'
 
 const kindOf = (record: XComRecord) => record.value.kind
 
@@ -49,20 +38,20 @@ describe('threshold', () => {
   it('applies the same boundary to bytes, buffers and streams', async () => {
     const { xcom } = fileXCom({ threshold: 8 })
     const cases: [string, () => unknown, 'inline' | 'reference'][] = [
-      ['u8-at', () => pattern(8), 'inline'],
-      ['u8-over', () => pattern(9), 'reference'],
-      ['buffer-at', () => Buffer.from(pattern(8)), 'inline'],
-      ['buffer-over', () => Buffer.from(pattern(9)), 'reference'],
-      ['stream-at', () => chunked(pattern(8), 3), 'inline'],
-      ['stream-over', () => chunked(pattern(9), 3), 'reference'],
-      ['web-over', () => Readable.toWeb(Readable.from([Buffer.from(pattern(9))])), 'reference'],
+      ['u8-at', () => randomBytes(8), 'inline'],
+      ['u8-over', () => randomBytes(9), 'reference'],
+      ['buffer-at', () => Buffer.from(randomBytes(8)), 'inline'],
+      ['buffer-over', () => Buffer.from(randomBytes(9)), 'reference'],
+      ['stream-at', () => chunked(randomBytes(8), 3), 'inline'],
+      ['stream-over', () => chunked(randomBytes(9), 3), 'reference'],
+      ['web-over', () => Readable.toWeb(Readable.from([Buffer.from(randomBytes(9))])), 'reference'],
     ]
     for (const [key, make, kind] of cases) {
       const record = await xcom.push({ ...ID, key }, make())
       expect(kindOf(record), key).toBe(kind)
       const size = key.endsWith('at') ? 8 : 9
       const pulled = await xcom.pull({ ...ID, key })
-      expect(pulled, key).toEqual(pattern(size))
+      expect(pulled, key).toEqual(randomBytes(size))
       expect(Object.getPrototypeOf(pulled), key).toBe(Uint8Array.prototype)
     }
   })
@@ -71,11 +60,11 @@ describe('threshold', () => {
     const inlineAll = fileXCom({ threshold: -1 })
     const big = 'x'.repeat(1_000_000)
     expect(kindOf(await inlineAll.xcom.push(ID, big))).toBe('inline')
-    expect(kindOf(await inlineAll.xcom.push({ ...ID, key: 'bytes' }, pattern(100_000)))).toBe('inline')
-    expect(kindOf(await inlineAll.xcom.push({ ...ID, key: 'stream' }, chunked(pattern(100_000), 4096)))).toBe(
-      'inline',
-    )
-    expect(await inlineAll.xcom.pull({ ...ID, key: 'stream' })).toEqual(pattern(100_000))
+    expect(kindOf(await inlineAll.xcom.push({ ...ID, key: 'bytes' }, randomBytes(100_000)))).toBe('inline')
+    expect(
+      kindOf(await inlineAll.xcom.push({ ...ID, key: 'stream' }, chunked(randomBytes(100_000), 4096))),
+    ).toBe('inline')
+    expect(await inlineAll.xcom.pull({ ...ID, key: 'stream' })).toEqual(randomBytes(100_000))
     expect(objectFiles(inlineAll.root)).toEqual([])
 
     const objectsAll = fileXCom({ threshold: 0 })
@@ -103,7 +92,7 @@ describe('threshold', () => {
     async function* source() {
       for (let index = 0; index < 10; index++) {
         pulled++
-        yield pattern(4, index + 1)
+        yield randomBytes(4, index + 1)
       }
     }
     const { xcom } = fileXCom({ threshold: 6, store })
@@ -121,17 +110,17 @@ describe('values and references', () => {
     const record = await xcom.push({ ...ID, mapIndex: 3, key: 'rows' }, value)
     const ref = refOf(record)
     expect(ref).toMatchObject({
-      key: `dag/run/task/3/rows/${record.id}.json`,
+      objectKey: `dag/run/task/3/rows/${record.id}.json`,
       uri: `${store.url}/dag/run/task/3/rows/${record.id}.json`,
       codec: 'none',
       format: 'json',
     })
-    expect(ref.checksum).toBe(checksumOf(readFileSync(join(root, ref.key)), 'crc32'))
+    expect(ref.checksum).toBe(checksumOf(readFileSync(join(root, ref.objectKey)), 'crc32'))
     expect(ref.plainJson).toBeUndefined() // the Date and the Set are envelopes
     expect(ref.size).toBe(ref.storedSize)
     expect(ref.size).toBe(record.value.size)
     expect(new Date(ref.createdAt).getTime()).not.toBeNaN()
-    expect(readFileSync(join(root, ref.key), 'utf8')).toBe(
+    expect(readFileSync(join(root, ref.objectKey), 'utf8')).toBe(
       new ObjectStoreXComBackend({ store }).serializer.serialize(value),
     )
     expect(await xcom.pull({ ...ID, mapIndex: 3, key: 'rows' })).toEqual(value)
@@ -150,7 +139,7 @@ describe('values and references', () => {
       const text = backend.serializer.serialize(value)
       expect(ref.size).toBe(Buffer.byteLength(text))
       expect(ref.size).toBeGreaterThan(8 * 1024 * 1024)
-      const body = await backend.store.get(ref.key)
+      const body = await backend.store.get(ref.objectKey)
       const stored = await body.bytes()
       expect(Buffer.from(stored).toString('utf8')).toBe(text)
       expect(ref.checksum).toBe(checksumOf(stored, 'crc32'))
@@ -158,8 +147,8 @@ describe('values and references', () => {
       expect(await xcom.pull(ID)).toEqual(value)
       const tampered = Uint8Array.from(stored)
       tampered[5_000_000] = (tampered[5_000_000] as number) ^ 0x01
-      await backend.store.put(ref.key, tampered, { metadata: body.metadata })
-      await rejection(xcom.pull(ID), 'E_CORRUPT')
+      await backend.store.put(ref.objectKey, tampered, { metadata: body.metadata })
+      await expectXComError(xcom.pull(ID), 'E_CORRUPT')
     }
   })
 
@@ -167,7 +156,7 @@ describe('values and references', () => {
     class WholeBufferStore extends MemoryObjectStore {
       override readonly capabilities = { ...new MemoryObjectStore().capabilities, wholeBufferPut: true }
     }
-    const bytes = pattern(9 * 1024 * 1024, 2)
+    const bytes = randomBytes(9 * 1024 * 1024, 2)
     const cases = [
       { store: new WholeBufferStore(), checksum: 'crc32', whole: true },
       { store: new WholeBufferStore(), checksum: 'sha256', whole: false },
@@ -183,7 +172,7 @@ describe('values and references', () => {
       const { xcom } = fileXCom({ threshold: 0, store, checksum })
       const record = await xcom.push(ID, bytes)
       expect(bodies[0] === bytes, `${checksum} whole=${whole}`).toBe(whole)
-      const metadata = (await store.head(refOf(record).key))?.metadata ?? {}
+      const metadata = (await store.head(refOf(record).objectKey))?.metadata ?? {}
       expect(metadata.xcomchecksum).toBe(whole ? checksumOf(bytes, checksum) : undefined)
       expect(refOf(record).checksum).toBe(checksumOf(bytes, checksum))
       expectBytes(await xcom.pull(ID), bytes) // deep equality of 9 MiB takes seconds
@@ -196,7 +185,7 @@ describe('values and references', () => {
       { dagId: 'd é', runId: 'r/1', taskId: 't', mapIndex: 0, key: 'k' },
       { a: 1 },
     )
-    const info = await store.head(refOf(record).key)
+    const info = await store.head(refOf(record).objectKey)
     expect(info?.metadata).toMatchObject({
       xcomdagid: encodeURIComponent('d é'),
       xcomrunid: encodeURIComponent('r/1'),
@@ -213,7 +202,7 @@ describe('values and references', () => {
 
   it('stores binary values as raw bytes and pulls them back as Uint8Array', async () => {
     const { xcom, root } = fileXCom({ threshold: 0 })
-    const bytes = pattern(10_000, 4)
+    const bytes = randomBytes(10_000, 4)
     const values: [string, unknown][] = [
       ['u8', bytes],
       ['buffer', Buffer.from(bytes)],
@@ -227,23 +216,23 @@ describe('values and references', () => {
       const record = await xcom.push({ ...ID, key }, value)
       const ref = refOf(record)
       expect(ref.format, key).toBe('bytes')
-      expect(ref.key.endsWith(`${record.id}.bin`), key).toBe(true)
+      expect(ref.objectKey.endsWith(`${record.id}.bin`), key).toBe(true)
       const pulled = await xcom.pull({ ...ID, key })
       expect(pulled, key).toBeInstanceOf(Uint8Array)
       expect(Buffer.isBuffer(pulled), key).toBe(false)
       const expected = key === 'strings' ? new Uint8Array(Buffer.from('héllo wörld')) : bytes
       expect(pulled, key).toEqual(expected)
-      expect(new Uint8Array(readFileSync(join(root, ref.key))), key).toEqual(expected)
+      expect(new Uint8Array(readFileSync(join(root, ref.objectKey))), key).toEqual(expected)
     }
   })
 
   it('refuses stream chunks that are not bytes, leaving nothing behind', async () => {
     const { xcom, root, metadata } = fileXCom({ threshold: 0 })
     async function* mixed() {
-      yield pattern(10)
+      yield randomBytes(10)
       yield 42 as unknown as Uint8Array
     }
-    await rejection(xcom.push(ID, mixed()), 'E_NOT_SERIALIZABLE')
+    await expectXComError(xcom.push(ID, mixed()), 'E_NOT_SERIALIZABLE')
     expect(objectFiles(root)).toEqual([])
     expect(await metadata.get({ ...ID, mapIndex: -1, key: 'return_value' })).toBeUndefined()
   })
@@ -261,13 +250,13 @@ describe('values and references', () => {
 
   it('streams values with pullStream: referenced bytes, inline bytes, and JSON text', async () => {
     const { xcom } = fileXCom({ threshold: 100 })
-    const big = pattern(3 * 1024 * 1024 + 5, 9)
+    const big = randomBytes(3 * 1024 * 1024 + 5, 9)
     await xcom.push({ ...ID, key: 'big' }, chunked(big, 65_536))
-    await xcom.push({ ...ID, key: 'small' }, pattern(50, 2))
+    await xcom.push({ ...ID, key: 'small' }, randomBytes(50, 2))
     await xcom.push({ ...ID, key: 'json' }, { a: 1 })
     await xcom.push({ ...ID, key: 'big-json' }, { text: 'y'.repeat(500) })
     expectBytes(await readAll(await xcom.pullStream({ ...ID, key: 'big' })), big)
-    expect(await readAll(await xcom.pullStream({ ...ID, key: 'small' }))).toEqual(pattern(50, 2))
+    expect(await readAll(await xcom.pullStream({ ...ID, key: 'small' }))).toEqual(randomBytes(50, 2))
     expect(Buffer.from(await readAll(await xcom.pullStream({ ...ID, key: 'json' }))).toString()).toBe(
       '{"a":1}',
     )
@@ -289,8 +278,8 @@ describe('typed references (what Airflow gets wrong)', () => {
     const ref = refOf(victim)
     const spoofs: [string, unknown][] = [
       ['uri', ref.uri],
-      ['key', ref.key],
-      ['path', join(root, ref.key)],
+      ['key', ref.objectKey],
+      ['path', join(root, ref.objectKey)],
       ['shaped', { ...ref }],
       ['stored', { kind: 'reference', ref, size: ref.size } satisfies StoredValue],
     ]
@@ -300,12 +289,12 @@ describe('typed references (what Airflow gets wrong)', () => {
     }
     const report = await xcom.clear({ dagId: 'dag' })
     expect(report.deleted).toBe(spoofs.length)
-    expect(await store.head(ref.key)).toBeDefined()
+    expect(await store.head(ref.objectKey)).toBeDefined()
     expect(await xcom.pull({ dagId: 'other-dag', runId: 'r', taskId: 't' })).toEqual({
       secret: 'x'.repeat(100),
     })
     await xcom.gc({ graceMs: 0 })
-    expect(await store.head(ref.key)).toBeDefined()
+    expect(await store.head(ref.objectKey)).toBeDefined()
   })
 
   it("refuses a reference row naming another XCom's object: nothing read, nothing deleted", async () => {
@@ -321,12 +310,12 @@ describe('typed references (what Airflow gets wrong)', () => {
       createdAt: new Date(),
     }
     await metadata.put(forged)
-    await rejection(xcom.pull({ ...ID, key: 'forged' }), 'E_CORRUPT')
+    await expectXComError(xcom.pull({ ...ID, key: 'forged' }), 'E_CORRUPT')
     const report = await xcom.clear({ dagId: 'dag' })
     // The forged reference names no object of its XCom: nothing is deleted, and no purge stays queued forever.
     expect(report).toMatchObject({ deleted: 1, purged: 0, failedPurges: 0 })
     expect(await metadata.pendingPurges(10)).toEqual([])
-    expect(await store.head(refOf(victim).key)).toBeDefined()
+    expect(await store.head(refOf(victim).objectKey)).toBeDefined()
     expect(await xcom.pull({ dagId: 'victim', runId: 'r', taskId: 't' })).toBe('precious')
   })
 
@@ -337,9 +326,9 @@ describe('typed references (what Airflow gets wrong)', () => {
     const ref = refOf(record)
     await metadata.put({
       ...record,
-      value: { kind: 'reference', ref: { uri: ref.uri, key: ref.key, size: 7 }, size: 7 },
+      value: { kind: 'reference', ref: { uri: ref.uri, objectKey: ref.objectKey, size: 7 }, size: 7 },
     })
-    await rejection(xcom.pull(ID), 'E_CORRUPT')
+    await expectXComError(xcom.pull(ID), 'E_CORRUPT')
   })
 
   it('keeps traversal-looking identifiers inside the prefix and round-trips them', async () => {
@@ -361,7 +350,7 @@ describe('typed references (what Airflow gets wrong)', () => {
     for (const [index, value] of hostile.entries()) {
       const identity = { dagId: value, runId: value, taskId: value, mapIndex: index, key: value }
       const record = await xcom.push(identity, { index })
-      const key = refOf(record).key
+      const key = refOf(record).objectKey
       expect(key.split('/')).toHaveLength(6)
       for (const segment of key.split('/')) {
         expect(segment).not.toMatch(/^\.\.?$/)
@@ -373,7 +362,7 @@ describe('typed references (what Airflow gets wrong)', () => {
     const files = objectFiles(root)
     expect(files).toHaveLength(hostile.length)
     for (const file of files) expect(file.split('/')).toHaveLength(6)
-    expect((await collect(store.list(''))).filter((info) => isObjectKey(info.key)).length).toBe(
+    expect((await collect(store.list(''))).filter((info) => isObjectKey(info.objectKey)).length).toBe(
       hostile.length,
     )
   })
@@ -381,8 +370,8 @@ describe('typed references (what Airflow gets wrong)', () => {
   it('refuses identifiers with NUL or other control characters before any I/O', async () => {
     const { xcom, root, metadata } = fileXCom({ threshold: 0 })
     for (const field of ['dagId', 'runId', 'taskId', 'key'] as const) {
-      await rejection(xcom.push({ ...ID, [field]: 'a\u0000b' }, 'value'), 'E_INVALID_KEY')
-      await rejection(xcom.push({ ...ID, [field]: 'a\nb' }, 'value'), 'E_INVALID_KEY')
+      await expectXComError(xcom.push({ ...ID, [field]: 'a\u0000b' }, 'value'), 'E_INVALID_KEY')
+      await expectXComError(xcom.push({ ...ID, [field]: 'a\nb' }, 'value'), 'E_INVALID_KEY')
     }
     expect(objectFiles(root)).toEqual([])
     expect((await metadata.list({})).records).toEqual([])
@@ -393,18 +382,18 @@ describe('integrity', () => {
   it('fails with E_CORRUPT when a stored byte is flipped, or the object is truncated or grown', async () => {
     const { xcom, root } = fileXCom({ threshold: 0 })
     const record = await xcom.push(ID, { rows: [1, 2, 3] })
-    const path = join(root, refOf(record).key)
+    const path = join(root, refOf(record).objectKey)
     const original = readFileSync(path)
     const flipped = Buffer.from(original)
     flipped[3] = (flipped[3] as number) ^ 0x01
     writeFileSync(path, flipped)
-    const error = await rejection(xcom.pull(ID), 'E_CORRUPT')
+    const error = await expectXComError(xcom.pull(ID), 'E_CORRUPT')
     expect(error.message).toContain(refOf(record).uri)
     expect(error.uri).toBe(refOf(record).uri)
     writeFileSync(path, original.subarray(0, original.length - 1))
-    await rejection(xcom.pull(ID), 'E_CORRUPT')
+    await expectXComError(xcom.pull(ID), 'E_CORRUPT')
     writeFileSync(path, Buffer.concat([original, Buffer.from(' ')]))
-    await rejection(xcom.pull(ID), 'E_CORRUPT')
+    await expectXComError(xcom.pull(ID), 'E_CORRUPT')
     writeFileSync(path, original)
     expect(await xcom.pull(ID)).toEqual({ rows: [1, 2, 3] })
   })
@@ -413,14 +402,14 @@ describe('integrity', () => {
     const store = new MemoryObjectStore()
     const metadata = new MemoryMetadataStore()
     const pinned = fileXCom({ threshold: 0, store, checksum: 'sha256' }, metadata)
-    const record = await pinned.xcom.push(ID, pattern(5000, 1))
-    const body = await store.get(refOf(record).key)
+    const record = await pinned.xcom.push(ID, randomBytes(5000, 1))
+    const body = await store.get(refOf(record).objectKey)
     expect(refOf(record).checksum).toBe(checksumOf(await body.bytes(), 'sha256'))
     expect(body.metadata.xcomchecksum).toBe(refOf(record).checksum)
     await pinned.xcom.push({ ...ID, key: 'json' }, { big: 'x'.repeat(100) })
     // A backend configured with the default crc32 still verifies what was written with sha256, and vice versa.
     const crc = fileXCom({ threshold: 0, store }, metadata)
-    expect(await crc.xcom.pull(ID)).toEqual(pattern(5000, 1))
+    expect(await crc.xcom.pull(ID)).toEqual(randomBytes(5000, 1))
     expect(await crc.xcom.pull({ ...ID, key: 'json' })).toEqual({ big: 'x'.repeat(100) })
     await crc.xcom.push({ ...ID, key: 'crc' }, 'written with crc32')
     expect(await pinned.xcom.pull({ ...ID, key: 'crc' })).toBe('written with crc32')
@@ -429,13 +418,13 @@ describe('integrity', () => {
   it('with sha256, catches an object swapped for one forged to keep its size and CRC-32 (crc32 cannot)', async () => {
     for (const checksum of ['crc32', 'sha256'] as const) {
       const { xcom, store } = fileXCom({ threshold: 0, store: new MemoryObjectStore(), checksum })
-      const original = pattern(2000, 7)
+      const original = randomBytes(2000, 7)
       const record = await xcom.push(ID, original)
-      const key = refOf(record).key
+      const key = refOf(record).objectKey
       const forged = forgeSameCrc32(original, 'paid to the attacker')
       expect(crc32(forged)).toBe(crc32(original))
       await store.put(key, forged, { metadata: (await store.head(key))?.metadata ?? {} })
-      if (checksum === 'sha256') await rejection(xcom.pull(ID), 'E_CORRUPT')
+      if (checksum === 'sha256') await expectXComError(xcom.pull(ID), 'E_CORRUPT')
       else expect(await xcom.pull(ID)).toEqual(forged)
     }
   })
@@ -448,13 +437,13 @@ describe('integrity', () => {
       ...record,
       value: { ...record.value, ref: { ...refOf(record), plainJson: 'yes' } } as StoredValue,
     })
-    await rejection(xcom.pull(ID), 'E_CORRUPT')
+    await expectXComError(xcom.pull(ID), 'E_CORRUPT')
     for (const checksum of ['md5:d41d8cd98f00b204e9800998ecf8427e', 'crc32:XYZ', 42]) {
       await metadata.put({
         ...record,
         value: { ...record.value, ref: { ...refOf(record), checksum } } as StoredValue,
       })
-      const error = await rejection(xcom.pull(ID), 'E_CORRUPT')
+      const error = await expectXComError(xcom.pull(ID), 'E_CORRUPT')
       expect(error.message).toContain('crc32 or sha256 checksum')
     }
     // Nothing was lost: with its reference restored, the value reads back from the object left in place.
@@ -464,25 +453,25 @@ describe('integrity', () => {
 
   it('errors a pulled stream with E_CORRUPT at its end when a byte was flipped', async () => {
     const { xcom, store } = fileXCom({ threshold: 0, store: new MemoryObjectStore() })
-    const record = await xcom.push(ID, pattern(100_000, 3))
-    const key = refOf(record).key
+    const record = await xcom.push(ID, randomBytes(100_000, 3))
+    const key = refOf(record).objectKey
     const body = await store.get(key)
     const tampered = await body.bytes()
     tampered[99_999] = (tampered[99_999] as number) ^ 0x80
     await store.put(key, tampered, { metadata: body.metadata })
-    await rejection(readAll(await xcom.pullStream(ID)), 'E_CORRUPT')
-    await rejection(xcom.pull(ID), 'E_CORRUPT')
+    await expectXComError(readAll(await xcom.pullStream(ID)), 'E_CORRUPT')
+    await expectXComError(xcom.pull(ID), 'E_CORRUPT')
   })
 
   it('fails with E_NOT_FOUND naming the URI when the object was deleted behind its back', async () => {
     const { xcom, store } = fileXCom({ threshold: 0 })
     const record = await xcom.push(ID, 'soon gone')
     const ref = refOf(record)
-    await store.deleteMany([ref.key])
-    const error = await rejection(xcom.pull(ID), 'E_NOT_FOUND')
+    await store.deleteMany([ref.objectKey])
+    const error = await expectXComError(xcom.pull(ID), 'E_NOT_FOUND')
     expect(error.uri).toBe(ref.uri)
     expect(error.message).toContain(ref.uri)
-    await rejection(xcom.pullStream(ID), 'E_NOT_FOUND')
+    await expectXComError(xcom.pullStream(ID), 'E_NOT_FOUND')
     const cleared = await xcom.clear({ dagId: 'dag' })
     expect(cleared).toMatchObject({ deleted: 1, purged: 1, failedPurges: 0 })
   })
@@ -493,8 +482,8 @@ describe('purge and gc', () => {
     const { xcom, root } = fileXCom({ threshold: 0 })
     const first = await xcom.push(ID, 'one')
     const second = await xcom.push(ID, 'two')
-    expect(objectFiles(root)).toEqual([refOf(second).key])
-    expect(refOf(first).key).not.toBe(refOf(second).key)
+    expect(objectFiles(root)).toEqual([refOf(second).objectKey])
+    expect(refOf(first).objectKey).not.toBe(refOf(second).objectKey)
     await xcom.push({ ...ID, taskId: 'other' }, 'three')
     expect(objectFiles(root)).toHaveLength(2)
     expect(await xcom.clear({ dagId: 'dag' })).toMatchObject({ deleted: 2, purged: 2, failedPurges: 0 })
@@ -511,7 +500,7 @@ describe('purge and gc', () => {
       return deleteMany(keys)
     }
     expect(await xcom.clear({ dagId: 'dag' })).toMatchObject({ deleted: 1, purged: 0, failedPurges: 1 })
-    expect(objectFiles(root)).toEqual([refOf(record).key])
+    expect(objectFiles(root)).toEqual([refOf(record).objectKey])
     const report = await xcom.gc({ graceMs: 3_600_000 })
     expect(report.purgesRetried).toBe(1)
     expect(objectFiles(root)).toEqual([])
@@ -526,7 +515,7 @@ describe('purge and gc', () => {
       return put(record)
     }
     const { xcom, root } = fileXCom({ threshold: 0 }, metadata)
-    await rejection(xcom.push(ID, 'lost'), 'E_BACKEND')
+    await expectXComError(xcom.push(ID, 'lost'), 'E_BACKEND')
     expect(objectFiles(root)).toEqual([])
     await xcom.push(ID, 'kept')
     expect(await xcom.pull(ID)).toBe('kept')
@@ -545,8 +534,8 @@ describe('purge and gc', () => {
       recordId: 'crashed-push',
       database: await metadata.identity(),
     })
-    const orphanKey = (orphan as Extract<StoredValue, { kind: 'reference' }>).ref.key as string
-    await store.put('unrelated/file.txt', pattern(5)) // not of the backend's layout: never swept
+    const orphanKey = (orphan as Extract<StoredValue, { kind: 'reference' }>).ref.objectKey as string
+    await store.put('unrelated/file.txt', randomBytes(5)) // not of the backend's layout: never swept
     const young = await xcom.gc({ graceMs: 60_000 })
     expect(young.sweep).toEqual({ scanned: 2, deleted: 0, failed: [], foreign: 0 })
     expect(await store.head(orphanKey)).toBeDefined()
@@ -554,7 +543,7 @@ describe('purge and gc', () => {
     const old = await xcom.gc({ graceMs: 60_000 })
     expect(old.sweep).toEqual({ scanned: 2, deleted: 1, failed: [], foreign: 0 })
     expect(await store.head(orphanKey)).toBeUndefined()
-    expect(await store.head(refOf(kept).key)).toBeDefined()
+    expect(await store.head(refOf(kept).objectKey)).toBeDefined()
     expect(await store.head('unrelated/file.txt')).toBeDefined()
     expect(await xcom.pull(ID)).toBe('referenced')
   })
@@ -580,14 +569,14 @@ describe('purge and gc', () => {
   it('leaves one row and one object after two concurrent pushes to one identity', async () => {
     const { xcom, root, metadata } = fileXCom({ threshold: 0 })
     await Promise.all([
-      xcom.push(ID, chunked(pattern(300_000, 1), 10_000)),
-      xcom.push(ID, chunked(pattern(300_000, 2), 10_000)),
+      xcom.push(ID, chunked(randomBytes(300_000, 1), 10_000)),
+      xcom.push(ID, chunked(randomBytes(300_000, 2), 10_000)),
     ])
     await xcom.gc({ graceMs: 0 })
     expect((await metadata.list({})).records).toHaveLength(1)
     expect(objectFiles(root)).toHaveLength(1)
     const pulled = await xcom.pull(ID)
-    expect([pattern(300_000, 1), pattern(300_000, 2)]).toContainEqual(pulled)
+    expect([randomBytes(300_000, 1), randomBytes(300_000, 2)]).toContainEqual(pulled)
   })
 
   it('purges expired values with purgeExpired()', async () => {
@@ -604,7 +593,7 @@ describe('purge and gc', () => {
     expect(objectFiles(root)).toHaveLength(2)
     expect(await xcom.purgeExpired()).toMatchObject({ deleted: 0 })
     now = new Date('2030-01-01T02:00:00Z')
-    await rejection(xcom.pull(ID), 'E_NOT_FOUND')
+    await expectXComError(xcom.pull(ID), 'E_NOT_FOUND')
     expect(await xcom.purgeExpired()).toMatchObject({ deleted: 1, purged: 1 })
     expect(objectFiles(root)).toHaveLength(1)
     expect(await xcom.pull({ ...ID, key: 'forever' })).toBe('kept')
@@ -617,39 +606,39 @@ describe('maxValueSize', () => {
     let cancelled = false
     async function* endless() {
       try {
-        for (;;) yield pattern(100)
+        for (;;) yield randomBytes(100)
       } finally {
         cancelled = true
       }
     }
-    await rejection(xcom.push(ID, 'x'.repeat(1000)), 'E_TOO_LARGE')
-    await rejection(xcom.push(ID, pattern(1001)), 'E_TOO_LARGE')
-    await rejection(xcom.push(ID, endless()), 'E_TOO_LARGE')
+    await expectXComError(xcom.push(ID, 'x'.repeat(1000)), 'E_TOO_LARGE')
+    await expectXComError(xcom.push(ID, randomBytes(1001)), 'E_TOO_LARGE')
+    await expectXComError(xcom.push(ID, endless()), 'E_TOO_LARGE')
     expect(cancelled).toBe(true)
     expect(objectFiles(root)).toEqual([])
     expect(tmpFiles(root)).toEqual([])
     expect((await metadata.list({})).records).toEqual([])
-    await xcom.push(ID, pattern(1000))
-    expect(await xcom.pull(ID)).toEqual(pattern(1000))
+    await xcom.push(ID, randomBytes(1000))
+    expect(await xcom.pull(ID)).toEqual(randomBytes(1000))
   })
 
   it('refuses a stream crossing the maximum after the threshold decision, and inline values too', async () => {
     const small = fileXCom({ threshold: 10, maxValueSize: 100_000 })
-    await rejection(small.xcom.push(ID, chunked(pattern(100_001), 1000)), 'E_TOO_LARGE')
+    await expectXComError(small.xcom.push(ID, chunked(randomBytes(100_001), 1000)), 'E_TOO_LARGE')
     expect(objectFiles(small.root)).toEqual([])
     const inline = fileXCom({ threshold: -1, maxValueSize: 10 })
-    await rejection(inline.xcom.push(ID, 'x'.repeat(20)), 'E_TOO_LARGE')
-    await rejection(inline.xcom.push(ID, chunked(pattern(11), 4)), 'E_TOO_LARGE')
+    await expectXComError(inline.xcom.push(ID, 'x'.repeat(20)), 'E_TOO_LARGE')
+    await expectXComError(inline.xcom.push(ID, chunked(randomBytes(11), 4)), 'E_TOO_LARGE')
   })
 
   it('refuses to pull a referenced value over the maximum', async () => {
     const { xcom, store, metadata } = fileXCom({ threshold: 0 })
-    await xcom.push(ID, pattern(5000))
+    await xcom.push(ID, randomBytes(5000))
     const strict = new XCom({
       metadata,
       backend: new ObjectStoreXComBackend({ store, threshold: 0, maxValueSize: 4999 }),
     })
-    await rejection(strict.pull(ID), 'E_TOO_LARGE')
+    await expectXComError(strict.pull(ID), 'E_TOO_LARGE')
   })
 })
 

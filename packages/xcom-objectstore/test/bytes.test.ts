@@ -1,18 +1,19 @@
 import type { ObjectBody } from '@xcom/core'
+import { toReadableStream } from '@xcom/core/adapter'
+import { chunked, expectXComError, randomBytes } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
-import { hashing, readVerified, readVerifiedText, streamFrom, utf8Slices, verifying } from '../src/bytes.ts'
+import { hashing, readVerified, readVerifiedText, utf8Slices, verifying } from '../src/bytes.ts'
 import { type ChecksumAlgorithm, checksumOf } from '../src/checksum.ts'
-import { chunked, pattern, rejection } from './helpers.ts'
 
 /** A body of `bytes` whose stream yields `chunks` (and whose bytes() must not be used). */
 function streamBody(chunks: Uint8Array[], size: number): ObjectBody {
   return {
-    key: 'k',
+    objectKey: 'k',
     size,
     lastModified: new Date(),
     metadata: {},
     stream: () =>
-      streamFrom(
+      toReadableStream(
         (async function* () {
           yield* chunks
         })(),
@@ -29,7 +30,7 @@ const expected = (bytes: Uint8Array, algorithm: ChecksumAlgorithm = 'crc32') => 
 
 describe('readVerified', () => {
   it('gathers a stream of chunks into one buffer and checks it', async () => {
-    const bytes = pattern(100_000, 3)
+    const bytes = randomBytes(100_000, 3)
     const chunks: Uint8Array[] = []
     for await (const chunk of chunked(bytes, 7_000)) chunks.push(chunk)
     const read = await readVerified(streamBody(chunks, bytes.byteLength), expected(bytes))
@@ -38,7 +39,7 @@ describe('readVerified', () => {
   })
 
   it('keeps a single chunk holding the whole value as is, and copies a view into larger memory', async () => {
-    const bytes = pattern(1000, 4)
+    const bytes = randomBytes(1000, 4)
     const whole = Buffer.from(bytes)
     const alone = Buffer.alloc(1000)
     whole.copy(alone)
@@ -56,23 +57,23 @@ describe('readVerified', () => {
   it.each(['crc32', 'sha256'] as const)(
     'fails with E_CORRUPT on more bytes, fewer bytes, or other bytes than written (%s)',
     async (algorithm) => {
-      const bytes = pattern(1000, 5)
+      const bytes = randomBytes(1000, 5)
       const want = expected(bytes, algorithm)
       expect(await readVerified(streamBody([bytes], 1000), want)).toEqual(bytes)
-      await rejection(readVerified(streamBody([bytes, pattern(1)], 1001), want), 'E_CORRUPT')
-      await rejection(readVerified(streamBody([bytes.subarray(0, 999)], 999), want), 'E_CORRUPT')
+      await expectXComError(readVerified(streamBody([bytes, randomBytes(1)], 1001), want), 'E_CORRUPT')
+      await expectXComError(readVerified(streamBody([bytes.subarray(0, 999)], 999), want), 'E_CORRUPT')
       const other = bytes.slice()
       other[500] = (other[500] as number) ^ 1
-      const error = await rejection(readVerified(streamBody([other], 1000), want), 'E_CORRUPT')
+      const error = await expectXComError(readVerified(streamBody([other], 1000), want), 'E_CORRUPT')
       expect(error.message).toContain(`its checksum is ${algorithm}:`)
       expect(error.uri).toBe('test://k')
     },
   )
 
   it('fails with E_CORRUPT, reading nothing, when the recorded checksum is malformed', async () => {
-    const bytes = pattern(100, 5)
+    const bytes = randomBytes(100, 5)
     for (const checksum of ['md5:00', 'crc32:ABCDEF01', 'crc32:1234', `sha256:${'0'.repeat(63)}`, '']) {
-      const error = await rejection(
+      const error = await expectXComError(
         readVerified(streamBody([bytes], 100), { ...expected(bytes), checksum }),
         'E_CORRUPT',
       )
@@ -84,7 +85,7 @@ describe('readVerified', () => {
   })
 
   it('reads an observable body through bytesObserved, hashing the parts it shows', async () => {
-    const bytes = pattern(3000, 6)
+    const bytes = randomBytes(3000, 6)
     const observable = (shown: number) => ({
       ...streamBody([], 3000),
       stream: () => {
@@ -98,7 +99,7 @@ describe('readVerified', () => {
     })
     expect(await readVerified(observable(3000), expected(bytes))).toEqual(bytes)
     // A body that returns bytes it did not show could return them unverified: refused.
-    await rejection(readVerified(observable(2000), expected(bytes)), 'E_CORRUPT')
+    await expectXComError(readVerified(observable(2000), expected(bytes)), 'E_CORRUPT')
   })
 })
 
@@ -106,7 +107,7 @@ describe('hashing', () => {
   it.each(['crc32', 'sha256'] as const)(
     'hashes every chunk with %s, each once the consumer has asked for the next one',
     async (algorithm) => {
-      const bytes = pattern(50_000, 8)
+      const bytes = randomBytes(50_000, 8)
       const hashed = hashing(chunked(bytes, 20_000), algorithm)
       const seen: Uint8Array[] = []
       for await (const chunk of hashed.chunks) seen.push(chunk)
@@ -116,7 +117,7 @@ describe('hashing', () => {
   )
 
   it('refuses to give a checksum when the consumer stopped before the end', async () => {
-    const hashed = hashing(chunked(pattern(50_000, 8), 20_000), 'crc32')
+    const hashed = hashing(chunked(randomBytes(50_000, 8), 20_000), 'crc32')
     for await (const _chunk of hashed.chunks) break
     expect(() => hashed.digest()).toThrowError(expect.objectContaining({ code: 'E_BACKEND' }))
   })
@@ -159,22 +160,22 @@ describe('readVerifiedText', () => {
   })
 
   it('fails with E_CORRUPT on more, fewer or other bytes, and on a malformed checksum', async () => {
-    await rejection(
-      readVerifiedText(streamBody([bytes, pattern(1)], bytes.byteLength + 1), expected(bytes)),
+    await expectXComError(
+      readVerifiedText(streamBody([bytes, randomBytes(1)], bytes.byteLength + 1), expected(bytes)),
       'E_CORRUPT',
     )
-    await rejection(
+    await expectXComError(
       readVerifiedText(streamBody([bytes.subarray(1)], bytes.byteLength - 1), expected(bytes)),
       'E_CORRUPT',
     )
     const other = bytes.slice()
     other[7] = 0xff // not even UTF-8 any more: still reported as corruption, not as a decoding error
-    const error = await rejection(
+    const error = await expectXComError(
       readVerifiedText(streamBody([other], other.byteLength), expected(bytes)),
       'E_CORRUPT',
     )
     expect(error.uri).toBe('test://k')
-    await rejection(
+    await expectXComError(
       readVerifiedText(streamBody([bytes], bytes.byteLength), { ...expected(bytes), checksum: 'crc32:zz' }),
       'E_CORRUPT',
     )

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { randomBytes } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
 import {
   algorithmOf,
@@ -10,7 +11,6 @@ import {
   createChecksum,
   isChecksumAlgorithm,
 } from '../src/checksum.ts'
-import { pattern } from './helpers.ts'
 
 const ascii = (text: string) => new Uint8Array(Buffer.from(text, 'ascii'))
 
@@ -26,7 +26,7 @@ describe('checksums', () => {
   })
 
   it('gives the same digest fed in parts as in one piece', () => {
-    const bytes = pattern(1_000_003, 9)
+    const bytes = randomBytes(1_000_003, 9)
     for (const algorithm of ['crc32', 'sha256'] as const) {
       const checksum = createChecksum(algorithm)
       for (let offset = 0; offset < bytes.byteLength; offset += 65_537)
@@ -37,7 +37,7 @@ describe('checksums', () => {
 
   it('matches what the sha256sum and gzip command-line tools compute, so objects can be audited with them', () => {
     const dir = mkdtempSync(join(tmpdir(), 'xcom-checksum-'))
-    const bytes = pattern(300_000, 4)
+    const bytes = randomBytes(300_000, 4)
     const file = join(dir, 'object.bin')
     writeFileSync(file, bytes)
     expect(checksumOf(bytes, 'sha256')).toBe(

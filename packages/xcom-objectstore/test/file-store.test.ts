@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { XComError } from '@xcom/core'
-import { sourceNodeFlags } from '@xcom/testing'
+import { expectXComError, randomBytes, sourceNodeFlags } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
-import { fileError } from '../src/file-store.ts'
+import { fileError } from '../src/file-io.ts'
 import { FileObjectStore } from '../src/index.ts'
-import { collect, filesUnder, objectFiles, pattern, rejection, tempDir, tmpFiles } from './helpers.ts'
+import { collect, filesUnder, objectFiles, tempDir, tmpFiles } from './helpers.ts'
 
 describe('FileObjectStore', () => {
   it('lays out objects as plain files with a sidecar of metadata, and a file:// url', async () => {
@@ -26,7 +26,7 @@ describe('FileObjectStore', () => {
       contentType: 'application/json',
     })
     expect(filesUnder(root)).toEqual(['.xcom/meta/a/b/c.json', 'a/b/c.json'])
-    expect((await collect(store.list(''))).map((info) => info.key)).toEqual(['a/b/c.json'])
+    expect((await collect(store.list(''))).map((info) => info.objectKey)).toEqual(['a/b/c.json'])
   })
 
   it('refuses keys that could leave the root, writing nothing anywhere', async () => {
@@ -48,9 +48,9 @@ describe('FileObjectStore', () => {
       '.xcom',
     ]
     for (const key of bad) {
-      await rejection(store.put(key, pattern(4)), 'E_INVALID_KEY')
-      await rejection(store.get(key), 'E_INVALID_KEY')
-      await rejection(store.head(key), 'E_INVALID_KEY')
+      await expectXComError(store.put(key, randomBytes(4)), 'E_INVALID_KEY')
+      await expectXComError(store.get(key), 'E_INVALID_KEY')
+      await expectXComError(store.head(key), 'E_INVALID_KEY')
       const { failed } = await store.deleteMany([key])
       expect(failed.map((failure) => failure.error.code)).toEqual(['E_INVALID_KEY'])
     }
@@ -62,11 +62,11 @@ describe('FileObjectStore', () => {
     const root = tempDir()
     const store = new FileObjectStore({ root })
     for (const key of ['..a', 'a..', '...', '%2e%2e/x', '.hidden/..dots']) {
-      await store.put(key, pattern(3))
+      await store.put(key, randomBytes(3))
       expect(existsSync(join(root, key))).toBe(true)
     }
     // A backslash is refused on every store: URL parsers read it as "/" (no key xcom builds holds one).
-    await rejection(store.put('back\\slash', pattern(3)), 'E_INVALID_KEY')
+    await expectXComError(store.put('back\\slash', randomBytes(3)), 'E_INVALID_KEY')
     expect(readdirSync(dirname(root)).filter((name) => name === '..a')).toEqual([])
   })
 
@@ -82,10 +82,10 @@ describe('FileObjectStore', () => {
       halfway = resolve
     })
     async function* body() {
-      yield pattern(1000, 1)
+      yield randomBytes(1000, 1)
       halfway()
       await gate
-      yield pattern(1000, 2)
+      yield randomBytes(1000, 2)
     }
     const writing = store.put('k', body())
     await reachedHalfway
@@ -100,8 +100,8 @@ describe('FileObjectStore', () => {
   it('prunes directories left empty by deletes, and keeps shared ones', async () => {
     const root = tempDir()
     const store = new FileObjectStore({ root })
-    await store.put('a/b/c/one', pattern(1))
-    await store.put('a/b/two', pattern(1))
+    await store.put('a/b/c/one', randomBytes(1))
+    await store.put('a/b/two', randomBytes(1))
     await store.deleteMany(['a/b/c/one'])
     expect(filesUnder(root)).toEqual(['.xcom/meta/a/b/two', 'a/b/two'])
     expect(existsSync(join(root, 'a/b/c'))).toBe(false)
@@ -109,7 +109,7 @@ describe('FileObjectStore', () => {
     expect(existsSync(join(root, 'a'))).toBe(false)
     expect(existsSync(join(root, '.xcom/meta/a'))).toBe(false)
     expect(existsSync(root)).toBe(true)
-    await store.put('a/b/again', pattern(1))
+    await store.put('a/b/again', randomBytes(1))
     expect((await store.head('a/b/again'))?.size).toBe(1)
   })
 
@@ -134,10 +134,10 @@ describe('FileObjectStore', () => {
       await Promise.all(
         keys.map(async (key, index) => {
           try {
-            await store.put(key, pattern(16, index + 1), { metadata: { n: String(index) } })
+            await store.put(key, randomBytes(16, index + 1), { metadata: { n: String(index) } })
             const body = await store.get(key)
             expect([await body.bytes(), body.metadata]).toEqual([
-              pattern(16, index + 1),
+              randomBytes(16, index + 1),
               { n: String(index) },
             ])
           } catch (error) {
@@ -193,7 +193,7 @@ describe('FileObjectStore', () => {
   it('reads a whole object or a range straight into one buffer, showing each part while the next is read', async () => {
     const store = new FileObjectStore({ root: tempDir() })
     const MiB = 1024 * 1024
-    const bytes = pattern(20 * MiB + 5, 7)
+    const bytes = randomBytes(20 * MiB + 5, 7)
     await store.put('big', bytes)
     const parts: Uint8Array[] = []
     const read = await (await store.get('big')).bytesObserved((part) => parts.push(part))
@@ -211,7 +211,7 @@ describe('FileObjectStore', () => {
 
   it('ends a read with the error its observer throws', async () => {
     const store = new FileObjectStore({ root: tempDir() })
-    await store.put('k', pattern(17 * 1024 * 1024))
+    await store.put('k', randomBytes(17 * 1024 * 1024))
     const body = await store.get('k')
     await expect(
       body.bytesObserved(() => {
@@ -226,10 +226,10 @@ describe('FileObjectStore', () => {
     mkdirSync(join(root, 'manual'), { recursive: true })
     writeFileSync(join(root, 'manual', 'file.txt'), 'hand made')
     const store = new FileObjectStore({ root })
-    await store.put('manual/broken', pattern(2), { metadata: { a: 'b' } })
+    await store.put('manual/broken', randomBytes(2), { metadata: { a: 'b' } })
     writeFileSync(join(root, '.xcom/meta/manual/broken'), '{not json')
     const infos = await collect(store.list('manual/'))
-    expect(infos.map((info) => [info.key, info.size, info.metadata])).toEqual([
+    expect(infos.map((info) => [info.objectKey, info.size, info.metadata])).toEqual([
       ['manual/broken', 2, {}],
       ['manual/file.txt', 9, {}],
     ])
@@ -238,11 +238,11 @@ describe('FileObjectStore', () => {
 
   it('treats a key that is a directory of other keys as missing, and a write over it as an invalid key', async () => {
     const store = new FileObjectStore({ root: tempDir() })
-    await store.put('dir/child', pattern(1))
+    await store.put('dir/child', randomBytes(1))
     expect(await store.head('dir')).toBeUndefined()
-    await rejection(store.get('dir'), 'E_NOT_FOUND')
-    await rejection(store.put('dir', pattern(1)), 'E_INVALID_KEY')
-    await rejection(store.put('dir/child/grandchild', pattern(1)), 'E_INVALID_KEY')
+    await expectXComError(store.get('dir'), 'E_NOT_FOUND')
+    await expectXComError(store.put('dir', randomBytes(1)), 'E_INVALID_KEY')
+    await expectXComError(store.put('dir/child/grandchild', randomBytes(1)), 'E_INVALID_KEY')
     expect((await store.head('dir/child'))?.size).toBe(1)
   })
 
@@ -269,16 +269,16 @@ describe('FileObjectStore', () => {
 
   it('writes durably with fsync when asked', async () => {
     const store = new FileObjectStore({ root: tempDir(), fsync: true })
-    await store.put('durable', pattern(10_000))
+    await store.put('durable', randomBytes(10_000))
     expect((await store.head('durable'))?.size).toBe(10_000)
   })
 
   it('fails with E_NOT_FOUND when an object disappears between get and read', async () => {
     const store = new FileObjectStore({ root: tempDir() })
-    await store.put('vanishing', pattern(10))
+    await store.put('vanishing', randomBytes(10))
     const body = await store.get('vanishing')
     await store.deleteMany(['vanishing'])
-    await rejection(body.bytes(), 'E_NOT_FOUND')
+    await expectXComError(body.bytes(), 'E_NOT_FOUND')
   })
 
   it('needs a root', () => {

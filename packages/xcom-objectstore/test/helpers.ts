@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { MemoryMetadataStore, type MetadataStore, XCom, XComError, type XComRecord } from '@xcom/core'
+import { MemoryMetadataStore, type MetadataStore, XCom, type XComRecord } from '@xcom/core'
 import { afterEach, expect } from 'vitest'
 import {
   CLAIM_KEY,
@@ -59,34 +59,6 @@ export function fileXCom(
   return { root, store, backend, xcom, metadata }
 }
 
-/** Deterministic pseudo-random bytes (incompressible). */
-export function pattern(size: number, seed = 1): Uint8Array {
-  const bytes = new Uint8Array(size)
-  let state = seed >>> 0 || 1
-  for (let index = 0; index < size; index++) {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    bytes[index] = state & 0xff
-  }
-  return bytes
-}
-
-export async function* chunked(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let offset = 0; offset < bytes.byteLength; offset += size) yield bytes.slice(offset, offset + size)
-}
-
-export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  const reader = stream.getReader()
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    chunks.push(value)
-  }
-  return new Uint8Array(Buffer.concat(chunks))
-}
-
 /** Every item of an async iterable (Array.fromAsync is not in the ES2024 library types). */
 export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = []
@@ -104,24 +76,12 @@ export function expectBytes(actual: unknown, expected: Uint8Array): void {
   )
 }
 
-/** Awaits a rejection and checks it is an XComError with `code`. */
-export async function rejection(promise: Promise<unknown>, code: string): Promise<XComError> {
-  const error = await promise.then(
-    () => {
-      throw new Error(`expected a rejection with ${code}`)
-    },
-    (reason: unknown) => reason,
-  )
-  expect(XComError.is(error), String(error)).toBe(true)
-  expect((error as XComError).code, (error as Error).message).toBe(code)
-  return error as XComError
-}
-
 /** The reference a record holds. */
 export function refOf(record: XComRecord) {
   if (record.value.kind !== 'reference')
     throw new Error(`expected a reference, got ${JSON.stringify(record.value)}`)
-  return record.value.ref as Record<string, any> & { uri: string; key: string }
+  return record.value.ref as Record<string, any> & { uri: string; objectKey: string }
 }
 
+/** The identity most tests push to. */
 export const ID = { dagId: 'dag', runId: 'run', taskId: 'task' } as const

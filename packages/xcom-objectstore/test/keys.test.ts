@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { encodeSegment, identityPath, isObjectKey, objectKey } from '../src/index.ts'
+import { encodeSegment, identityPath, isObjectKey, objectKeyOf } from '../src/keys.ts'
 
 const ctx = {
   dagId: 'dag',
@@ -47,12 +47,12 @@ describe('object keys', () => {
   })
 
   it('lays keys out as <dag>/<run>/<task>/<mapIndex>/<key>/<id>.<format><codec suffix>', () => {
-    expect(objectKey(ctx, 'json', '')).toBe(`dag/run/task/-1/return_value/${ctx.recordId}.json`)
-    expect(objectKey({ ...ctx, mapIndex: 7, key: 'rows' }, 'bytes', '.gz')).toBe(
+    expect(objectKeyOf(ctx, 'json', '')).toBe(`dag/run/task/-1/return_value/${ctx.recordId}.json`)
+    expect(objectKeyOf({ ...ctx, mapIndex: 7, key: 'rows' }, 'bytes', '.gz')).toBe(
       `dag/run/task/7/rows/${ctx.recordId}.bin.gz`,
     )
     expect(identityPath({ ...ctx, dagId: '../..' })).toBe('%2E.%2F../run/task/-1/return_value')
-    expect(() => objectKey({ ...ctx, recordId: '../x' }, 'json', '')).toThrowError(
+    expect(() => objectKeyOf({ ...ctx, recordId: '../x' }, 'json', '')).toThrowError(
       expect.objectContaining({ code: 'E_INVALID_KEY' }),
     )
   })
@@ -71,7 +71,7 @@ describe('object keys', () => {
         fc.constantFrom('json' as const, 'bytes' as const),
         fc.constantFrom('', '.gz', '.zst'),
         (identity, format, suffix) => {
-          expect(isObjectKey(objectKey(identity, format, suffix))).toBe(true)
+          expect(isObjectKey(objectKeyOf(identity, format, suffix))).toBe(true)
         },
       ),
       { numRuns: 200 },

@@ -1,9 +1,11 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ByteSource, ObjectStore, PutOptions } from '@xcom/core'
+import { byteChunks, concatBytes } from '@xcom/core/adapter'
+import { chunked, expectXComError, randomBytes } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
 import { FileObjectStore, isObjectKey, MemoryObjectStore, ReplicatedObjectStore } from '../src/index.ts'
-import { chunked, collect, fileXCom, ID, objectFiles, pattern, refOf, rejection, tempDir } from './helpers.ts'
+import { collect, fileXCom, ID, objectFiles, refOf, tempDir } from './helpers.ts'
 
 function replicas() {
   const root = tempDir()
@@ -39,9 +41,9 @@ describe('ReplicatedObjectStore', () => {
       } as ObjectStore,
     ])
     expect(limited.capabilities).toEqual({ rangeReads: false, conditionalCreate: false, maxObjectSize: 10 })
-    await store.put('k', chunked(pattern(100_000), 7000), { metadata: { a: 'b' } })
-    expect(await (await file.get('k')).bytes()).toEqual(pattern(100_000))
-    expect(await (await memory.get('k')).bytes()).toEqual(pattern(100_000))
+    await store.put('k', chunked(randomBytes(100_000), 7000), { metadata: { a: 'b' } })
+    expect(await (await file.get('k')).bytes()).toEqual(randomBytes(100_000))
+    expect(await (await memory.get('k')).bytes()).toEqual(randomBytes(100_000))
     expect((await memory.head('k'))?.metadata).toEqual({ a: 'b' })
     expect(() => new ReplicatedObjectStore([])).toThrowError(expect.objectContaining({ code: 'E_CONFIG' }))
   })
@@ -51,24 +53,27 @@ describe('ReplicatedObjectStore', () => {
     const file = new FileObjectStore({ root })
     for (const after of [0, 2]) {
       const store = new ReplicatedObjectStore([file, failingAfter(after)])
-      await expect(store.put('k', chunked(pattern(50_000), 1000))).rejects.toThrow('replica write failed')
+      await expect(store.put('k', chunked(randomBytes(50_000), 1000))).rejects.toThrow('replica write failed')
       expect(await file.head('k')).toBeUndefined()
       expect(objectFiles(root)).toEqual([])
     }
     const { xcom } = fileXCom({ threshold: 0, store: new ReplicatedObjectStore([file, failingAfter(1)]) })
-    await rejection(xcom.push(ID, chunked(pattern(50_000), 1000)), 'E_BACKEND')
+    await expectXComError(xcom.push(ID, chunked(randomBytes(50_000), 1000)), 'E_BACKEND')
     expect(objectFiles(root)).toEqual([])
   })
 
   it('reads the first replica that has the object, deletes from all, and lists the union once', async () => {
     const { file, memory, store } = replicas()
-    await memory.put('only-in-memory', pattern(3))
-    await store.put('both', pattern(4))
-    expect(await (await store.get('only-in-memory')).bytes()).toEqual(pattern(3))
+    await memory.put('only-in-memory', randomBytes(3))
+    await store.put('both', randomBytes(4))
+    expect(await (await store.get('only-in-memory')).bytes()).toEqual(randomBytes(3))
     expect((await store.head('only-in-memory'))?.size).toBe(3)
     expect(await store.head('nowhere')).toBeUndefined()
-    await rejection(store.get('nowhere'), 'E_NOT_FOUND')
-    expect((await collect(store.list(''))).map((info) => info.key).sort()).toEqual(['both', 'only-in-memory'])
+    await expectXComError(store.get('nowhere'), 'E_NOT_FOUND')
+    expect((await collect(store.list(''))).map((info) => info.objectKey).sort()).toEqual([
+      'both',
+      'only-in-memory',
+    ])
     expect((await store.deleteMany(['both', 'only-in-memory', 'nowhere'])).failed).toEqual([])
     expect(await file.head('both')).toBeUndefined()
     expect(await memory.head('both')).toBeUndefined()
@@ -106,7 +111,7 @@ describe('ReplicatedObjectStore', () => {
     async function* source() {
       for (let index = 0; index < 100; index++) {
         produced++
-        yield pattern(100, index + 1)
+        yield randomBytes(100, index + 1)
       }
     }
     const writing = new ReplicatedObjectStore([fast, slow]).put('k', source())
@@ -123,18 +128,18 @@ describe('ReplicatedObjectStore', () => {
     const { root, memory, store } = replicas()
     const { xcom } = fileXCom({ threshold: 0, store })
     const record = await xcom.push(ID, { value: 'replicated' })
-    const key = refOf(record).key
+    const key = refOf(record).objectKey
     writeFileSync(join(root, key), '{"value":"tampered!!"}')
     expect(await xcom.pull(ID)).toEqual({ value: 'replicated' })
-    await store.stores[0]?.deleteMany([key])
+    await store.replicas[0]?.deleteMany([key])
     expect(await xcom.pull(ID)).toEqual({ value: 'replicated' })
     const body = await memory.get(key)
     const bytes = await body.bytes()
     bytes[0] = (bytes[0] as number) ^ 1
     await memory.put(key, bytes)
-    await rejection(xcom.pull(ID), 'E_CORRUPT')
+    await expectXComError(xcom.pull(ID), 'E_CORRUPT')
     await memory.deleteMany([key])
-    await rejection(xcom.pull(ID), 'E_NOT_FOUND')
+    await expectXComError(xcom.pull(ID), 'E_NOT_FOUND')
   })
 
   it('purges every replica on clear', async () => {
@@ -142,7 +147,7 @@ describe('ReplicatedObjectStore', () => {
     const { xcom } = fileXCom({ threshold: 0, store })
     await xcom.push(ID, 'x')
     expect(objectFiles(root)).toHaveLength(1)
-    const values = async () => (await collect(memory.list(''))).filter((info) => isObjectKey(info.key))
+    const values = async () => (await collect(memory.list(''))).filter((info) => isObjectKey(info.objectKey))
     expect(await values()).toHaveLength(1)
     await xcom.clear({ dagId: 'dag' })
     expect(objectFiles(root)).toEqual([])
@@ -154,8 +159,49 @@ describe('ReplicatedObjectStore leftovers', () => {
   it('asks each replica that can to remove leftovers of interrupted writes', async () => {
     const root = tempDir()
     const store = new ReplicatedObjectStore([new FileObjectStore({ root }), new MemoryObjectStore()])
-    await store.put('a/b', pattern(10))
+    await store.put('a/b', randomBytes(10))
     writeFileSync(join(root, '.xcom', 'tmp', 'killed'), 'partial')
     expect(await store.removeIncomplete(new Date(Date.now() + 60_000))).toEqual({ removed: 1, failed: [] })
+  })
+})
+
+describe('the replicas capability of any store', () => {
+  /** Not a ReplicatedObjectStore: a store of its own that copies every write to a backup and says so in `replicas`. */
+  class MirroredStore extends MemoryObjectStore {
+    readonly backup = new MemoryObjectStore({ bucket: 'backup' })
+    readonly replicas: readonly ObjectStore[] = [this, this.backup]
+    override async put(objectKey: string, body: ByteSource, options?: PutOptions) {
+      const chunks: Uint8Array[] = []
+      for await (const chunk of byteChunks(body)) chunks.push(chunk)
+      const bytes = concatBytes(chunks)
+      await this.backup.put(objectKey, bytes, options)
+      return super.put(objectKey, bytes, options)
+    }
+  }
+
+  it('lets the backend read the next replica a store names when its own copy is damaged or gone', async () => {
+    const store = new MirroredStore()
+    expect(store).not.toBeInstanceOf(ReplicatedObjectStore)
+    const { xcom } = fileXCom({ threshold: 0, store })
+    const record = await xcom.push(ID, { value: 'mirrored' })
+    const objectKey = refOf(record).objectKey
+    const own = (bytes: Uint8Array) => MemoryObjectStore.prototype.put.call(store, objectKey, bytes)
+    await own(new Uint8Array(Buffer.from('{"value":"tampered"}')))
+    expect(await xcom.pull(ID)).toEqual({ value: 'mirrored' })
+    await store.deleteMany([objectKey]) // from the store's own copy only
+    expect(await store.head(objectKey)).toBeUndefined()
+    expect(await xcom.pull(ID)).toEqual({ value: 'mirrored' })
+    await store.backup.deleteMany([objectKey])
+    await expectXComError(xcom.pull(ID), 'E_NOT_FOUND')
+  })
+
+  it('reads only the store itself when it names no replicas', async () => {
+    const store = new MirroredStore()
+    Object.defineProperty(store, 'replicas', { value: undefined })
+    const { xcom } = fileXCom({ threshold: 0, store })
+    const record = await xcom.push(ID, { value: 'mirrored' })
+    await store.deleteMany([refOf(record).objectKey])
+    expect(await store.backup.head(refOf(record).objectKey)).toBeDefined()
+    await expectXComError(xcom.pull(ID), 'E_NOT_FOUND')
   })
 })

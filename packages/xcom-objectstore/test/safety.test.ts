@@ -11,6 +11,7 @@ import {
   XComError,
   type XComRecord,
 } from '@xcom/core'
+import { expectXComError, randomBytes, readAll } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
 import {
   CLAIM_KEY,
@@ -20,17 +21,7 @@ import {
   ObjectStoreXComBackend,
   objectStoreFromUrl,
 } from '../src/index.ts'
-import {
-  fileXCom,
-  ID,
-  objectFiles,
-  pattern,
-  readAll,
-  refOf,
-  rejection,
-  tempDir,
-  tmpFiles,
-} from './helpers.ts'
+import { fileXCom, ID, objectFiles, refOf, tempDir, tmpFiles } from './helpers.ts'
 
 /** A store that resolves dot segments before looking a key up, as s3rver and the Azure SDK do. */
 class ResolvingStore extends MemoryObjectStore {
@@ -52,13 +43,13 @@ describe('forged reference keys', () => {
     const { xcom } = fileXCom({ threshold: 0, store }, metadata)
     const victim = await xcom.push({ dagId: 'victim', runId: 'r', taskId: 't' }, 'precious')
     const own = await xcom.push(ID, 'mine')
-    const forgedKey = `${refOf(own).key}/${'../'.repeat(6)}${refOf(victim).key}`
-    expect(posix.normalize(forgedKey)).toBe(refOf(victim).key)
+    const forgedKey = `${refOf(own).objectKey}/${'../'.repeat(6)}${refOf(victim).objectKey}`
+    expect(posix.normalize(forgedKey)).toBe(refOf(victim).objectKey)
     await metadata.put({
       ...own,
-      value: { ...own.value, ref: { ...refOf(victim), key: forgedKey } },
+      value: { ...own.value, ref: { ...refOf(victim), objectKey: forgedKey } },
     } as XComRecord)
-    await rejection(xcom.pull(ID), 'E_CORRUPT')
+    await expectXComError(xcom.pull(ID), 'E_CORRUPT')
     const report = await xcom.clear({ dagId: 'dag' })
     expect(report).toMatchObject({ deleted: 1, failedPurges: 0 })
     expect(await xcom.pull({ dagId: 'victim', runId: 'r', taskId: 't' })).toBe('precious')
@@ -72,7 +63,7 @@ describe('forged reference keys', () => {
     await metadata.resolvePurges([record.id]) // the replaced row held the same object: keep it
     expect(await xcom.clear({ dagId: ID.dagId })).toMatchObject({ deleted: 1, failedPurges: 0 })
     expect(await metadata.pendingPurges(10)).toEqual([])
-    expect(await store.head(refOf(record).key)).toBeDefined() // left to the sweep, which matches it to no row
+    expect(await store.head(refOf(record).objectKey)).toBeDefined() // left to the sweep, which matches it to no row
   })
 
   it('refuses a key of the same XCom with another record id, format or codec', async () => {
@@ -81,26 +72,28 @@ describe('forged reference keys', () => {
     const record = await xcom.push(ID, 'x'.repeat(10_000))
     const ref = refOf(record)
     const variants = [
-      ref.key.replace(record.id, `${record.id}x`),
-      ref.key.replace('.json.gz', '.bin.gz'),
-      ref.key.replace('.json.gz', '.json'),
-      `${ref.key}.gz`,
+      ref.objectKey.replace(record.id, `${record.id}x`),
+      ref.objectKey.replace('.json.gz', '.bin.gz'),
+      ref.objectKey.replace('.json.gz', '.json'),
+      `${ref.objectKey}.gz`,
     ]
-    for (const key of variants) {
-      await metadata.put({ ...record, value: { ...record.value, ref: { ...ref, key } } } as XComRecord)
-      await rejection(xcom.pull(ID), 'E_CORRUPT')
+    for (const objectKey of variants) {
+      await metadata.put({ ...record, value: { ...record.value, ref: { ...ref, objectKey } } } as XComRecord)
+      await expectXComError(xcom.pull(ID), 'E_CORRUPT')
     }
   })
 
   it('is refused by every store of this package: ".", ".." and empty segments, backslashes', async () => {
     for (const store of [new MemoryObjectStore(), new FileObjectStore({ root: tempDir() })]) {
-      await store.put('ok/key', pattern(3))
+      await store.put('ok/key', randomBytes(3))
       for (const key of ['a/../ok/key', './ok/key', 'ok//key', '/ok/key', 'ok/key/', 'ok\\key', 'ok/.']) {
-        await rejection(store.get(key), 'E_INVALID_KEY')
-        await rejection(store.put(key, pattern(3)), 'E_INVALID_KEY')
+        await expectXComError(store.get(key), 'E_INVALID_KEY')
+        await expectXComError(store.put(key, randomBytes(3)), 'E_INVALID_KEY')
       }
       const { failed } = await store.deleteMany(['ok/../ok/key', 'ok/key'])
-      expect(failed.map(({ key, error }) => [key, error.code])).toEqual([['ok/../ok/key', 'E_INVALID_KEY']])
+      expect(failed.map(({ objectKey, error }) => [objectKey, error.code])).toEqual([
+        ['ok/../ok/key', 'E_INVALID_KEY'],
+      ])
       expect(await store.head('ok/key')).toBeUndefined()
     }
   })
@@ -121,11 +114,11 @@ describe('one metadata database per prefix', () => {
     const { root, a, b } = twoDatabases()
     await a.xcom.push(ID, 'from a')
     const before = objectFiles(root)
-    const error = await rejection(b.xcom.push({ ...ID, key: 'b' }, 'from b'), 'E_CONFIG')
+    const error = await expectXComError(b.xcom.push({ ...ID, key: 'b' }, 'from b'), 'E_CONFIG')
     const [ida, idb] = [(await a.metadata.identity()).id, (await b.metadata.identity()).id]
     expect(error.message).toContain(ida)
     expect(error.message).toContain(idb)
-    await rejection(b.xcom.gc({ graceMs: 0 }), 'E_CONFIG')
+    await expectXComError(b.xcom.gc({ graceMs: 0 }), 'E_CONFIG')
     expect(objectFiles(root)).toEqual(before)
     expect(await a.xcom.pull(ID)).toBe('from a')
     // Inline values never touch the store: the second database can still keep those.
@@ -136,7 +129,7 @@ describe('one metadata database per prefix', () => {
     const { root, a, b } = twoDatabases()
     await a.xcom.push(ID, 'from a')
     writeFileSync(join(root, CLAIM_KEY), '') // damaged claim
-    await rejection(b.xcom.push(ID, 'b'), 'E_CORRUPT')
+    await expectXComError(b.xcom.push(ID, 'b'), 'E_CORRUPT')
     await new FileObjectStore({ root }).deleteMany([CLAIM_KEY])
     const report = await b.xcom.gc({ graceMs: 0 })
     expect(report.sweep).toMatchObject({ scanned: 1, deleted: 0, foreign: 1 })
@@ -160,9 +153,9 @@ describe('bounded reads', () => {
     const value = new Uint8Array(1024 * 1024)
     const record = await xcom.push(ID, value)
     await forge(xcom, metadata, { size: refOf(record).size - 1 })
-    const error = await rejection(xcom.pull(ID), 'E_CORRUPT')
+    const error = await expectXComError(xcom.pull(ID), 'E_CORRUPT')
     expect(error.message).toContain('decompresses to more than')
-    await rejection(readAll(await xcom.pullStream(ID)), 'E_CORRUPT')
+    await expectXComError(readAll(await xcom.pullStream(ID)), 'E_CORRUPT')
   })
 
   it('refuses a recorded size over the default maximum before downloading anything', async () => {
@@ -178,30 +171,30 @@ describe('bounded reads', () => {
       gets++
       return get(key, options)
     }
-    await rejection(xcom.pull(ID), 'E_TOO_LARGE')
+    await expectXComError(xcom.pull(ID), 'E_TOO_LARGE')
     expect(gets).toBe(0)
   })
 
   it('verifies the size of uncompressed objects against the reference', async () => {
     const metadata = new MemoryMetadataStore()
     const { xcom } = fileXCom({ threshold: 0 }, metadata)
-    const record = await xcom.push(ID, pattern(1000))
+    const record = await xcom.push(ID, randomBytes(1000))
     await forge(xcom, metadata, { size: refOf(record).size + 5 })
-    await rejection(xcom.pull(ID), 'E_CORRUPT')
+    await expectXComError(xcom.pull(ID), 'E_CORRUPT')
   })
 
   it('bounds readObject by the size the object records, or maxValueSize', async () => {
     const store = new MemoryObjectStore()
     const { xcom, backend } = fileXCom({ threshold: 0, compression: gzip(), store })
     const record = await xcom.push(ID, new Uint8Array(100_000))
-    const key = refOf(record).key
+    const key = refOf(record).objectKey
     const info = (await store.head(key)) as ObjectInfo
     const bytes = await (await store.get(key)).bytes()
     await store.put(key, bytes, { metadata: { ...info.metadata, xcomsize: '99999' } })
-    await rejection(backend.readObject(key), 'E_TOO_LARGE')
+    await expectXComError(backend.readObject(key), 'E_TOO_LARGE')
     const small = new ObjectStoreXComBackend({ store, maxValueSize: 1000 })
     await store.put('foreign.bin.gz', await gzip().compress(new Uint8Array(5000)))
-    await rejection(small.readObject('foreign.bin.gz'), 'E_TOO_LARGE')
+    await expectXComError(small.readObject('foreign.bin.gz'), 'E_TOO_LARGE')
   })
 })
 
@@ -255,7 +248,7 @@ describe('pull racing an overwrite or a clear', () => {
     await tick()
     await xcom.clear({ dagId: ID.dagId })
     store.release()
-    const error = await rejection(without, 'E_NOT_FOUND')
+    const error = await expectXComError(without, 'E_NOT_FOUND')
     expect(error.message).toContain('No XCom')
     expect(await many).toEqual([])
   })
@@ -263,8 +256,8 @@ describe('pull racing an overwrite or a clear', () => {
   it('says what is known when the object of a live row is missing', async () => {
     const { xcom, store } = fileXCom({ threshold: 0 })
     const record = await xcom.push(ID, 'value')
-    await store.deleteMany([refOf(record).key])
-    const error = await rejection(xcom.pull(ID, { default: 'not used' }), 'E_NOT_FOUND')
+    await store.deleteMany([refOf(record).objectKey])
+    const error = await expectXComError(xcom.pull(ID, { default: 'not used' }), 'E_NOT_FOUND')
     expect(error.message).toContain('still references it')
     expect(error.message).toContain('not removed by an overwrite or clear')
   })
@@ -346,7 +339,7 @@ describe('case-insensitive stores', () => {
 
 describe('adapter errors name the setting', () => {
   it('prefixes an adapter option error with the variable the URL came from', async () => {
-    const error = await rejection(
+    const error = await expectXComError(
       objectStoreFromUrl('s3://bucket/xcom?partSize=abc', {
         source: 'XCOM_OBJECTSTORAGE_PATH',
         adapters: {

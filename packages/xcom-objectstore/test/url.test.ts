@@ -3,17 +3,18 @@ import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { XCom } from '@xcom/core'
 import { EnvConnectionResolver } from '@xcom/core/adapter'
+import { expectXComError } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
 import {
-  ADAPTER_PACKAGES,
   FileObjectStore,
   MemoryObjectStore,
   ObjectStoreXComBackend,
   objectStoreFromUrl,
   parseObjectStorageUrl,
 } from '../src/index.ts'
+import { ADAPTER_PACKAGES } from '../src/url.ts'
 import { calls } from './fixtures/recording-adapter.ts'
-import { ID, objectFiles, rejection, tempDir } from './helpers.ts'
+import { ID, objectFiles, tempDir } from './helpers.ts'
 
 const fixture = (name: string) => resolve(import.meta.dirname, 'fixtures', name)
 
@@ -115,7 +116,7 @@ describe('objectStoreFromUrl', () => {
   })
 
   it('names the package to install when an adapter scheme has none', async () => {
-    const error = await rejection(
+    const error = await expectXComError(
       objectStoreFromUrl('s3://bucket/x', { adapters: { s3: '@xcom/not-an-installed-adapter' } }),
       'E_UNKNOWN_SCHEME',
     )
@@ -169,7 +170,7 @@ describe('objectStoreFromUrl', () => {
   })
 
   it('fails with E_CONFIG for an undefined connection or a module without objectStoreFactory', async () => {
-    const missing = await rejection(
+    const missing = await expectXComError(
       objectStoreFromUrl('s3://nope@bucket', {
         connections: new EnvConnectionResolver({}),
         adapters: { s3: fixture('recording-adapter.ts') },
@@ -179,7 +180,7 @@ describe('objectStoreFromUrl', () => {
     )
     expect(missing.message).toContain('XCOM_CONN_NOPE')
     expect(missing.message).toContain('XCOM_OBJECTSTORAGE_PATH')
-    const notAdapter = await rejection(
+    const notAdapter = await expectXComError(
       objectStoreFromUrl('s3://bucket', { adapters: { s3: fixture('no-factory.ts') } }),
       'E_CONFIG',
     )
@@ -222,7 +223,7 @@ describe('configuration from the environment', () => {
 
   it('fails with E_CONFIG naming the variable for a bad threshold or a missing path', async () => {
     for (const value of ['abc', '-2', '1.5', '1e3', '64k']) {
-      const error = await rejection(
+      const error = await expectXComError(
         ObjectStoreXComBackend.fromEnv({
           XCOM_OBJECTSTORAGE_PATH: 'memory://m',
           AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD: value,
@@ -231,7 +232,7 @@ describe('configuration from the environment', () => {
       )
       expect(error.message).toContain('AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD')
     }
-    const checksum = await rejection(
+    const checksum = await expectXComError(
       ObjectStoreXComBackend.fromEnv({
         XCOM_OBJECTSTORAGE_PATH: 'memory://m',
         XCOM_OBJECTSTORAGE_CHECKSUM: 'md5',
@@ -240,9 +241,9 @@ describe('configuration from the environment', () => {
     )
     expect(checksum.message).toContain('XCOM_OBJECTSTORAGE_CHECKSUM=md5')
     expect(checksum.message).toContain('crc32 or sha256')
-    const error = await rejection(ObjectStoreXComBackend.fromEnv({}), 'E_CONFIG')
+    const error = await expectXComError(ObjectStoreXComBackend.fromEnv({}), 'E_CONFIG')
     expect(error.message).toContain('XCOM_OBJECTSTORAGE_PATH')
-    await rejection(
+    await expectXComError(
       ObjectStoreXComBackend.fromEnv({ XCOM_OBJECTSTORAGE_PATH: 'ftp://x/y' }),
       'E_UNKNOWN_SCHEME',
     )

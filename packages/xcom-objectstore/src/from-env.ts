@@ -1,0 +1,69 @@
+import { type Codec, type Env, type EnvSetting, readXComConfig, XComError } from '@xcom/core'
+import { type BackendEnvContext, EnvConnectionResolver } from '@xcom/core/adapter'
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from './checksum.ts'
+import { codecNamed } from './codecs.ts'
+import type { ObjectStoreXComBackendOptions } from './options.ts'
+import { objectStoreFromUrl } from './url.ts'
+
+/**
+ * The backend options XCOM_OBJECTSTORAGE_PATH, _THRESHOLD and _COMPRESSION (or their AIRFLOW__COMMON_IO__ spellings)
+ * and XCOM_OBJECTSTORAGE_CHECKSUM describe, the store built and the codec found (through `@xcom/compression`,
+ * imported only then).
+ * @throws XComError `E_CONFIG` naming the variable at fault (or the package to install); `E_UNKNOWN_SCHEME` naming the
+ * adapter package a URL needs.
+ */
+export async function optionsFromEnv(
+  env: Env,
+  context: Partial<BackendEnvContext>,
+): Promise<ObjectStoreXComBackendOptions> {
+  const config = context.config ?? readXComConfig(env)
+  const path = config.objectStoragePath
+  if (!path) {
+    throw new XComError(
+      'E_CONFIG',
+      'The object storage backend needs XCOM_OBJECTSTORAGE_PATH (or AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH), e.g. file:///var/lib/xcom or s3://my_conn@my-bucket/xcom.',
+    )
+  }
+  // Settings are checked before the store is built: a typo fails without reaching any service.
+  const threshold = parseThreshold(config.objectStorageThreshold)
+  const compression = await codecFromSetting(config.objectStorageCompression)
+  const checksum = parseChecksum(config.objectStorageChecksum)
+  const store = await objectStoreFromUrl(path.value, {
+    connections: context.connections ?? new EnvConnectionResolver(env),
+    source: path.variable,
+  })
+  return { store, threshold, compression, checksum }
+}
+
+/** Parses XCOM_OBJECTSTORAGE_THRESHOLD (unset: -1). @throws XComError `E_CONFIG` naming the variable. */
+function parseThreshold(setting: EnvSetting | undefined): number {
+  if (!setting) return -1
+  const threshold = /^-?\d+$/.test(setting.value) ? Number(setting.value) : Number.NaN
+  if (!Number.isSafeInteger(threshold) || threshold < -1) {
+    throw new XComError(
+      'E_CONFIG',
+      `${setting.variable}=${setting.value} is not a valid threshold: use -1 (everything in the database), 0 (everything in object storage) or a size in bytes such as 65536.`,
+    )
+  }
+  return threshold
+}
+
+/** Parses XCOM_OBJECTSTORAGE_CHECKSUM (unset: crc32). @throws XComError `E_CONFIG` naming the variable. */
+function parseChecksum(setting: EnvSetting | undefined): ChecksumAlgorithm {
+  if (!setting) return 'crc32'
+  const name = setting.value.toLowerCase()
+  if (isChecksumAlgorithm(name)) return name
+  throw new XComError(
+    'E_CONFIG',
+    `${setting.variable}=${setting.value} is not a checksum algorithm: use ${Object.keys(CHECKSUM_ALGORITHMS).join(' or ')}.`,
+  )
+}
+
+/**
+ * The codec XCOM_OBJECTSTORAGE_COMPRESSION names, if any (`none`, `null`, `false`, `off` mean no compression).
+ * @throws XComError `E_CONFIG` naming the variable and the valid names, or the package to install.
+ */
+async function codecFromSetting(setting: EnvSetting | undefined): Promise<Codec | undefined> {
+  if (!setting || /^(none|null|false|off)$/i.test(setting.value)) return undefined
+  return codecNamed(setting.value, setting.variable, 'E_CONFIG')
+}

@@ -1,0 +1,163 @@
+import { type Bytes, type Codec, type ObjectInfo, type ObjectStore, XComError } from '@xcom/core'
+import { plainBytes } from '@xcom/core/adapter'
+import { readVerified, readVerifiedText, sized, verifying } from './bytes.ts'
+import type { CodecLookup } from './codecs.ts'
+import { expectedOf, META, type ObjectReference } from './reference.ts'
+import { uriOf } from './store-util.ts'
+
+/**
+ * Reads the object of a checked reference, verified against its size and checksum and decompressed to exactly its
+ * recorded size: uncompressed JSON as text (decoded chunk by chunk as it arrives, never held as bytes too), anything
+ * else as bytes. A store with `replicas` is read replica by replica until one answers with the right bytes.
+ * @throws XComError `E_NOT_FOUND` naming the URI when no replica has the object; `E_CORRUPT` when it does not match
+ * the reference.
+ */
+export async function readValue(
+  store: ObjectStore,
+  ref: ObjectReference,
+  codec: Codec | undefined,
+): Promise<Bytes | string> {
+  return firstReplica(store, ref, async (replica) => {
+    const body = await replica.get(ref.objectKey)
+    if (body.size !== ref.storedSize) {
+      throw new XComError(
+        'E_CORRUPT',
+        `The object ${ref.uri} is corrupt: it holds ${body.size} bytes where ${ref.storedSize} were written. Clear this XCom and push it again.`,
+        { uri: ref.uri },
+      )
+    }
+    if (!codec && ref.format === 'json') return readVerifiedText(body, expectedOf(ref))
+    const storedBytes = await readVerified(body, expectedOf(ref))
+    if (!codec) return storedBytes
+    const raw = await codec
+      .decompress(storedBytes, { maxSize: ref.size, uri: ref.uri })
+      .catch((error: unknown) => {
+        throw XComError.is(error, 'E_TOO_LARGE') ? inflatesPast(ref) : error
+      })
+    if (raw.byteLength !== ref.size) {
+      throw new XComError(
+        'E_CORRUPT',
+        `The object ${ref.uri} is corrupt: it decompresses to ${raw.byteLength} bytes where ${ref.size} were written.`,
+        { uri: ref.uri },
+      )
+    }
+    return plainBytes(raw)
+  })
+}
+
+/**
+ * The value's bytes (decompressed) as a stream that errors with `E_CORRUPT` at its end when they do not match the
+ * reference; the first replica that has the object is read.
+ * @throws XComError `E_NOT_FOUND` naming the URI when no replica has the object.
+ */
+export async function openValueStream(
+  store: ObjectStore,
+  ref: ObjectReference,
+  codec: Codec | undefined,
+): Promise<ReadableStream<Bytes>> {
+  const body = await firstReplica(store, ref, (replica) => replica.get(ref.objectKey))
+  const verified = body.stream().pipeThrough(verifying(expectedOf(ref)))
+  return codec
+    ? inflated(
+        verified.pipeThrough(codec.decompressStream({ maxSize: ref.size, uri: ref.uri })),
+        ref,
+      ).pipeThrough(sized(ref.size, ref.uri))
+    : verified
+}
+
+/** What `readObject` returns: the object's bytes (decompressed), its info, its codec, and whether it was verified. */
+export interface ObjectRead {
+  bytes: Bytes
+  info: ObjectInfo
+  /** The codec name, or `"none"`. */
+  codec: string
+  /** True when the object's metadata carried a checksum and the bytes matched it. */
+  verified: boolean
+}
+
+/**
+ * Reads any object of `store` by key, without a reference: the codec comes from the object's metadata, else from
+ * `codecs.inferred` (key suffix, magic bytes); the bytes are verified when the metadata carries a checksum.
+ * Decompression stops at the size the metadata records, else at `maxValueSize`.
+ * @throws XComError `E_NOT_FOUND` naming the URI; `E_CORRUPT` when the checksum differs; `E_TOO_LARGE`;
+ * `E_UNKNOWN_CODEC`; `E_CONFIG` naming `@xcom/compression` when it is needed and not installed.
+ */
+export async function readObject(
+  store: ObjectStore,
+  objectKey: string,
+  codecs: CodecLookup,
+  maxValueSize: number,
+): Promise<ObjectRead> {
+  const uri = uriOf(store.url, objectKey)
+  const body = await store.get(objectKey)
+  const { stream: _stream, bytes: _bytes, bytesObserved: _observed, ...info } = body
+  const checksum = info.metadata[META.checksum]
+  const stored =
+    checksum === undefined
+      ? plainBytes(await body.bytes())
+      : await readVerified(body, { size: info.size, checksum, uri })
+  const named = info.metadata[META.codec]
+  const recorded = Number(info.metadata[META.size])
+  // A recorded size bounds decompression exactly; without one, maxValueSize does.
+  const maxSize =
+    Number.isSafeInteger(recorded) && recorded >= 0 ? Math.min(recorded, maxValueSize) : maxValueSize
+  const codec =
+    named !== undefined
+      ? await codecs.named(named, `Reading ${uri}`)
+      : await codecs.inferred(objectKey, stored, `Reading ${uri}`)
+  const limit = Number.isFinite(maxSize) ? { maxSize, uri } : { uri }
+  const bytes = codec ? plainBytes(await codec.decompress(stored, limit)) : stored
+  return { bytes, info, codec: codec?.name ?? 'none', verified: checksum !== undefined }
+}
+
+/**
+ * Runs `read` on each copy of the object in turn (`store.replicas`, or the store itself) until one succeeds; a missing
+ * object is reported with the reference's URI, any other failure as the first such error.
+ */
+async function firstReplica<T>(
+  store: ObjectStore,
+  ref: ObjectReference,
+  read: (replica: ObjectStore) => Promise<T>,
+): Promise<T> {
+  const errors: unknown[] = []
+  for (const replica of store.replicas ?? [store]) {
+    try {
+      return await read(replica)
+    } catch (error) {
+      errors.push(error)
+    }
+  }
+  const failure = errors.find((error) => !XComError.is(error, 'E_NOT_FOUND'))
+  if (failure) throw failure
+  throw new XComError(
+    'E_NOT_FOUND',
+    `The object ${ref.uri} of this XCom is missing although its row still references it: it was not removed by an overwrite or clear of this XCom. Something deleted it (a bucket lifecycle rule, a manual delete, another tool; or gc with a grace period shorter than a push) or it was never fully written. The value is lost: clear this XCom and push it again.`,
+    { uri: ref.uri, cause: errors[0] },
+  )
+}
+
+/** `E_CORRUPT`: the object inflates past the size its reference records (a forged or damaged reference or object). */
+function inflatesPast(ref: ObjectReference): XComError {
+  return new XComError(
+    'E_CORRUPT',
+    `The object ${ref.uri} is corrupt: it decompresses to more than the ${ref.size} bytes its reference records (decompression stopped there).`,
+    { uri: ref.uri },
+  )
+}
+
+/** The decompressed stream, its `E_TOO_LARGE` (output past the recorded size) reported as `E_CORRUPT`. */
+function inflated(stream: ReadableStream<Bytes>, ref: ObjectReference): ReadableStream<Bytes> {
+  const reader = stream.getReader()
+  return new ReadableStream({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read()
+        if (done) controller.close()
+        else controller.enqueue(value)
+      } catch (error) {
+        controller.error(XComError.is(error, 'E_TOO_LARGE') ? inflatesPast(ref) : error)
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  })
+}
