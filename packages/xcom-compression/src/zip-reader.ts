@@ -5,17 +5,8 @@ import type { Checksum } from './checksum.ts'
 import type { Failures } from './errors.ts'
 import type { Sink } from './pipeline.ts'
 import { PortableInflater } from './portable.ts'
-import {
-  CENTRAL_HEADER,
-  DATA_DESCRIPTOR,
-  DEFLATED,
-  END_OF_CENTRAL_DIRECTORY,
-  FLAG_DATA_DESCRIPTOR,
-  LOCAL_HEADER,
-  MAX_32,
-} from './zip-format.ts'
+import { DEFLATED, FLAG_DATA_DESCRIPTOR, MAX_32, SIGNATURE } from './zip-format.ts'
 
-const ZIP64_END_LOCATOR = 0x07064b50
 const FLAG_ENCRYPTED = 0x1
 const STORED = 0
 /** The end-of-central-directory record is 22 bytes plus a comment of up to 65535 bytes. */
@@ -80,7 +71,7 @@ export class ZipReader {
     }
     for (let at = this.tail.length - 22; at >= 0; at--) {
       if (
-        u32(this.tail, at) !== END_OF_CENTRAL_DIRECTORY ||
+        u32(this.tail, at) !== SIGNATURE.endOfCentralDirectory ||
         at + 22 + u16(this.tail, at + 20) !== this.tail.length
       ) {
         continue
@@ -89,7 +80,7 @@ export class ZipReader {
       // (found through its locator, just before) starts. Sizes too large for this record (0xffffffff) are not checked.
       const size = u32(this.tail, at + 12)
       const offset = u32(this.tail, at + 16)
-      const zip64 = at >= 20 && u32(this.tail, at - 20) === ZIP64_END_LOCATOR
+      const zip64 = at >= 20 && u32(this.tail, at - 20) === SIGNATURE.zip64EndLocator
       const directoryEnd = zip64 ? u64(this.tail, at - 12) : this.total - this.tail.length + at
       if (offset === MAX_32 || size === MAX_32 || offset + size === directoryEnd) return
     }
@@ -166,9 +157,9 @@ export class ZipReader {
 
   private checkLocalSignature(data: Bytes): void {
     const signature = u32(data, 0)
-    if (signature === LOCAL_HEADER) return
+    if (signature === SIGNATURE.localHeader) return
     throw this.failures.corrupt(
-      signature === CENTRAL_HEADER || signature === END_OF_CENTRAL_DIRECTORY
+      signature === SIGNATURE.centralHeader || signature === SIGNATURE.endOfCentralDirectory
         ? 'the archive has no file entry'
         : 'it does not start with a zip local file header',
     )
@@ -253,7 +244,8 @@ export class ZipReader {
   private readDescriptor(input: Bytes): Bytes {
     const body = this.entry!.zip64 ? 20 : 12
     // The descriptor's own signature is optional in the format.
-    const lengthOf = (d: Bytes) => (d.length < 4 ? 4 : (u32(d, 0) === DATA_DESCRIPTOR ? 4 : 0) + body)
+    const lengthOf = (d: Bytes) =>
+      d.length < 4 ? 4 : (u32(d, 0) === SIGNATURE.dataDescriptor ? 4 : 0) + body
     const data = this.held.gather(input, lengthOf)
     if (data === undefined) return EMPTY
     const length = lengthOf(data)

@@ -4,15 +4,7 @@ import { put16, put32 } from './bytes.ts'
 import type { Checksum } from './checksum.ts'
 import { badOption } from './errors.ts'
 import type { EncodeFrame } from './framing.ts'
-import {
-  CENTRAL_HEADER,
-  DATA_DESCRIPTOR,
-  DEFLATED,
-  END_OF_CENTRAL_DIRECTORY,
-  FLAG_DATA_DESCRIPTOR,
-  LOCAL_HEADER,
-  MAX_32,
-} from './zip-format.ts'
+import { DEFLATED, FLAG_DATA_DESCRIPTOR, MAX_32, SIGNATURE } from './zip-format.ts'
 
 const FLAG_UTF8 = 0x800
 /** 1980-01-01 00:00, the earliest MS-DOS date: a fixed timestamp keeps output reproducible. */
@@ -44,7 +36,7 @@ export function entryNameBytes(entryName: string): Bytes {
 export function zipFrame(name: Bytes, crc32: Checksum): EncodeFrame {
   const flags = FLAG_DATA_DESCRIPTOR | (name.some((byte) => byte > 0x7f) ? FLAG_UTF8 : 0)
   const header = new Uint8Array(30 + name.length)
-  put32(header, 0, LOCAL_HEADER)
+  put32(header, 0, SIGNATURE.localHeader)
   put16(header, 4, 20) // version needed to extract: 2.0 (deflate)
   put16(header, 6, flags)
   put16(header, 8, DEFLATED)
@@ -65,12 +57,12 @@ export function zipFrame(name: Bytes, crc32: Checksum): EncodeFrame {
         )
       }
       const out = new Uint8Array(16 + 46 + name.length + 22)
-      put32(out, 0, DATA_DESCRIPTOR)
+      put32(out, 0, SIGNATURE.dataDescriptor)
       put32(out, 4, check)
       put32(out, 8, compressedSize)
       put32(out, 12, size)
       const c = 16
-      put32(out, c, CENTRAL_HEADER)
+      put32(out, c, SIGNATURE.centralHeader)
       put16(out, c + 4, (3 << 8) | 20) // made by Unix, zip 2.0
       out.set(header.subarray(4, 16), c + 6) // version needed, flags, method, time, date
       put32(out, c + 16, check)
@@ -80,7 +72,7 @@ export function zipFrame(name: Bytes, crc32: Checksum): EncodeFrame {
       put32(out, c + 38, UNIX_REGULAR_FILE) // local header offset: 0
       out.set(name, c + 46)
       const e = c + 46 + name.length
-      put32(out, e, END_OF_CENTRAL_DIRECTORY)
+      put32(out, e, SIGNATURE.endOfCentralDirectory)
       put16(out, e + 8, 1)
       put16(out, e + 10, 1)
       put32(out, e + 12, 46 + name.length)
