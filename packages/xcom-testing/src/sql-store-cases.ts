@@ -1,7 +1,8 @@
 /*
  * Cases every SQL metadata store of this project passes beyond the conformance suite: rows damaged under the store
  * (by another tool, an old bug, a bad restore), list cursors over damaged keys, migrating a version 1 database, a
- * damaged identity. The store's test gives a harness reaching its raw database; the cases are the same for all.
+ * damaged identity. The store's test gives a harness reaching its raw database; the cases are the same for all. Also
+ * the benchmark loop both stores' benches share.
  */
 import {
   type MetadataStore,
@@ -135,8 +136,8 @@ function tracked<S extends MetadataStore>(harness: SqlStoreHarness<S>) {
 
 /**
  * The SQL metadata store cases (see the top of this file): every read path over damaged rows, damaged purges and
- * keys, keyset paging in code-point order, page limits, closed stores, migration from version 1, a deleted or
- * damaged identity.
+ * keys, keyset paging in code-point order, page limits, closed stores, malformed URLs given to the factory, migration
+ * from version 1, a deleted or damaged identity.
  */
 export function describeSqlMetadataStore<S extends MetadataStore>(
   name: string,
