@@ -96,13 +96,16 @@ function tarballProblems(folder, tarball, coreVersion) {
   const files = filesOf(tarball)
   const problems = []
   if (!files.includes('package/LICENSE')) problems.push('no LICENSE in the tarball')
-  if (!files.includes('package/src/index.ts')) problems.push('no src/ in the tarball (source maps lead nowhere)')
+  if (!files.includes('package/src/index.ts'))
+    problems.push('no src/ in the tarball (source maps lead nowhere)')
   if (manifest.name !== '@xcom/core') {
     const range = manifest.peerDependencies?.['@xcom/core']
     if (!range) problems.push('@xcom/core is not a peer dependency')
     else if (range.startsWith('workspace:')) problems.push(`the peer range of @xcom/core is ${range}`)
-    else if (!satisfiesCaret(coreVersion, range)) problems.push(`core ${coreVersion} is outside its peer range ${range}`)
-    if (manifest.dependencies?.['@xcom/core']) problems.push('@xcom/core is also a dependency (a second copy)')
+    else if (!satisfiesCaret(coreVersion, range))
+      problems.push(`core ${coreVersion} is outside its peer range ${range}`)
+    if (manifest.dependencies?.['@xcom/core'])
+      problems.push('@xcom/core is also a dependency (a second copy)')
   }
   return problems
 }
@@ -211,7 +214,9 @@ if (!(error instanceof core.XComError) || !core.XComError.is(error, 'E_CONFIG'))
     for (const scope of adapter.forbidden)
       if (scopes.includes(scope)) problems.push(`${scope}/* was installed with ${adapter.name}`)
     if (problems.length === 0)
-      console.log(`install check ${adapter.name} next to @xcom/core ${newer.version}: ok (${scopes.filter((s) => s.startsWith('@')).join(', ')})`)
+      console.log(
+        `install check ${adapter.name} next to @xcom/core ${newer.version}: ok (${scopes.filter((s) => s.startsWith('@')).join(', ')})`,
+      )
     else {
       failures++
       console.error(`install check ${adapter.name}: FAILED\n  ${problems.join('\n  ')}`)

@@ -68,7 +68,8 @@ async function checkNoOrphanNoDangling(xcom: XCom, store: FileObjectStore): Prom
     expect(await store.head(row.value.ref.objectKey as string), `object of ${slot(row)}`).toBeDefined()
   }
   for await (const info of store.list('')) {
-    if (isObjectKey(info.key)) expect(ids.has(recordIdOf(info.key)), `orphan ${info.key}`).toBe(true)
+    if (isObjectKey(info.objectKey))
+      expect(ids.has(recordIdOf(info.objectKey)), `orphan ${info.objectKey}`).toBe(true)
   }
 }
 

@@ -25,7 +25,7 @@ async function rejection(promise: Promise<unknown>, code: string): Promise<XComE
 
 async function valueKeys(store: ObjectStore): Promise<string[]> {
   const keys: string[] = []
-  for await (const info of store.list('')) if (isObjectKey(info.key)) keys.push(info.key)
+  for await (const info of store.list('')) if (isObjectKey(info.objectKey)) keys.push(info.objectKey)
   return keys.sort()
 }
 

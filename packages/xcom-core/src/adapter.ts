@@ -34,6 +34,14 @@ export type { BackendEnvContext } from './from-env.ts'
 export { compareKeys, resolveIdentity, validateIdentifier, validateMapIndex } from './identity.ts'
 export { isSecretName, maskConnectionId, maskConnectionValue, maskText, maskUrl } from './mask.ts'
 export { checkObjectKey, prefixedKey, prefixedListPrefix } from './object-keys.ts'
-export { decodeCursor, encodeCursor, matchesQuery, pageLimit, queryValues, validateQuery } from './query.ts'
-export { type RecordRow, recordFromRow } from './rows.ts'
+export {
+  decodeCursor,
+  encodeCursor,
+  fixedKeyColumns,
+  matchesQuery,
+  pageLimit,
+  queryValues,
+  validateQuery,
+} from './query.ts'
+export { keyValues, type RecordRow, recordFromRow, recordValues } from './rows.ts'
 export { type StoreFailure, type StoreFailureKind, storeError } from './store-errors.ts'

@@ -95,3 +95,26 @@ export function pageLimit(limit: unknown): number {
   }
   return limit
 }
+
+/**
+ * Where a keyset page starts, given the key columns of its cursor (`after`, in key order): a query's own dagId (and
+ * runId) fix the leading key columns, so the cursor is compared on them here and the row value compares only the
+ * rest (the index then seeks straight to the cursor instead of reading the run from its start).
+ * @param compare orders a cursor column against the query's text the way the database orders the key.
+ * @returns `all` when every selected row follows the cursor, `none` when none does, else how many leading columns
+ *   the query fixes (and the cursor matches).
+ */
+export function fixedKeyColumns<P>(
+  query: XComQuery,
+  after: readonly P[],
+  compare: (part: P, value: string) => number,
+): number | 'all' | 'none' {
+  const fixed =
+    query.dagId === undefined ? [] : query.runId === undefined ? [query.dagId] : [query.dagId, query.runId]
+  for (const [index, value] of fixed.entries()) {
+    const order = compare(after[index] as P, value)
+    if (order < 0) return 'all'
+    if (order > 0) return 'none'
+  }
+  return fixed.length
+}

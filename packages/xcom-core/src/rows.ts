@@ -1,4 +1,4 @@
-import type { StoredValue, XComRecord } from './contracts.ts'
+import type { StoredValue, XComKey, XComRecord } from './contracts.ts'
 
 /**
  * One row as SQL metadata stores keep it (`xcom_record`, `xcom_pending_purge`), with whatever types the driver
@@ -86,4 +86,28 @@ function dateOf(value: unknown): Date | undefined {
       ? value
       : new Date(typeof value === 'string' || typeof value === 'number' ? value : Number.NaN)
   return Number.isFinite(date.getTime()) ? date : undefined
+}
+
+/** The identity of a key as statement parameters, in key order (dag_id, run_id, task_id, map_index, key). */
+export function keyValues(key: XComKey): [string, string, string, number, string] {
+  return [key.dagId, key.runId, key.taskId, key.mapIndex, key.key]
+}
+
+/**
+ * A record as statement parameters, in the column order of core's `RecordRow` (dag_id, run_id, task_id, map_index,
+ * key, id, kind, data, ref, size, created_at, expires_at): what `recordFromRow` reads back. `data` is set for inline
+ * values only, `ref` (JSON text) for references only; `time` converts the dates to the database's form.
+ */
+export function recordValues<T>(record: XComRecord, time: (date: Date) => T): (string | number | T | null)[] {
+  const { value } = record
+  return [
+    ...keyValues(record),
+    record.id,
+    value.kind,
+    value.kind === 'inline' ? value.data : null,
+    value.kind === 'reference' ? JSON.stringify(value.ref) : null,
+    value.size,
+    time(record.createdAt),
+    record.expiresAt === undefined ? null : time(record.expiresAt),
+  ]
 }

@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { XComError, type XComErrorCode } from '../src/errors.ts'
 import { type CustomSerializer, SerializerRegistry } from '../src/serializer/index.ts'
 import { thrown } from './support.ts'
 

@@ -1,6 +1,5 @@
 import { Buffer } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
-import { XComError, type XComErrorCode } from '../src/errors.ts'
 import { type CustomSerializer, createSerializer, SerializerRegistry } from '../src/serializer/index.ts'
 import { Point, thrown } from './support.ts'
 

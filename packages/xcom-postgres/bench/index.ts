@@ -4,10 +4,11 @@
 // xcom time (target >= 0.8).
 // Runs on the workspace sources, nothing to build first: node --conditions=@xcom/source --expose-gc bench/index.ts
 // (server: XCOM_TEST_POSTGRES_URL or 127.0.0.1:5432)
+
 import { XCom } from '@xcom/core'
+import { keyValues } from '@xcom/core/adapter'
 import { compareInlineRoundTrips } from '@xcom/testing'
 import pg from 'pg'
-import { keyValues } from '../src/core-helpers.ts'
 import { PostgresMetadataStore } from '../src/index.ts'
 import { KEY_COLUMNS, RECORD_COLUMNS } from '../src/schema.ts'
 

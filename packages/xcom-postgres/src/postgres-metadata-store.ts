@@ -24,9 +24,15 @@ import {
   type XComQuery,
   type XComRecord,
 } from '@xcom/core'
-import { maskUrl, pageLimit, type RecordRow, recordFromRow } from '@xcom/core/adapter'
+import {
+  keyValues,
+  maskUrl,
+  pageLimit,
+  type RecordRow,
+  recordFromRow,
+  recordValues,
+} from '@xcom/core/adapter'
 import { Pool, type PoolClient, type QueryResultRow } from 'pg'
-import { keyValues, recordValues } from './core-helpers.ts'
 import { cursorOf, readCursor } from './cursor.ts'
 import { isRetryable, postgresError } from './errors.ts'
 import { readIdentity } from './identity.ts'

@@ -1,6 +1,5 @@
 import { XComError, type XComQuery } from '@xcom/core'
-import { queryValues } from '@xcom/core/adapter'
-import { fixedKeyColumns } from './core-helpers.ts'
+import { fixedKeyColumns, queryValues } from '@xcom/core/adapter'
 import type { CursorKey } from './cursor.ts'
 import { KEY_COLUMNS } from './schema.ts'
 

@@ -3,13 +3,14 @@
 // statements, JSON.stringify / JSON.parse), in the same process. Both databases are files in WAL mode with
 // synchronous=FULL. Prints baseline time / xcom time (target >= 0.8).
 // Runs on the workspace sources, nothing to build first: node --conditions=@xcom/source --expose-gc bench/index.ts
+
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { XCom } from '@xcom/core'
+import { keyValues } from '@xcom/core/adapter'
 import { compareInlineRoundTrips } from '@xcom/testing'
-import { keyValues } from '../src/core-helpers.ts'
 import { SqliteMetadataStore } from '../src/index.ts'
 import { KEY_COLUMNS, RECORD_COLUMNS } from '../src/schema.ts'
 

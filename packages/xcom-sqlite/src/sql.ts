@@ -1,7 +1,6 @@
 import type { SQLInputValue } from 'node:sqlite'
 import type { XComQuery } from '@xcom/core'
-import { queryValues } from '@xcom/core/adapter'
-import { fixedKeyColumns } from './core-helpers.ts'
+import { fixedKeyColumns, queryValues } from '@xcom/core/adapter'
 import { compareToText, type KeyPart } from './cursor.ts'
 import { KEY_COLUMNS } from './schema.ts'
 

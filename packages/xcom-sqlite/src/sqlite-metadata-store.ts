@@ -28,8 +28,7 @@ import {
   type XComQuery,
   type XComRecord,
 } from '@xcom/core'
-import { pageLimit } from '@xcom/core/adapter'
-import { keyValues, recordValues } from './core-helpers.ts'
+import { keyValues, pageLimit, recordValues } from '@xcom/core/adapter'
 import { isPlainKey, plainCursor, readCursor, TYPED_KEY, typedCursor } from './cursor.ts'
 import { sqliteError } from './errors.ts'
 import { PURGE_ID_COLUMNS, pendingPurgeOf, type Row, recordOf, unreadableId } from './rows.ts'

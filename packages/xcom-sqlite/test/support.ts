@@ -1,6 +1,6 @@
 import { DatabaseSync } from 'node:sqlite'
+import { recordValues } from '@xcom/core/adapter'
 import type { SqlStoreHarness } from '@xcom/testing'
-import { recordValues } from '../src/core-helpers.ts'
 import { metadataStoreFactory, SCHEMA_VERSION, SqliteMetadataStore } from '../src/index.ts'
 import { MIGRATIONS, RECORD_COLUMNS, SCHEMA_TABLE_DDL } from '../src/schema.ts'
 

@@ -1,6 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { join, relative, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { ENV_VARIABLES, type Env, XCom } from '@xcom/core'
@@ -24,10 +23,6 @@ export interface ConcurrentProcessesOptions {
   operations?: number
   /** Identities the operations spread over (they overlap on purpose). @default 20 */
   identities?: number
-  /** @deprecated Ignored: `XCom.fromEnv` loads the metadata store adapter that `metadataUrl`'s scheme names. */
-  storeModule?: string
-  /** @deprecated Ignored: `XCom.fromEnv` loads `@xcom/objectstore` for `XCOM_OBJECTSTORAGE_PATH`. */
-  objectStoreModule?: string
 }
 
 /** One operation of one process, with wall-clock start and end (comparable across processes of one machine). */
@@ -146,20 +141,6 @@ function valueObjectKeys(root: string): string[] {
     .map((entry) => relative(root, join(entry.parentPath, entry.name)).split(sep).join('/'))
     .filter((key) => key.includes('/') && !key.startsWith('.xcom/'))
     .sort()
-}
-
-/**
- * Builds TypeScript projects (paths of their tsconfig files) with the `tsc` that `from` resolves, in order.
- * @deprecated {@link expectConcurrentProcessesConsistent} no longer needs built packages: its processes run the
- * sources. Kept for callers that still build before it; it will be removed.
- * @throws Error with the compiler's output when a build fails.
- */
-export function buildWithTsc(projects: readonly string[], from: string | URL): void {
-  const tsc = createRequire(from).resolve('typescript/bin/tsc')
-  for (const project of projects) {
-    const build = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' })
-    if (build.status !== 0) throw new Error(`Building ${project} failed:\n${build.stdout}${build.stderr}`)
-  }
 }
 
 /** True when this module runs from its TypeScript source: the child does too, and the workspace's packages with it. */

@@ -1,55 +1,14 @@
 /*
  * Cases every SQL metadata store of this project passes beyond the conformance suite: rows damaged under the store
  * (by another tool, an old bug, a bad restore), list cursors over damaged keys, migrating a version 1 database, a
- * damaged identity. The store's test gives a harness reaching its raw database; the cases are the same for all. Also
- * the benchmark loop both stores' benches share.
+ * damaged identity. The store's test gives a harness reaching its raw database; the cases are the same for all.
  */
-import {
-  type MetadataStore,
-  type MetadataStoreFactory,
-  XCom,
-  type XComBackend,
-  XComError,
-  type XComKey,
-  type XComRecord,
-} from '@xcom/core'
+import { type MetadataStore, XCom, XComError, type XComKey, type XComRecord } from '@xcom/core'
 import { encodeCursor } from '@xcom/core/adapter'
-import type fc from 'fast-check'
-import type { Arbitrary } from 'fast-check'
-import { afterEach, describe, expect, it } from 'vitest'
-import { expectDamagedRowsHandled } from './damaged-rows.ts'
+import { describe, expect, it } from 'vitest'
 import { testRecord, testReference } from './metadata-store.ts'
+import { countRows, identity, type SqlStoreHarness, tracked } from './sql-harness.ts'
 import { expectXComError } from './test-data.ts'
-
-/** A SQL metadata store's database as the cases reach it, beside the store. */
-export interface SqlStoreHarness<S extends MetadataStore> {
-  /** A new, empty store on a database (a file, a schema) of its own. The cases close every store they get. */
-  open(): S | Promise<S>
-  /** Another store on the database of `store` (still open), as another process would open it. */
-  reopen(store: S): S | Promise<S>
-  /**
-   * A store on a new database that a version 1 store wrote: `records` as rows, and the purges of `replaced` queued
-   * (each was replaced by the record of the same identity in `records`). Opening it migrates the database.
-   */
-  openVersion1(records: readonly XComRecord[], replaced: readonly XComRecord[]): S | Promise<S>
-  /**
-   * Runs one SQL statement on the database of `store`, outside the store, with CHECK constraints off (the damage
-   * another tool can do); tables are named without a schema. Returns its rows.
-   */
-  sql(store: S, statement: string): Promise<Record<string, unknown>[]>
-  /** The schema version the package writes. */
-  schemaVersion: number
-  /** The package's `metadataStoreFactory`, and what its refusals of a malformed URL must name. */
-  factory: {
-    create: MetadataStoreFactory
-    /** Malformed URLs; any password in them is `s3cret`. */
-    malformedUrls: readonly string[]
-    /** The example URL the refusal gives. */
-    example: string
-  }
-  /** Runs after each test, once the cases closed their stores: removes every database made since its last call. */
-  cleanup?(): void | Promise<void>
-}
 
 /** The damage each database can hold, in its own SQL. */
 export interface SqlDamage {
@@ -92,7 +51,6 @@ const COMMON_DAMAGE = [
   { set: "task_id = '', id = ''", malformed: false },
 ]
 
-const identity: XComKey = { dagId: 'dag', runId: 'run', taskId: 'task', mapIndex: -1, key: 'return_value' }
 const keyOf = ({ dagId, runId, taskId, mapIndex, key }: XComKey): XComKey => ({
   dagId,
   runId,
@@ -114,24 +72,6 @@ async function listAll(store: MetadataStore, query: object, limit = 1): Promise<
     after = page.next
   } while (after !== undefined)
   return records
-}
-
-async function countRows(sql: () => Promise<Record<string, unknown>[]>): Promise<number> {
-  return Number((await sql())[0]?.n)
-}
-
-/** The stores a describe block opened, closed after each test before the harness cleans up. */
-function tracked<S extends MetadataStore>(harness: SqlStoreHarness<S>) {
-  const stores: S[] = []
-  afterEach(async () => {
-    for (const store of stores.splice(0)) await store.close()
-    await harness.cleanup?.()
-  })
-  return async <T extends S>(store: T | Promise<T>): Promise<T> => {
-    const opened = await store
-    stores.push(opened)
-    return opened
-  }
 }
 
 /**
@@ -319,198 +259,4 @@ export function describeSqlMetadataStore<S extends MetadataStore>(
       }
     })
   })
-}
-
-/** How one column of one pushed row is damaged: `V` is a column value, `D` what `add` adds. */
-export type ColumnChange<V, D> =
-  | { op: 'set'; to: V }
-  | { op: 'copy'; from: number }
-  | { op: 'truncate'; at: number }
-  | { op: 'field'; field: string; to: unknown }
-  | { op: 'add'; delta: D }
-
-/** One damage of a run of {@link describeDamagedRowsFuzz}: `row` indexes the pushed rows. */
-export interface RowDamage<V, D> {
-  row: number
-  column: string
-  change: ColumnChange<V, D>
-}
-
-/** What {@link describeDamagedRowsFuzz} needs beyond the harness. */
-export interface DamagedRowsFuzz<S extends MetadataStore, V, D> {
-  /** fast-check, given by the test so that this package has no runtime dependency on it. */
-  fc: typeof fc
-  /** Any value of any column, for `set` changes and inserted rows. */
-  value: Arbitrary<V>
-  /** What an `add` change adds to a number (or, in days, to a time). */
-  delta: Arbitrary<D>
-  /** The columns of `xcom_record`, in the order inserted rows give their values. */
-  columns: readonly string[]
-  /** The backend of every run's XCom: values over 16 bytes must leave the database (they become references). */
-  backend(): XComBackend
-  /**
-   * Applies `changes` to the pushed rows (row i holds task `taskIds[i]`) and inserts `rows`; what the database refuses
-   * (a failed cast, NOT NULL, a duplicate key) is skipped. Returns for each pushed row whether it is still as pushed.
-   */
-  damage(
-    store: S,
-    damage: {
-      taskIds: readonly string[]
-      changes: readonly RowDamage<V, D>[]
-      rows: readonly (readonly V[])[]
-    },
-  ): Promise<boolean[]>
-  /** How many rows of `xcom_record` still have one of `dagIds` (as text, byte for byte). */
-  remaining(store: S, dagIds: readonly string[]): Promise<number>
-  /** @default 100 */
-  runs?: number
-  /** @default 120_000 */
-  timeoutMs?: number
-}
-
-/** Fields of a reference (and a foreign one) that changes set or delete. */
-const REF_FIELDS = ['uri', 'key', 'size', 'storedSize', 'codec', 'format', 'checksum', 'plainJson', 'extra']
-
-/** Values pushed before the damage: inline ones and ones offloaded past the 16-byte threshold. */
-const VALUES: unknown[] = [
-  { n: 1 },
-  'offloaded text, longer than sixteen bytes',
-  new Uint8Array(40).fill(7),
-  [1, 2, 3],
-  { rows: Array.from({ length: 10 }, (_, i) => i) },
-  null,
-]
-
-/**
- * A property test through the XCom facade: pushes inline and offloaded values, damages their rows at random and adds
- * random rows, then checks {@link expectDamagedRowsHandled} and that clearing left no row it could name.
- */
-export function describeDamagedRowsFuzz<S extends MetadataStore, V, D>(
-  name: string,
-  harness: SqlStoreHarness<S>,
-  fuzz: DamagedRowsFuzz<S, V, D>,
-): void {
-  const { fc } = fuzz
-  const change: Arbitrary<ColumnChange<V, D>> = fc.oneof(
-    fuzz.value.map((to) => ({ op: 'set' as const, to })),
-    fc.nat(VALUES.length - 1).map((from) => ({ op: 'copy' as const, from })),
-    fc.nat(80).map((at) => ({ op: 'truncate' as const, at })),
-    fc
-      .record({ field: fc.constantFrom(...REF_FIELDS), to: fc.oneof(fc.jsonValue(), fc.constant(undefined)) })
-      .map(({ field, to }) => ({ op: 'field' as const, field, to })),
-    fuzz.delta.map((delta) => ({ op: 'add' as const, delta })),
-  )
-  const changes = fc.array(
-    fc.record({ row: fc.nat(VALUES.length - 1), column: fc.constantFrom(...fuzz.columns), change }),
-    { minLength: 1, maxLength: 8 },
-  )
-  const width = fuzz.columns.length
-  const rows = fc.array(fc.array(fuzz.value, { minLength: width, maxLength: width }), { maxLength: 2 })
-
-  describe(`damaged rows through the XCom facade (fuzz): ${name}`, () => {
-    const track = tracked(harness)
-    it(
-      'fails only with XComErrors, lists every row, pulls untouched ones exactly, clears and collects the rest',
-      async () => {
-        await fc.assert(
-          fc.asyncProperty(changes, rows, async (changes, rows) => {
-            const store = await track(harness.open())
-            const xcom = new XCom({ metadata: store, backend: fuzz.backend() })
-            try {
-              const keys = VALUES.map((_, index) => ({ dagId: 'dag', runId: 'run', taskId: `t${index}` }))
-              for (const [index, value] of VALUES.entries()) await xcom.push(keys[index] as XComKey, value)
-              const taskIds = keys.map((key) => key.taskId)
-              const intact = await fuzz.damage(store, { taskIds, changes, rows })
-              const untouched = VALUES.flatMap((value, index) =>
-                intact[index] ? [{ key: keys[index] as XComKey, value }] : [],
-              )
-              const count = await countRows(() => harness.sql(store, 'SELECT count(*) AS n FROM xcom_record'))
-              const dagIds = await expectDamagedRowsHandled({ xcom, rows: count, keys, untouched })
-              // What is left has a dagId no clear can name (not text, or not a valid identifier).
-              expect(await fuzz.remaining(store, dagIds)).toBe(0)
-            } finally {
-              await xcom.close()
-            }
-          }),
-          { numRuns: fuzz.runs ?? 100 },
-        )
-      },
-      fuzz.timeoutMs ?? 120_000,
-    )
-  })
-}
-
-/** One side of {@link compareInlineRoundTrips} that is not XCom: the same work with the database's own driver. */
-export interface RoundTripBaseline {
-  /** Shown in the report, e.g. `node:sqlite directly (INSERT ... ON CONFLICT + SELECT)`. */
-  label: string
-  /** Upserts `data` (serialized JSON, a new record id each time) under `key`, then reads the row back: its `data`. */
-  roundTrip(key: XComKey, data: string): Promise<string>
-}
-
-/** Options of {@link compareInlineRoundTrips}. */
-export interface InlineRoundTripsOptions {
-  /** First words of the report, e.g. `@xcom/sqlite`. */
-  title: string
-  /** The XCom under test (inline values in its metadata store), and how the report names it. */
-  xcom: XCom
-  label: string
-  baseline: RoundTripBaseline
-  /** @default 10_000 */
-  roundTrips?: number
-  /** @default 3 */
-  rounds?: number
-  /** The ratio `baseline time / xcom time` to reach. @default 0.8 */
-  target?: number
-}
-
-/**
- * The benchmark of a metadata store: `roundTrips` inline push+pull round trips through XCom against the same upsert and
- * SELECT issued directly, in the same process. The sides alternate in chunks of 100 round trips, so load from other
- * processes and disk flushes hit both alike; each side's time is the sum of its chunks. Prints the mean time of a
- * round and `baseline / xcom`. Run under `node --expose-gc` so each round starts from a collected heap.
- * @returns the ratio.
- */
-export async function compareInlineRoundTrips(options: InlineRoundTripsOptions): Promise<number> {
-  const { xcom, baseline, roundTrips = 10_000, rounds = 3, target = 0.8 } = options
-  const chunk = 100
-  const keyOf = (i: number): XComKey => ({ ...identity, dagId: 'bench', mapIndex: i % 1000 })
-  const payloadOf = (i: number) => ({ i, name: `row-${i}`, tags: ['a', 'b'], ok: true })
-  const sides = {
-    baseline: async (i: number) => {
-      const back = await baseline.roundTrip(keyOf(i), JSON.stringify(payloadOf(i)))
-      if (JSON.parse(back).i !== i) throw new Error('the baseline returned the wrong value')
-    },
-    xcom: async (i: number) => {
-      await xcom.push(keyOf(i), payloadOf(i))
-      if (((await xcom.pull(keyOf(i))) as { i: number }).i !== i)
-        throw new Error('xcom returned the wrong value')
-    },
-  }
-  const totals = { baseline: 0, xcom: 0 }
-  const run = async (side: keyof typeof sides, from: number, count: number) => {
-    const start = performance.now()
-    for (let i = from; i < from + count; i++) await sides[side](i)
-    totals[side] += performance.now() - start
-  }
-  await run('baseline', 0, 1000)
-  await run('xcom', 0, 1000)
-  totals.baseline = totals.xcom = 0
-  for (let round = 0; round < rounds; round++) {
-    ;(globalThis as { gc?: () => void }).gc?.()
-    for (let from = 0; from < roundTrips; from += chunk) {
-      await run('baseline', from, chunk)
-      await run('xcom', from, chunk)
-    }
-  }
-  const width = Math.max(baseline.label.length, options.label.length) + 1
-  const perRound = (ms: number) => `${(ms / rounds).toFixed(0)} ms`
-  const ratio = totals.baseline / totals.xcom
-  console.log(
-    `${options.title}: ${roundTrips} inline push+pull round trips, mean of ${rounds} interleaved rounds`,
-  )
-  console.log(`  ${`${baseline.label}:`.padEnd(width)} ${perRound(totals.baseline)}`)
-  console.log(`  ${`${options.label}:`.padEnd(width)} ${perRound(totals.xcom)}`)
-  console.log(`  ratio baseline/xcom: ${ratio.toFixed(2)} (target >= ${target})`)
-  return ratio
 }

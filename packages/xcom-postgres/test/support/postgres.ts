@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import { recordValues } from '@xcom/core/adapter'
 import type { SqlStoreHarness } from '@xcom/testing'
 import pg from 'pg'
 import { describe, it } from 'vitest'
-import { recordValues } from '../../src/core-helpers.ts'
 import { metadataStoreFactory, PostgresMetadataStore, SCHEMA_VERSION } from '../../src/index.ts'
 import { MIGRATIONS, schemaTableDdl } from '../../src/schema.ts'
 
