@@ -1,5 +1,5 @@
 import { XComError, type XComErrorCode } from '@xcom/core'
-import { type StoreFailure, type StoreFailureKind, storeError } from '@xcom/core/adapter'
+import { codeOfHttpStatus, type StoreFailure, storeError } from '@xcom/core/adapter'
 
 /** What was being done when an Azure call failed, for {@link toXComError}. */
 export interface AzureErrorContext {
@@ -31,14 +31,6 @@ const CODES: Record<string, XComErrorCode> = {
   ConditionNotMet: 'E_PRECONDITION_FAILED',
   BlobAlreadyExists: 'E_PRECONDITION_FAILED',
   TargetConditionNotMet: 'E_PRECONDITION_FAILED',
-}
-
-const STATUSES: Record<number, XComErrorCode> = {
-  401: 'E_PERMISSION_DENIED',
-  403: 'E_PERMISSION_DENIED',
-  404: 'E_NOT_FOUND',
-  409: 'E_PRECONDITION_FAILED',
-  412: 'E_PRECONDITION_FAILED',
 }
 
 /** The words of core's `storeError` templates that are Azure's own. */
@@ -93,19 +85,7 @@ function safeCause(error: unknown, secrets: readonly string[]): Error {
 export function codeOf(error: unknown): XComErrorCode {
   const name = azureErrorCode(error)
   const status = httpStatus(error)
-  return (
-    (name === undefined ? undefined : CODES[name]) ??
-    (status === undefined ? undefined : STATUSES[status]) ??
-    'E_BACKEND'
-  )
-}
-
-/** Which of core's `storeError` templates phrases an error of `code` with Azure error code `name`. */
-function kindOf(code: XComErrorCode, name: string | undefined): StoreFailureKind {
-  if (code === 'E_NOT_FOUND') return name === 'ContainerNotFound' ? 'missing-container' : 'missing-object'
-  if (code === 'E_PERMISSION_DENIED') return 'refused'
-  if (code === 'E_PRECONDITION_FAILED') return 'precondition'
-  return code
+  return (name === undefined ? undefined : CODES[name]) ?? codeOfHttpStatus(status) ?? 'E_BACKEND'
 }
 
 /**
@@ -140,8 +120,16 @@ export function toXComError(error: unknown, context: AzureErrorContext): XComErr
     )
   }
   const detail = cause.message.split('\n', 1)[0]?.trim()
-  const failure: StoreFailure = { action, uri, what, detail, cause, ...WORDS }
-  return storeError(kindOf(code, name), failure)
+  const failure: StoreFailure = {
+    action,
+    uri,
+    what,
+    detail,
+    cause,
+    ...WORDS,
+    containerMissing: name === 'ContainerNotFound',
+  }
+  return storeError(code, failure)
 }
 
 /** A {@link toXComError} bound to a store's secrets. */

@@ -44,4 +44,4 @@ export {
   validateQuery,
 } from './query.ts'
 export { keyValues, type RecordRow, recordFromRow, recordValues } from './rows.ts'
-export { type StoreFailure, type StoreFailureKind, storeError } from './store-errors.ts'
+export { codeOfHttpStatus, type StoreFailure, storeError } from './store-errors.ts'

@@ -22,22 +22,43 @@ export interface StoreFailure {
   credentials: string
   /** What must be reachable, for any other failure: `endpoint`, `account URL`. */
   endpoint: string
+  /** For `E_NOT_FOUND`: the bucket itself is missing, not just the object. */
+  containerMissing?: boolean
 }
 
-/** The kinds of store failure {@link storeError} phrases. */
-export type StoreFailureKind =
-  | 'missing-object'
-  | 'missing-container'
-  | 'refused'
-  | 'precondition'
-  | XComErrorCode
+const HTTP_STATUS_CODES: Readonly<Record<number, XComErrorCode>> = {
+  401: 'E_PERMISSION_DENIED',
+  403: 'E_PERMISSION_DENIED',
+  404: 'E_NOT_FOUND',
+  409: 'E_PRECONDITION_FAILED',
+  412: 'E_PRECONDITION_FAILED',
+}
 
 /**
- * The XComError of a failed store request, in the words every adapter uses: a missing object or bucket, a refusal
- * (check the credentials), a failed condition (an object already exists), or any other code (check that the endpoint
- * is reachable; the SDK already retried). The error's `uri` is the failure's URI, its `cause` the failure's cause.
+ * The xcom code an HTTP status of a store's answer means, where the status alone says it (401/403 refused, 404 missing,
+ * 409/412 a failed condition); `undefined` for any other status, which the adapter maps by the service's own codes.
  */
-export function storeError(kind: StoreFailureKind, failure: StoreFailure): XComError {
+export function codeOfHttpStatus(status: number | undefined): XComErrorCode | undefined {
+  return status === undefined ? undefined : HTTP_STATUS_CODES[status]
+}
+
+/**
+ * The XComError of `code` for a failed store request, in the words every adapter uses: a missing object or bucket
+ * (`E_NOT_FOUND`), a refusal (`E_PERMISSION_DENIED`: check the credentials), a failed condition
+ * (`E_PRECONDITION_FAILED`: an object already exists), or any other code (check that the endpoint is reachable; the SDK
+ * already retried). The error's `uri` is the failure's URI, its `cause` the failure's cause.
+ */
+export function storeError(code: XComErrorCode, failure: StoreFailure): XComError {
+  const kind =
+    code === 'E_NOT_FOUND'
+      ? failure.containerMissing
+        ? 'missing-container'
+        : 'missing-object'
+      : code === 'E_PERMISSION_DENIED'
+        ? 'refused'
+        : code === 'E_PRECONDITION_FAILED'
+          ? 'precondition'
+          : code
   const { uri, what, detail, container } = failure
   const Action = failure.action.charAt(0).toUpperCase() + failure.action.slice(1)
   const answered = detail ? `${what}: ${detail}` : what

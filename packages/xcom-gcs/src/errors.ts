@@ -1,5 +1,5 @@
 import { XComError, type XComErrorCode } from '@xcom/core'
-import { type StoreFailure, type StoreFailureKind, storeError } from '@xcom/core/adapter'
+import { codeOfHttpStatus, type StoreFailure, storeError } from '@xcom/core/adapter'
 
 /** What was being done when a GCS call failed, for {@link toXComError}. */
 export interface GcsErrorContext {
@@ -28,13 +28,6 @@ export class GcsSdkError extends Error {
     this.status = facts.status
     this.reason = facts.reason
   }
-}
-
-const STATUSES: Record<number, XComErrorCode> = {
-  401: 'E_PERMISSION_DENIED',
-  403: 'E_PERMISSION_DENIED',
-  404: 'E_NOT_FOUND',
-  412: 'E_PRECONDITION_FAILED',
 }
 
 /** Symbolic codes of the SDK (and of Node for key files) and what they mean to xcom. */
@@ -116,27 +109,16 @@ function codeOf(cause: GcsSdkError, detail: string): XComErrorCode {
       : (CODES[symbolic] ?? (symbolic.startsWith('ERR_OSSL') ? 'E_CONFIG' : undefined))) ??
     // The token endpoint refuses a revoked or unknown key with HTTP 400.
     (/invalid_grant|invalid_client|unauthorized_client/i.test(detail) ? 'E_PERMISSION_DENIED' : undefined) ??
-    (cause.status === undefined ? undefined : STATUSES[cause.status]) ??
+    codeOfHttpStatus(cause.status) ??
     (/could not load the default credentials|unable to detect a project id/i.test(detail)
       ? 'E_CONFIG'
       : 'E_BACKEND')
   )
 }
 
-/** Which of core's store failures an SDK error is; a 404 is a missing bucket only when GCS says so. */
-function kindOf(code: XComErrorCode, detail: string): StoreFailureKind {
-  switch (code) {
-    case 'E_NOT_FOUND':
-      return /bucket/i.test(detail) && !/object|no such key/i.test(detail)
-        ? 'missing-container'
-        : 'missing-object'
-    case 'E_PERMISSION_DENIED':
-      return 'refused'
-    case 'E_PRECONDITION_FAILED':
-      return 'precondition'
-    default:
-      return code
-  }
+/** A 404 is a missing bucket only when GCS says so. */
+function bucketMissing(detail: string): boolean {
+  return /bucket/i.test(detail) && !/object|no such key/i.test(detail)
 }
 
 /** True when an SDK error says the object does not exist (and its bucket does): what `head` answers with undefined. */
@@ -144,7 +126,7 @@ export function isMissingObject(error: unknown): boolean {
   if (XComError.is(error)) return false
   const cause = safeCause(error)
   const detail = detailOf(cause)
-  return kindOf(codeOf(cause, detail), detail) === 'missing-object'
+  return codeOf(cause, detail) === 'E_NOT_FOUND' && !bucketMissing(detail)
 }
 
 /**
@@ -198,6 +180,7 @@ export function toXComError(error: unknown, context: GcsErrorContext): XComError
     container: 'bucket',
     credentials: CREDENTIALS,
     endpoint: 'endpoint',
+    containerMissing: bucketMissing(detail),
   }
-  return storeError(kindOf(code, detail), failure)
+  return storeError(code, failure)
 }

@@ -1,5 +1,5 @@
 import { XComError, type XComErrorCode } from '@xcom/core'
-import { type StoreFailure, type StoreFailureKind, storeError } from '@xcom/core/adapter'
+import { codeOfHttpStatus, type StoreFailure, storeError } from '@xcom/core/adapter'
 
 /** What was being done when an S3 call failed, for {@link toXComError}. */
 export interface S3ErrorContext {
@@ -35,14 +35,6 @@ const CODES: Record<string, XComErrorCode> = {
 
 /** S3 error codes of a request the endpoint does not implement (S3-compatible services, emulators). */
 const UNSUPPORTED = new Set(['NotImplemented', 'MethodNotAllowed'])
-
-const STATUSES: Record<number, XComErrorCode> = {
-  401: 'E_PERMISSION_DENIED',
-  403: 'E_PERMISSION_DENIED',
-  404: 'E_NOT_FOUND',
-  409: 'E_PRECONDITION_FAILED',
-  412: 'E_PRECONDITION_FAILED',
-}
 
 /** The S3 error code of an SDK error (or of a DeleteObjects entry `{ Code, Message }`). */
 function errorName(error: unknown): string {
@@ -100,20 +92,6 @@ function sanitizeCause(error: unknown, secrets: readonly string[]): void {
 /** Where an S3 refusal sends the reader to look. */
 const CREDENTIALS = "the connection's login/password or extras, or the AWS default credential chain"
 
-/** Which of core's store failures an xcom code is for S3: a 404 is a missing bucket only when S3 says `NoSuchBucket`. */
-function kindOf(code: XComErrorCode, name: string): StoreFailureKind {
-  switch (code) {
-    case 'E_NOT_FOUND':
-      return name === 'NoSuchBucket' ? 'missing-container' : 'missing-object'
-    case 'E_PERMISSION_DENIED':
-      return 'refused'
-    case 'E_PRECONDITION_FAILED':
-      return 'precondition'
-    default:
-      return code
-  }
-}
-
 /**
  * Maps any error of the AWS SDK (or of a DeleteObjects result entry) to an {@link XComError}: the one place where S3
  * errors get their xcom code. Messages are core's `storeError` templates, but for configuration errors and operations
@@ -144,9 +122,7 @@ export function toXComError(error: unknown, context: S3ErrorContext): XComError 
   const detail = scrub(message.split('\n', 1)[0]?.trim() ?? '', context.secrets ?? [])
   const what = `${name}${status === undefined ? '' : `, HTTP ${status}`}`
   const code =
-    CODES[name] ??
-    (status === undefined ? undefined : STATUSES[status]) ??
-    (/region is missing/i.test(detail) ? 'E_CONFIG' : 'E_BACKEND')
+    CODES[name] ?? codeOfHttpStatus(status) ?? (/region is missing/i.test(detail) ? 'E_CONFIG' : 'E_BACKEND')
   const Action = action.charAt(0).toUpperCase() + action.slice(1)
   // Configuration and missing operations are S3's own: core's templates would send the reader to the endpoint.
   if (code === 'E_CONFIG') {
@@ -172,6 +148,7 @@ export function toXComError(error: unknown, context: S3ErrorContext): XComError 
     container: context.bucket ? `bucket "${context.bucket}"` : 'bucket',
     credentials: CREDENTIALS,
     endpoint: 'endpoint',
+    containerMissing: name === 'NoSuchBucket',
   }
-  return storeError(kindOf(code, name), failure)
+  return storeError(code, failure)
 }
