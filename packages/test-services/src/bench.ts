@@ -107,3 +107,40 @@ export async function compareTransfers<Name extends string>(
   )
   return report
 }
+
+/**
+ * The side every adapter benchmark measures: `data` pushed to and pulled from XCom (through the object storage
+ * backend and the adapter's store, named in the label). Typed by shape, so this package needs no xcom package.
+ */
+export function xcomSide<Id>(
+  storeName: string,
+  xcom: { push(id: Id, value: Uint8Array): Promise<unknown>; pull(id: Id): Promise<unknown> },
+  id: Id,
+  data: Uint8Array,
+): TransferSide {
+  return {
+    label: `XCom + ObjectStoreXComBackend + ${storeName}`,
+    push: async () => {
+      await xcom.push(id, data)
+    },
+    pull: async () => (await xcom.pull(id)) as Uint8Array,
+  }
+}
+
+/** The adapter's store alone, without the backend's checksums: what the adapter itself adds or saves. */
+export function storeSide(
+  storeName: string,
+  store: {
+    put(objectKey: string, body: Uint8Array): Promise<unknown>
+    get(objectKey: string): Promise<{ bytes(): Promise<Uint8Array> }>
+  },
+  data: Uint8Array,
+): TransferSide {
+  return {
+    label: `${storeName} alone (put bytes + get bytes)`,
+    push: async () => {
+      await store.put('store-only/value.bin', data)
+    },
+    pull: async () => (await store.get('store-only/value.bin')).bytes(),
+  }
+}

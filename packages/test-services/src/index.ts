@@ -2,8 +2,10 @@ export { type AzuriteHandle, type AzuriteOptions, startAzurite } from './azurite
 export {
   type CompareTransfersOptions,
   compareTransfers,
+  storeSide,
   type TransferReport,
   type TransferSide,
+  xcomSide,
 } from './bench.ts'
 export { freePort } from './free-port.ts'
 export { crc32cBase64, crc32cUpdate } from './gcs/crc32c.ts'

@@ -7,7 +7,7 @@
 import { BlobServiceClient } from '@azure/storage-blob'
 import { MemoryMetadataStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
-import { compareTransfers, startAzurite } from '@xcom/test-services'
+import { compareTransfers, startAzurite, storeSide, xcomSide } from '@xcom/test-services'
 import { AzureBlobObjectStore } from '../src/index.ts'
 
 const MiB = 1024 * 1024
@@ -62,21 +62,8 @@ try {
           return Buffer.concat(chunks)
         },
       },
-      xcom: {
-        label: 'XCom + ObjectStoreXComBackend + AzureBlobObjectStore',
-        push: async () => {
-          await xcom.push(id, data)
-        },
-        pull: async () => (await xcom.pull(id)) as Uint8Array,
-      },
-      // The adapter alone, without the backend's checksums: what the adapter adds or saves.
-      store: {
-        label: 'AzureBlobObjectStore alone (put bytes + get bytes)',
-        push: async () => {
-          await store.put('store-only/value.bin', data)
-        },
-        pull: async () => (await store.get('store-only/value.bin')).bytes(),
-      },
+      xcom: xcomSide('AzureBlobObjectStore', xcom, id, data),
+      store: storeSide('AzureBlobObjectStore', store, data),
     },
   })
 } finally {

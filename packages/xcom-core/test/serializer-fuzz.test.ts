@@ -4,7 +4,7 @@ import { expect, it } from 'vitest'
 import { XComError } from '../src/errors.ts'
 import { SerializerRegistry } from '../src/serializer/index.ts'
 import { mulberry32 } from './random.ts'
-import { Point } from './support.ts'
+import { DANGEROUS_KEYS, Point } from './support.ts'
 
 const registry = new SerializerRegistry({ allow: ['geo.*'], maxDepth: 40 }).registerClass(Point).register({
   classname: 'secret.Thing',
@@ -57,12 +57,7 @@ const CLASSNAMES = [
   'x'.repeat(300),
 ]
 const KEYS = [
-  '__classname__',
-  '__version__',
-  '__data__',
-  '__proto__',
-  'constructor',
-  'prototype',
+  ...DANGEROUS_KEYS,
   'x',
   'y',
   'name',

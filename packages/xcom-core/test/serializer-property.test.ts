@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { SerializerRegistry } from '../src/serializer/index.ts'
+import { DANGEROUS_KEYS } from './support.ts'
 
 /** A registered class holding any two values (serialized as a pair), so generated values nest inside it. */
 class Point {
@@ -22,19 +23,7 @@ class Point {
 const registry = new SerializerRegistry().registerClass(Point)
 
 /** Keys that are dangerous or reserved elsewhere, mixed with random ones. */
-const key = fc.oneof(
-  fc.string({ maxLength: 8 }),
-  fc.constantFrom(
-    '__classname__',
-    '__version__',
-    '__data__',
-    '__proto__',
-    'constructor',
-    'prototype',
-    'toJSON',
-    '',
-  ),
-)
+const key = fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom(...DANGEROUS_KEYS, 'toJSON', ''))
 
 const typedArray = fc.oneof(
   fc.int8Array({ maxLength: 6 }),

@@ -36,3 +36,13 @@ export class Point {
     return version === 1 ? new Point(y, x) : new Point(x, y)
   }
 }
+
+/** Object keys that are the envelope's own fields or that reach prototypes: what decoders must treat as plain data. */
+export const DANGEROUS_KEYS = [
+  '__classname__',
+  '__version__',
+  '__data__',
+  '__proto__',
+  'constructor',
+  'prototype',
+] as const

@@ -9,7 +9,7 @@
 import { Storage, type StorageOptions } from '@google-cloud/storage'
 import { MemoryMetadataStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
-import { compareTransfers, startGcsServer } from '@xcom/test-services'
+import { compareTransfers, startGcsServer, xcomSide } from '@xcom/test-services'
 import { fastCrc32cValidator } from '../src/crc32c.ts'
 import { GcsObjectStore } from '../src/index.ts'
 
@@ -74,13 +74,7 @@ try {
     sides: {
       // The baseline: the SDK as it comes (its crc32c validation on both ways, in JavaScript).
       raw: rawSide('raw SDK (file.save + file.download)', 'raw/value.bin', {}),
-      xcom: {
-        label: 'XCom + ObjectStoreXComBackend + GcsObjectStore',
-        push: async () => {
-          await xcom.push(id, data)
-        },
-        pull: async () => (await xcom.pull(id)) as Uint8Array,
-      },
+      xcom: xcomSide('GcsObjectStore', xcom, id, data),
       // For information: the SDK with the store's faster CRC-32C too, which shows the adapter's own overhead.
       rawFastCrc: rawSide("raw SDK with the store's fast CRC-32C", 'raw/fast.bin', {
         crc32cGenerator: fastCrc32cValidator,

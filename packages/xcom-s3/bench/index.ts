@@ -8,7 +8,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { MemoryMetadataStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
-import { compareTransfers, startS3rver } from '@xcom/test-services'
+import { compareTransfers, startS3rver, storeSide, xcomSide } from '@xcom/test-services'
 import { S3ObjectStore } from '../src/index.ts'
 
 const MiB = 1024 * 1024
@@ -54,21 +54,8 @@ try {
           return (await output.Body?.transformToByteArray()) ?? new Uint8Array(0)
         },
       },
-      xcom: {
-        label: 'XCom + ObjectStoreXComBackend + S3ObjectStore',
-        push: async () => {
-          await xcom.push(id, data)
-        },
-        pull: async () => (await xcom.pull(id)) as Uint8Array,
-      },
-      // The adapter alone, without the backend's checksums: what the adapter adds or saves.
-      store: {
-        label: 'S3ObjectStore alone (put bytes + get bytes)',
-        push: async () => {
-          await store.put('store-only/value.bin', data)
-        },
-        pull: async () => (await store.get('store-only/value.bin')).bytes(),
-      },
+      xcom: xcomSide('S3ObjectStore', xcom, id, data),
+      store: storeSide('S3ObjectStore', store, data),
     },
   })
 } finally {
