@@ -1,7 +1,7 @@
 // Serializer benchmark: serialize + deserialize against JSON.stringify + JSON.parse, in the same process.
-// Run after `pnpm run build`: `node --expose-gc bench/serializer.bench.ts` (the package's `bench` script).
+// Run: `node --conditions=@xcom/source --expose-gc bench/serializer.bench.ts` (the package's `bench` script).
 import { Buffer } from 'node:buffer'
-import { SerializerRegistry } from '../dist/index.js'
+import { SerializerRegistry } from '../src/index.ts'
 import { mulberry32 } from '../test/random.ts'
 
 const RUNS = 9

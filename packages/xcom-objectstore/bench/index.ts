@@ -5,8 +5,7 @@
 //      fixture, run on the sources).
 // Each also runs, for reading the figures, xcom with `checksum: 'sha256'` (the default is crc32) and, for JSON, the
 // serializers alone.
-// 1 and 2 measure the built package: build first (`pnpm --filter @xcom/core build && pnpm run build`), then:
-// node --expose-gc bench/index.ts
+// All run on the TypeScript sources: node --conditions=@xcom/source --expose-gc bench/index.ts
 // (XCOM_BENCH_ROUNDS=9 for more rounds; the medians are reported, with the load average before and after).
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -15,7 +14,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryMetadataStore, XCom } from '@xcom/core'
 import { sourceNodeFlags } from '@xcom/testing'
-import { type ChecksumAlgorithm, FileObjectStore, ObjectStoreXComBackend } from '../dist/index.js'
+import { type ChecksumAlgorithm, FileObjectStore, ObjectStoreXComBackend } from '../src/index.ts'
 
 const MiB = 1024 * 1024
 const ROUNDS = Number(process.env.XCOM_BENCH_ROUNDS ?? 7)
