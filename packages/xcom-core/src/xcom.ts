@@ -33,9 +33,9 @@ export interface XComOptions {
   concurrency?: number
 }
 
-/** One XCom returned by `pullMany`. */
-export interface PulledXCom extends XComKey {
-  value: unknown
+/** One XCom returned by `pullMany`; `T` is the type the caller expects its value to have. */
+export interface PulledXCom<T = unknown> extends XComKey {
+  value: T
 }
 
 /** What `clear`, `purgeExpired` and `gc` report. */
@@ -140,19 +140,26 @@ export class XCom {
   }
 
   /**
-   * The value stored under `identity`.
-   * @throws XComError `E_NOT_FOUND` when there is none (or it expired), unless `options.default` is given.
+   * The value stored under `identity`. `T` is the type the caller expects (nothing checks it at run time); with
+   * `{ default }` the result is `T` or the default's type: `pull<Row[]>(id, { default: null })` is `Row[] | null`.
+   * @throws XComError `E_NOT_FOUND` naming the XCom and the database looked in when there is none (or it expired),
+   * unless `options.default` is given.
    */
-  async pull<T = unknown>(identity: XComIdentity, options?: { default?: T }): Promise<T> {
+  async pull<T = unknown>(identity: XComIdentity): Promise<T>
+  async pull<T = unknown>(identity: XComIdentity, options: { default: null }): Promise<T | null>
+  async pull<T = unknown>(identity: XComIdentity, options: { default: undefined }): Promise<T | undefined>
+  async pull<T = unknown, D = T>(identity: XComIdentity, options: { default: D }): Promise<T | D>
+  async pull<T = unknown>(identity: XComIdentity, options?: { default?: never }): Promise<T>
+  async pull(identity: XComIdentity, options?: { default?: unknown }): Promise<unknown> {
     const key = resolveIdentity(identity)
     const record = await this.#call('reading the row of', key, () => this.metadata.get(key))
     const read = record && !this.#expired(record) ? await this.#readCurrent(record) : { gone: record }
-    if (!('gone' in read)) return read.value as T
-    if (options && 'default' in options) return options.default as T
-    throw new XComError(
-      'E_NOT_FOUND',
-      `No XCom ${formatIdentity(key)}${read.gone ? ' (it expired)' : ''}: push it first, or pass { default } to pull.`,
-      { xcom: formatIdentity(key) },
+    if (!('gone' in read)) return read.value
+    if (options && 'default' in options) return options.default
+    throw await this.#notFound(
+      key,
+      read.gone ? ' (it expired)' : '',
+      'push it first, or pass { default } to pull',
     )
   }
 
@@ -163,11 +170,8 @@ export class XCom {
   async pullStream(identity: XComIdentity): Promise<ReadableStream<Bytes>> {
     const key = resolveIdentity(identity)
     const record = await this.#call('reading the row of', key, () => this.metadata.get(key))
-    const missing = () =>
-      new XComError('E_NOT_FOUND', `No XCom ${formatIdentity(key)}: push it first.`, {
-        xcom: formatIdentity(key),
-      })
-    if (!record || this.#expired(record)) throw missing()
+    const missing = () => this.#notFound(key, '', 'push it first')
+    if (!record || this.#expired(record)) throw await missing()
     const open = this.backend.openStream
     if (!open) {
       throw new XComError(
@@ -184,7 +188,7 @@ export class XCom {
         return open.call(this.backend, current.value, contextOf(current))
       }),
     )
-    if ('gone' in opened) throw missing()
+    if ('gone' in opened) throw await missing()
     return opened.value
   }
 
@@ -193,7 +197,7 @@ export class XCom {
    * with ONE metadata query, in the stable order
    * (taskId, mapIndex, key). Expired values are left out.
    */
-  async pullMany(query: XComQuery & { dagId: string; runId: string }): Promise<PulledXCom[]> {
+  async pullMany<T = unknown>(query: XComQuery & { dagId: string; runId: string }): Promise<PulledXCom<T>[]> {
     validateIdentifier('dagId', query?.dagId)
     validateIdentifier('runId', query.runId)
     const records = (await this.metadata.getMany(validateQuery({ ...query }))).filter(
@@ -203,7 +207,7 @@ export class XCom {
       const read = await this.#readCurrent(record)
       if ('gone' in read) return undefined // cleared while this call ran
       const { dagId, runId, taskId, mapIndex, key } = record
-      return { dagId, runId, taskId, mapIndex, key, value: read.value }
+      return { dagId, runId, taskId, mapIndex, key, value: read.value as T }
     })
     return pulled.filter((item) => item !== undefined)
   }
@@ -331,6 +335,23 @@ export class XCom {
     return this.#call('reading', record, async () => {
       if (record.value.kind === 'malformed') throw malformedValue(record.value.reason)
       return this.backend.deserializeValue(record.value, contextOf(record))
+    })
+  }
+
+  /**
+   * `E_NOT_FOUND` for a missing XCom, naming the database looked in: a relative `sqlite://` path opened from another
+   * directory is a new, empty database, and only its name shows that.
+   */
+  async #notFound(key: XComKey, why: string, hint: string): Promise<XComError> {
+    const xcom = formatIdentity(key)
+    const database = await this.#identity().then(
+      (identity) => identity.description,
+      () => undefined,
+    )
+    const where = database ? ` in ${database}` : ''
+    return new XComError('E_NOT_FOUND', `No XCom ${xcom}${why}${where}: ${hint}.`, {
+      xcom,
+      ...(database ? { uri: database } : {}),
     })
   }
 

@@ -82,8 +82,30 @@ describe('XCom with the default backend', () => {
     const error = await rejection(xcom.pull(id))
     expect(error.code).toBe('E_NOT_FOUND')
     expect(error.xcom).toBe('dag/run/task/return_value')
+    expect(error.message).toMatch(/ in memory:\/\/ \([0-9a-f-]+\): push it first/)
+    expect(error.uri).toBe((await xcom.metadata.identity()).description)
     expect(await xcom.pull(id, { default: 'fallback' })).toBe('fallback')
     expect(await xcom.pull(id, { default: undefined })).toBeUndefined()
+  })
+
+  it('names the database looked in for every missing XCom, expired or never pushed', async () => {
+    let now = new Date('2024-01-01T00:00:00Z')
+    const xcom = new XCom({ metadata: new MemoryMetadataStore(), now: () => now })
+    const { description } = await xcom.metadata.identity()
+    await xcom.push(id, 1, { expiresAt: new Date('2024-01-02T00:00:00Z') })
+    now = new Date('2024-01-03T00:00:00Z')
+    const expired = await rejection(xcom.pull(id))
+    expect(expired.message).toContain(`(it expired) in ${description}`)
+    const stream = await rejection(xcom.pullStream({ ...id, key: 'never' }))
+    expect(stream.code).toBe('E_NOT_FOUND')
+    expect(stream.message).toContain(` in ${description}: push it first.`)
+    // A database that cannot say who it is still gives the plain message.
+    const anonymous = new MemoryMetadataStore()
+    anonymous.identity = () => Promise.reject(new Error('no identity'))
+    const plain = await rejection(new XCom({ metadata: anonymous }).pull(id))
+    expect(plain.message).toBe(
+      'No XCom dag/run/task/return_value: push it first, or pass { default } to pull.',
+    )
   })
 
   it('validates identities before any I/O', async () => {
