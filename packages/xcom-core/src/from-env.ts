@@ -1,5 +1,5 @@
 import { BaseXComBackend } from './backend.ts'
-import { type Env, importExport, type XComConfig } from './config.ts'
+import { type Env, importExport, OBJECT_STORAGE_BACKEND, type XComConfig } from './config.ts'
 import type { ConnectionResolver, MetadataStore, MetadataStoreFactory, XComBackend } from './contracts.ts'
 import { XComError } from './errors.ts'
 import { maskText, maskUrl } from './mask.ts'
@@ -48,9 +48,13 @@ export async function loadBackend(
       config.objectStorageChecksum,
     ].find((setting) => setting !== undefined)
     if (stray) {
+      // The path in the spelling the user writes: Airflow's for an AIRFLOW__ setting.
+      const pathVariable = stray.variable.startsWith('AIRFLOW__')
+        ? 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH'
+        : 'XCOM_OBJECTSTORAGE_PATH'
       throw new XComError(
         'E_CONFIG',
-        `${stray.variable} is set but XCOM_OBJECTSTORAGE_PATH (or AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH) is not, so it would be ignored: set the path (e.g. file:///var/lib/xcom) or unset ${stray.variable}.`,
+        `${stray.variable} is set but ${pathVariable} is not, so it would be ignored: set ${pathVariable} (e.g. ${pathVariable}=file:///var/lib/xcom) or unset ${stray.variable}.`,
       )
     }
     return new BaseXComBackend()
@@ -58,7 +62,17 @@ export async function loadBackend(
   const { variable } = config.backend
   // Module specifiers (node:fs#x) are shown as given; only URL-like ones may carry credentials.
   const spec = /\/\/|[@?]/.test(config.backend.value) ? maskUrl(config.backend.value) : config.backend.value
-  const exported = (await importExport(config.backend.value, variable)) as {
+  const airflow = Object.hasOwn(AIRFLOW_BACKEND_CLASSES, config.backend.value)
+    ? AIRFLOW_BACKEND_CLASSES[config.backend.value]
+    : undefined
+  if (airflow === 'inline') return new BaseXComBackend()
+  if (airflow === undefined && isPythonClassPath(config.backend.value)) {
+    throw new XComError(
+      'E_CONFIG',
+      `${variable}=${spec} is a Python class path, which xcom cannot load: name a JavaScript backend as module#Export, a package or a file path and the class it exports, e.g. ${variable}=./my-backend.js#MyBackend or ${variable}=${OBJECT_STORAGE_BACKEND}.`,
+    )
+  }
+  const exported = (await importExport(airflow ?? config.backend.value, variable)) as {
     fromEnv?: (env: Env, context: BackendEnvContext) => unknown
     new (): XComBackend
   }
@@ -79,6 +93,21 @@ export async function loadBackend(
   }
   if (!hasHooks(backend)) throw notBackend()
   return backend as XComBackend
+}
+
+/**
+ * Airflow's own XCom backend classes, as an Airflow user has them in AIRFLOW__CORE__XCOM_BACKEND, and the xcom
+ * backend that does the same job (`inline`: {@link BaseXComBackend}).
+ */
+export const AIRFLOW_BACKEND_CLASSES: Readonly<Record<string, string | undefined>> = {
+  'airflow.providers.common.io.xcom.backend.XComObjectStorageBackend': OBJECT_STORAGE_BACKEND,
+  'airflow.models.xcom.BaseXCom': 'inline',
+  'airflow.sdk.bases.xcom.BaseXCom': 'inline',
+}
+
+/** `package.module.Class`: dotted identifiers, no `#`, `/` or JavaScript file extension. */
+function isPythonClassPath(spec: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(spec) && !/\.(c|m)?(j|t)s$/.test(spec)
 }
 
 const BACKEND_HOOKS = ['serializeValue', 'deserializeValue', 'purge', 'display'] as const

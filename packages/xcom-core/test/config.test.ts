@@ -1,10 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
+  AIRFLOW_BACKEND_CLASSES,
   BaseXComBackend,
   MemoryMetadataStore,
+  OBJECT_STORAGE_BACKEND,
   printableConfig,
   readXComConfig,
   XCom,
@@ -88,7 +90,61 @@ describe('XCom.fromEnv', () => {
       'XCOM_OBJECTSTORAGE_CHECKSUM',
     ]) {
       const error = await configError({ XCOM_METADATA_URL: 'memory://', [variable]: 'abc' })
-      expect(error.message).toContain(`${variable} is set but XCOM_OBJECTSTORAGE_PATH`)
+      const path = variable.startsWith('AIRFLOW__')
+        ? 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH'
+        : 'XCOM_OBJECTSTORAGE_PATH'
+      expect(error.message).toContain(`${variable} is set but ${path} is not`)
+      expect(error.message).toContain(`set ${path} (e.g. ${path}=file:///var/lib/xcom)`)
+    }
+  })
+
+  it("maps Airflow's backend class paths to the xcom backend doing the same job", async () => {
+    const objectStorage = 'airflow.providers.common.io.xcom.backend.XComObjectStorageBackend'
+    // Loaded from xcom's own location or, failing that, from the application's (a stand-in here).
+    const app = mkdtempSync(join(tmpdir(), 'xcom-app-'))
+    const pkg = join(app, 'node_modules', '@xcom', 'objectstore')
+    mkdirSync(pkg, { recursive: true })
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name: '@xcom/objectstore', type: 'module', main: 'index.js' }),
+    )
+    writeFileSync(
+      join(pkg, 'index.js'),
+      `export class ObjectStoreXComBackend {
+        static fromEnv(env) { const b = new ObjectStoreXComBackend(); b.path = env.AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH; return b }
+        async serializeValue() {} async deserializeValue() {} async purge() {} display() { return 'stored' }
+      }`,
+    )
+    const cwd = vi.spyOn(process, 'cwd').mockReturnValue(app)
+    try {
+      const xcom = await XCom.fromEnv({
+        XCOM_METADATA_URL: 'memory://',
+        AIRFLOW__CORE__XCOM_BACKEND: objectStorage,
+        AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH: 'memory://bucket/xcom',
+      })
+      expect(xcom.backend.constructor.name).toBe('ObjectStoreXComBackend')
+      await xcom.close()
+    } finally {
+      cwd.mockRestore()
+    }
+    for (const inline of ['airflow.models.xcom.BaseXCom', 'airflow.sdk.bases.xcom.BaseXCom']) {
+      const xcom = await XCom.fromEnv({ XCOM_METADATA_URL: 'memory://', AIRFLOW__CORE__XCOM_BACKEND: inline })
+      expect(xcom.backend).toBeInstanceOf(BaseXComBackend)
+    }
+    expect(AIRFLOW_BACKEND_CLASSES[objectStorage]).toBe(OBJECT_STORAGE_BACKEND)
+  })
+
+  it('explains module#Export for any other Python class path', async () => {
+    for (const [variable, spec] of [
+      ['AIRFLOW__CORE__XCOM_BACKEND', 'my_company.xcom.S3XComBackend'],
+      ['XCOM_BACKEND', 'include.backends.MyBackend'],
+      ['AIRFLOW__CORE__XCOM_BACKEND', 'constructor.toString'],
+    ] as const) {
+      const error = await configError({ XCOM_METADATA_URL: 'memory://', [variable]: spec })
+      expect(error.message).toContain(`${variable}=${spec} is a Python class path`)
+      expect(error.message).toContain(`module#Export`)
+      expect(error.message).toContain(`${variable}=./my-backend.js#MyBackend`)
+      expect(error.message).not.toContain('npm install')
     }
   })
 
