@@ -1,0 +1,87 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { formatIdentity, type XComIdentity } from '@xcom/core'
+import type { Command } from 'commander'
+import { type App, examples } from '../app.ts'
+import { parseDuration, parseMapIndex, withXCom } from '../context.ts'
+import { UsageError } from '../exit-codes.ts'
+
+interface PushOptions {
+  key?: string
+  mapIndex?: number
+  file?: string
+  json?: string
+  bytes?: boolean
+  expires?: number
+}
+
+/** `xcom push`: stores a value from a file, a JSON argument or stdin, for scripts and tests. */
+export function registerPush(program: Command, app: App): void {
+  const command = program
+    .command('push')
+    .description('store a value: a file (as bytes, streamed), a JSON argument, or JSON on stdin')
+    .argument('<dag>', 'DAG id')
+    .argument('<run>', 'run id')
+    .argument('<task>', 'task id')
+    .option('--key <key>', 'XCom key', 'return_value')
+    .option('--map-index <n>', 'map index (-1: not mapped)', parseMapIndex, -1)
+    .option('--file <file>', "push the file's bytes as a binary value, streamed")
+    .option('--json <text>', 'push this JSON value')
+    .option('--bytes', 'read stdin as bytes (a binary value) instead of JSON text')
+    .option('--expires <duration>', 'the value expires after this long (e.g. 7d)', parseDuration)
+  examples(command, [
+    'xcom push etl r1 extract --json \'{"rows": 3}\'',
+    'xcom push etl r1 dump --file dump.parquet',
+    "echo '[1, 2, 3]' | xcom push etl r1 extract --key numbers",
+    'tar c data | xcom push etl r1 archive --bytes',
+  ])
+  command.action(async (dagId: string, runId: string, taskId: string, options: PushOptions) => {
+    const identity: XComIdentity = { dagId, runId, taskId, key: options.key, mapIndex: options.mapIndex }
+    const value = await pushedValue(app, options)
+    await withXCom(app.io, app.globals(), async (xcom) => {
+      const expiresAt = options.expires === undefined ? undefined : new Date(Date.now() + options.expires)
+      const record = await xcom.push(identity, value, expiresAt ? { expiresAt } : {})
+      app.out.note(`pushed ${formatIdentity(identity)}: ${xcom.display(record)}`)
+    })
+  })
+}
+
+/** The value the options name; stdin is read only when neither `--file` nor `--json` is given. */
+async function pushedValue(app: App, options: PushOptions): Promise<unknown> {
+  if (options.file !== undefined && options.json !== undefined)
+    throw new UsageError('push takes one value: give --file or --json, not both.')
+  if (options.file !== undefined) {
+    const info = await stat(options.file).catch(() => undefined)
+    if (!info?.isFile())
+      throw new UsageError(`--file ${options.file} is not a readable file: check the path.`)
+    return createReadStream(options.file)
+  }
+  if (options.json !== undefined) return parseJson(options.json, '--json')
+  if (app.io.stdin.isTTY)
+    throw new UsageError('push needs a value: give --file FILE, --json TEXT, or pipe JSON into stdin.')
+  if (options.bytes) return bytesOf(app.io.stdin)
+  const text = Buffer.concat((await collect(app.io.stdin)).map((chunk) => Buffer.from(chunk))).toString(
+    'utf8',
+  )
+  return parseJson(text, 'stdin')
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new UsageError(
+      `${source} is not valid JSON (${(error as Error).message}): quote it for the shell, or push bytes with --file or --bytes.`,
+    )
+  }
+}
+
+async function* bytesOf(input: AsyncIterable<Uint8Array | string>): AsyncIterable<Uint8Array> {
+  for await (const chunk of input) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+}
+
+async function collect(input: AsyncIterable<Uint8Array | string>): Promise<(Uint8Array | string)[]> {
+  const chunks: (Uint8Array | string)[] = []
+  for await (const chunk of input) chunks.push(chunk)
+  return chunks
+}

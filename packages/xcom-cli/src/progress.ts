@@ -1,0 +1,66 @@
+import cliProgress from 'cli-progress'
+import { type CliIO, colorsEnabled } from './output.ts'
+
+/** A progress bar, or nothing at all when it must not be drawn. */
+export interface Progress {
+  /** Moves the bar to `value` (of the total). */
+  update(value: number): void
+  /** Adds `delta` to the value. */
+  increment(delta?: number): void
+  /** Sets a new total (when it becomes known). */
+  setTotal(total: number): void
+  /** Removes the bar from the terminal. */
+  stop(): void
+}
+
+const NONE: Progress = { update() {}, increment() {}, setTotal() {}, stop() {} }
+
+/**
+ * A bar on stderr, drawn only when stderr is a terminal: piped or redirected output, CI logs and `--json` consumers get
+ * no control characters. `unit: 'bytes'` shows sizes, otherwise counts.
+ */
+export function startProgress(
+  io: CliIO,
+  options: { total: number; label: string; unit?: 'bytes' | 'items' },
+): Progress {
+  if (io.stderr.isTTY !== true || io.env.CI) return NONE
+  const color = colorsEnabled(io.stderr, io.env)
+  const bytes = options.unit === 'bytes'
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: io.stderr as NodeJS.WriteStream,
+      format: `${options.label} {bar} {percentage}% | ${bytes ? '{done}/{all}' : '{value}/{total}'} | {eta_formatted}`,
+      barCompleteChar: color ? '\u2588' : '#',
+      barIncompleteChar: color ? '\u2591' : '-',
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  )
+  const payload = (value: number, total: number) => ({ done: mib(value), all: mib(total) })
+  let value = 0
+  let total = options.total
+  bar.start(total, 0, payload(0, total))
+  return {
+    update(next) {
+      value = next
+      bar.update(value, payload(value, total))
+    },
+    increment(delta = 1) {
+      value += delta
+      bar.update(value, payload(value, total))
+    },
+    setTotal(next) {
+      total = next
+      bar.setTotal(total)
+    },
+    stop() {
+      bar.stop()
+    },
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`
+}
