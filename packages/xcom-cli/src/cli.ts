@@ -43,6 +43,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
             .join(' ')} (see --help)\n`,
         ),
     })
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .showSuggestionAfterError()
   for (const override of OVERRIDES)

@@ -66,7 +66,10 @@ async function runChecks(app: App): Promise<Check[]> {
           'check XCOM_METADATA_URL (or --metadata-url), that the server runs and accepts this user',
         ),
   )
-  const built = await attempt(() => XCom.fromEnv(env))
+  // With the database down, the store is still probed, beside a throwaway in-memory database.
+  const built = await attempt(() =>
+    XCom.fromEnv(database.ok ? env : { ...env, XCOM_METADATA_URL: 'memory://' }),
+  )
   if (!built.ok) {
     checks.push(failed('backend', built.error, 'check XCOM_BACKEND and the XCOM_OBJECTSTORAGE_* variables'))
     return checks
