@@ -22,7 +22,9 @@ export {
 } from './config.ts'
 export {
   CONNECTION_ENV_PREFIXES,
+  connectionVariableNames,
   EnvConnectionResolver,
+  missingConnection,
   normalizeConnType,
   parseConnection,
   pyParseQuery,

@@ -29,6 +29,7 @@ export const ENV_VARIABLES = {
     'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION',
   ],
   objectStorageChecksum: ['XCOM_OBJECTSTORAGE_CHECKSUM'],
+  serializers: ['XCOM_SERIALIZERS'],
 } as const
 
 /** The embedded default metadata database, used when XCOM_METADATA_URL is unset. */
@@ -56,6 +57,8 @@ export interface XComConfig {
   objectStorageCompression: EnvSetting | undefined
   /** The checksum algorithm of new objects (xcom's own setting; Airflow verifies nothing). */
   objectStorageChecksum: EnvSetting | undefined
+  /** `module#export` entries (comma-separated) that register types on the backend's serializer. */
+  serializers: EnvSetting | undefined
   /** Variables that define connections (`XCOM_CONN_*`, `AIRFLOW_CONN_*`). */
   connectionVariables: string[]
 }
@@ -76,6 +79,7 @@ export function readXComConfig(env: Env = process.env): XComConfig {
     objectStorageThreshold: readSetting(env, ENV_VARIABLES.objectStorageThreshold),
     objectStorageCompression: readSetting(env, ENV_VARIABLES.objectStorageCompression),
     objectStorageChecksum: readSetting(env, ENV_VARIABLES.objectStorageChecksum),
+    serializers: readSetting(env, ENV_VARIABLES.serializers),
     connectionVariables: Object.keys(env)
       .filter(
         (name) => CONNECTION_ENV_PREFIXES.some((prefix) => name.startsWith(prefix)) && env[name]?.trim(),
@@ -98,6 +102,7 @@ export function printableConfig(config: XComConfig): Record<string, string> {
     objectStorageThreshold: show(config.objectStorageThreshold, '(unset: -1, everything in the database)'),
     objectStorageCompression: show(config.objectStorageCompression, '(unset: none)'),
     objectStorageChecksum: show(config.objectStorageChecksum, '(unset: crc32)'),
+    serializers: show(config.serializers, '(unset: built-in types only)'),
     connections: config.connectionVariables.map((name) => `${name}=***`).join(', ') || '(none)',
   }
 }
@@ -155,7 +160,7 @@ export async function importModule(
         )
   }
   throw configError(
-    `${variable}: could not load ${maskUrl(specifier)}: ${maskText(String((failure as Error)?.message))}`,
+    `${variable}: could not load ${maskUrl(specifier)}: ${maskText(String((failure as Error)?.message ?? failure))}`,
     failure,
   )
 }

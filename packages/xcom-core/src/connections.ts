@@ -17,8 +17,46 @@ const JSON_FIELDS = new Set([
 ])
 
 /**
- * Resolves connections from `XCOM_CONN_<ID>` then `AIRFLOW_CONN_<ID>` (id uppercased, `-` and `.` kept), each a URI or
- * a JSON object, parsed with Airflow's own rules.
+ * The variable names that may define connection `id`, in lookup order: Airflow's (id uppercased, `-` and `.` kept)
+ * under each prefix, then the form a shell can export (`my-conn` -> `XCOM_CONN_MY_CONN`), since no shell exports a
+ * name with `-` or `.`.
+ */
+export function connectionVariableNames(id: string): string[] {
+  const upper = String(id).toUpperCase()
+  const names = CONNECTION_ENV_PREFIXES.map((prefix) => `${prefix}${upper}`)
+  const shell = shellConnectionName(id)
+  return shell === upper ? names : [...names, ...CONNECTION_ENV_PREFIXES.map((prefix) => `${prefix}${shell}`)]
+}
+
+/** `id` as a shell can export it after a prefix: uppercased, every other character than A-Z, 0-9 and `_` as `_`. */
+function shellConnectionName(id: string): string {
+  return String(id)
+    .toUpperCase()
+    .replace(/[^A-Z0-9_]/g, '_')
+}
+
+/**
+ * `E_CONFIG` for a connection `source` names that no variable defines, with the `export` line to add, in the
+ * spelling of `source` (`AIRFLOW_CONN_` first for an `AIRFLOW__` setting).
+ */
+export function missingConnection(id: string, source: string): XComError {
+  const shown = maskConnectionId(id)
+  const name = shellConnectionName(shown)
+  const prefixes = source.startsWith('AIRFLOW')
+    ? [...CONNECTION_ENV_PREFIXES].reverse()
+    : [...CONNECTION_ENV_PREFIXES]
+  const [first, second] = prefixes.map((prefix) => `${prefix}${name}`)
+  return new XComError(
+    'E_CONFIG',
+    maskText(
+      `${source} names the connection "${shown}", which is not defined: export ${first}='<URI or JSON>' (or ${second}), e.g. ${first}='aws://<login>:<password>@/?region_name=eu-west-1'.`,
+    ),
+  )
+}
+
+/**
+ * Resolves connections from `XCOM_CONN_<ID>` then `AIRFLOW_CONN_<ID>` (id uppercased, `-` and `.` kept), then the
+ * shell's form of each (`-` and `.` as `_`), each a URI or a JSON object, parsed with Airflow's own rules.
  */
 export class EnvConnectionResolver implements ConnectionResolver {
   readonly #env: Record<string, string | undefined>
@@ -30,7 +68,7 @@ export class EnvConnectionResolver implements ConnectionResolver {
 
   /** The variable that defines `id`, if any. */
   variableFor(id: string): string | undefined {
-    return CONNECTION_ENV_PREFIXES.map((prefix) => `${prefix}${id.toUpperCase()}`).find(
+    return connectionVariableNames(id).find(
       (name) => this.#env[name] !== undefined && this.#env[name]?.trim() !== '',
     )
   }

@@ -36,20 +36,22 @@ export interface XComErrorOptions {
 export class XComError extends Error {
   /** The machine-readable error code. */
   readonly code: XComErrorCode
+  // Declared, not initialized: a field that does not apply is absent, so a printed error shows no `path: undefined`.
   /** The XCom the failure concerns, if any. */
-  readonly xcom: string | undefined
+  declare readonly xcom?: string
   /** The URI the failure concerns, if any. */
-  readonly uri: string | undefined
+  declare readonly uri?: string
   /** The path of the offending field, for serialization errors. */
-  readonly path: string | undefined
+  declare readonly path?: string
 
   constructor(code: XComErrorCode, message: string, options: XComErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'XComError'
     this.code = code
-    this.xcom = options.xcom
-    this.uri = options.uri
-    this.path = options.path
+    const self = this as { xcom?: string; uri?: string; path?: string }
+    if (options.xcom !== undefined) self.xcom = options.xcom
+    if (options.uri !== undefined) self.uri = options.uri
+    if (options.path !== undefined) self.path = options.path
   }
 
   /**

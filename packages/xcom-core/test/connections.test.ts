@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { EnvConnectionResolver, parseConnection, pySplitUrl } from '../src/adapter.ts'
+import {
+  connectionVariableNames,
+  EnvConnectionResolver,
+  missingConnection,
+  parseConnection,
+  pySplitUrl,
+} from '../src/adapter.ts'
 import { XComError } from '../src/index.ts'
 
 function configError(value: string): XComError {
@@ -136,6 +142,35 @@ describe('EnvConnectionResolver', () => {
     expect(await resolver.get('other')).toMatchObject({ connType: 'aws', login: 'o' })
     expect(await resolver.get('empty')).toBeUndefined()
     expect(await resolver.get('missing')).toBeUndefined()
+  })
+
+  it('finds a hyphenated id under the name a shell can export, after the Airflow names', async () => {
+    const resolver = new EnvConnectionResolver({
+      AIRFLOW_CONN_MY_CONN: 'aws://shell:y@',
+      'XCOM_CONN_EXACT-ID': 'aws://exact:y@',
+      XCOM_CONN_EXACT_ID: 'aws://shell:y@',
+    })
+    expect(await resolver.get('my-conn')).toMatchObject({ id: 'my-conn', login: 'shell' })
+    expect(await resolver.get('exact-id')).toMatchObject({ login: 'exact' })
+    expect(resolver.variableFor('my-conn')).toBe('AIRFLOW_CONN_MY_CONN')
+    expect(connectionVariableNames('my-conn.1')).toEqual([
+      'XCOM_CONN_MY-CONN.1',
+      'AIRFLOW_CONN_MY-CONN.1',
+      'XCOM_CONN_MY_CONN_1',
+      'AIRFLOW_CONN_MY_CONN_1',
+    ])
+    expect(connectionVariableNames('plain')).toEqual(['XCOM_CONN_PLAIN', 'AIRFLOW_CONN_PLAIN'])
+  })
+
+  it('hints an export line a shell accepts for a missing connection, in the spelling of the setting', () => {
+    const xcom = missingConnection('my-conn', 'XCOM_OBJECTSTORAGE_PATH')
+    expect(xcom.code).toBe('E_CONFIG')
+    expect(xcom.message).toContain('names the connection "my-conn", which is not defined')
+    expect(xcom.message).toContain("export XCOM_CONN_MY_CONN='<URI or JSON>' (or AIRFLOW_CONN_MY_CONN)")
+    const airflow = missingConnection('my-conn', 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH')
+    expect(airflow.message).toContain("export AIRFLOW_CONN_MY_CONN='<URI or JSON>' (or XCOM_CONN_MY_CONN)")
+    expect(airflow.message).not.toContain('MY-CONN')
+    expect(missingConnection('KEY:SECRET', 'XCOM_OBJECTSTORAGE_PATH').message).not.toContain('SECRET')
   })
 
   it('names the variable in errors', async () => {

@@ -29,3 +29,23 @@ describe('XComError across copies of @xcom/core', () => {
     expect(new XComError('E_BACKEND', 'x') instanceof Special).toBe(false)
   })
 })
+
+describe('XComError printed', () => {
+  it('shows no field that does not apply, and no "undefined" for a failure without a message', async () => {
+    const { inspect } = await import('node:util')
+    const error = new XComError('E_CONFIG', 'bad', { uri: undefined, path: undefined })
+    expect(Object.keys(error)).not.toContain('path')
+    expect(inspect(error)).not.toContain('undefined')
+    expect(new XComError('E_CORRUPT', 'x', { path: 'value.a' }).path).toBe('value.a')
+    const { mkdtempSync, writeFileSync } = await import('node:fs')
+    const { join } = await import('node:path')
+    const { tmpdir } = await import('node:os')
+    const file = join(mkdtempSync(join(tmpdir(), 'xcom-throws-')), 'throws.mjs')
+    writeFileSync(file, "throw 'no message here'\n")
+    const { importModule } = await import('../src/config.ts')
+    const failed = await importModule(file, 'XCOM_BACKEND').catch((caught: XComError) => caught)
+    expect(failed.message).toContain('no message here')
+    expect(failed.message).not.toContain('undefined')
+    expect(inspect(failed)).not.toMatch(/(path|uri|xcom): undefined/)
+  })
+})
