@@ -4,11 +4,25 @@ import type { ConnectionResolver, MetadataStore, MetadataStoreFactory, XComBacke
 import { XComError } from './errors.ts'
 import { maskText, maskUrl } from './mask.ts'
 import { MemoryMetadataStore } from './memory-metadata-store.ts'
+import type { SerializerRegistry } from './serializer/index.ts'
 
 /** What a backend class may implement to be built by `XCom.fromEnv` (via XCOM_BACKEND). */
 export interface BackendEnvContext {
   connections: ConnectionResolver
   config: XComConfig
+  /** The serializer given to `XCom.fromEnv(env, { serializer })`: the backend built must use it as `serializer`. */
+  serializer?: SerializerRegistry
+}
+
+/** Options of `XCom.fromEnv`: types to serialize beyond the built-in ones. */
+export interface XComFromEnvOptions {
+  /**
+   * The serializer the backend uses, e.g. `new SerializerRegistry({ allow: ['geo.*'] }).registerClass(Point)`.
+   * @default the backend's own
+   */
+  serializer?: SerializerRegistry
+  /** Registers types on the backend's serializer, after those of XCOM_SERIALIZERS. */
+  register?: (registry: SerializerRegistry) => void
 }
 
 /** Opens the metadata store XCOM_METADATA_URL names, importing its adapter package only now. */
@@ -57,7 +71,7 @@ export async function loadBackend(
         `${stray.variable} is set but ${pathVariable} is not, so it would be ignored: set ${pathVariable} (e.g. ${pathVariable}=file:///var/lib/xcom) or unset ${stray.variable}.`,
       )
     }
-    return new BaseXComBackend()
+    return new BaseXComBackend({ serializer: context.serializer })
   }
   const { variable } = config.backend
   // Module specifiers (node:fs#x) are shown as given; only URL-like ones may carry credentials.
@@ -65,7 +79,7 @@ export async function loadBackend(
   const airflow = Object.hasOwn(AIRFLOW_BACKEND_CLASSES, config.backend.value)
     ? AIRFLOW_BACKEND_CLASSES[config.backend.value]
     : undefined
-  if (airflow === 'inline') return new BaseXComBackend()
+  if (airflow === 'inline') return new BaseXComBackend({ serializer: context.serializer })
   if (airflow === undefined && isPythonClassPath(config.backend.value)) {
     throw new XComError(
       'E_CONFIG',
@@ -74,7 +88,7 @@ export async function loadBackend(
   }
   const exported = (await importExport(airflow ?? config.backend.value, variable)) as {
     fromEnv?: (env: Env, context: BackendEnvContext) => unknown
-    new (): XComBackend
+    new (options?: { serializer?: SerializerRegistry }): XComBackend
   }
   const notBackend = () =>
     new XComError(
@@ -86,7 +100,12 @@ export async function loadBackend(
     // A plain function (node:fs#readFile) is not called: only a class with the hooks, or one with fromEnv.
     if (typeof exported.fromEnv !== 'function' && !hasHooks(exported.prototype)) throw notBackend()
     try {
-      backend = typeof exported.fromEnv === 'function' ? await exported.fromEnv(env, context) : new exported()
+      backend =
+        typeof exported.fromEnv === 'function'
+          ? await exported.fromEnv(env, context)
+          : context.serializer
+            ? new exported({ serializer: context.serializer })
+            : new exported()
     } catch (error) {
       throw backendFailed(error, `${variable}=${spec}`)
     }
@@ -137,5 +156,91 @@ function backendFailed(error: unknown, setting: string): XComError {
     {
       cause: error,
     },
+  )
+}
+
+/**
+ * Applies `XCom.fromEnv`'s serializer options and XCOM_SERIALIZERS to the backend's `serializer`: each entry of
+ * XCOM_SERIALIZERS (`module#export`, comma-separated) is a function called with the registry, a class with
+ * `static xcomClassname`, a serializer (`{ classname, version, test, serialize, deserialize }`) or a list of these.
+ * @throws XComError `E_CONFIG` naming the setting when the backend has no serializer (or not the one given) or an
+ * entry cannot be loaded or registered.
+ */
+export async function applySerializers(
+  backend: XComBackend,
+  config: XComConfig,
+  options: XComFromEnvOptions,
+): Promise<void> {
+  const setting = config.serializers
+  if (!setting && !options.register && !options.serializer) return
+  const registry = (backend as { serializer?: unknown }).serializer
+  const chosenBy = config.backend ? `the backend of ${config.backend.variable}` : 'the backend'
+  if (options.serializer && registry !== options.serializer) {
+    throw new XComError(
+      'E_CONFIG',
+      `XCom.fromEnv(env, { serializer }): ${chosenBy} does not use the serializer given: build it with context.serializer in its static fromEnv(env, context) (or pass { serializer } to its constructor), or give { register } instead.`,
+    )
+  }
+  if (!isRegistry(registry)) {
+    throw new XComError(
+      'E_CONFIG',
+      `${setting ? setting.variable : 'XCom.fromEnv(env, { register })'} needs a backend with a serializer (a SerializerRegistry as its "serializer" property), such as BaseXComBackend or ObjectStoreXComBackend; ${chosenBy} has none.`,
+    )
+  }
+  for (const spec of setting?.value.split(',').map((part) => part.trim()) ?? []) {
+    if (spec === '') continue
+    const where = `${setting?.variable}=${spec}`
+    if (!spec.includes('#')) {
+      throw new XComError(
+        'E_CONFIG',
+        `${where}: name the export as module#export, e.g. ${setting?.variable}=./xcom-types.js#register (a function called with the registry).`,
+      )
+    }
+    const exported = await importExport(spec, setting?.variable as string)
+    try {
+      registerExport(registry, exported, where)
+    } catch (error) {
+      throw registrationFailed(error, where)
+    }
+  }
+  if (options.register) {
+    try {
+      options.register(registry)
+    } catch (error) {
+      throw registrationFailed(error, 'XCom.fromEnv(env, { register })')
+    }
+  }
+}
+
+function isRegistry(candidate: unknown): candidate is SerializerRegistry {
+  const registry = candidate as Partial<SerializerRegistry> | undefined
+  return typeof registry?.register === 'function' && typeof registry.registerClass === 'function'
+}
+
+function registerExport(registry: SerializerRegistry, exported: unknown, where: string): void {
+  if (Array.isArray(exported)) {
+    for (const item of exported) registerExport(registry, item, where)
+  } else if (typeof exported === 'function' && 'xcomClassname' in exported) {
+    registry.registerClass(exported as never)
+  } else if (typeof exported === 'function') {
+    ;(exported as (registry: SerializerRegistry) => void)(registry)
+  } else if (typeof exported === 'object' && exported !== null && 'classname' in exported) {
+    registry.register(exported as never)
+  } else {
+    throw new XComError(
+      'E_CONFIG',
+      `${where} is not a registration: export a function (registry) => { registry.registerClass(MyType) }, a class with static xcomClassname, a serializer { classname, version, test, serialize, deserialize } or a list of them.`,
+    )
+  }
+}
+
+/** A failed registration, naming where it came from; an XComError naming it already is kept. */
+function registrationFailed(error: unknown, where: string): XComError {
+  const message = maskText((error as Error)?.message ?? String(error))
+  if (XComError.is(error) && message.includes(where)) return error
+  return new XComError(
+    XComError.is(error) ? error.code : 'E_CONFIG',
+    `Registering the serializers of ${where}: ${message}`,
+    { cause: error },
   )
 }

@@ -16,7 +16,7 @@ export {
 } from './config.ts'
 export type * from './contracts.ts'
 export { XCOM_ERROR_CODES, XComError, type XComErrorCode, type XComErrorOptions } from './errors.ts'
-export { AIRFLOW_BACKEND_CLASSES } from './from-env.ts'
+export { AIRFLOW_BACKEND_CLASSES, type XComFromEnvOptions } from './from-env.ts'
 export { formatIdentity, IDENTITY_LIMITS, XCOM_RETURN_KEY } from './identity.ts'
 export { MemoryMetadataStore } from './memory-metadata-store.ts'
 export * from './serializer/index.ts'

@@ -17,7 +17,7 @@ import type {
   XComRecord,
 } from './contracts.ts'
 import { XComError } from './errors.ts'
-import { loadBackend, openMetadataStore } from './from-env.ts'
+import { applySerializers, loadBackend, openMetadataStore, type XComFromEnvOptions } from './from-env.ts'
 import { formatIdentity, resolveIdentity, validateIdentifier } from './identity.ts'
 import { validateQuery } from './query.ts'
 
@@ -87,15 +87,24 @@ export class XCom {
    * Builds an XCom from environment variables: XCOM_BACKEND / AIRFLOW__CORE__XCOM_BACKEND (`module#Export`, a package
    * or a file path), XCOM_OBJECTSTORAGE_PATH (selects `@xcom/objectstore` when no backend is named),
    * XCOM_METADATA_URL (`memory://`, `sqlite://path`, `postgres://...`; default `sqlite://.xcom/xcom.db`) and
-   * connections from XCOM_CONN_<ID> / AIRFLOW_CONN_<ID>.
+   * connections from XCOM_CONN_<ID> / AIRFLOW_CONN_<ID>. Types beyond the built-in ones are registered on the
+   * backend's serializer by XCOM_SERIALIZERS (`module#export`, comma-separated), `options.register` or
+   * `options.serializer`.
    * @throws XComError `E_CONFIG` naming the variable and what would be valid.
    */
-  static async fromEnv(env: Env = process.env): Promise<XCom> {
+  static async fromEnv(env: Env = process.env, options: XComFromEnvOptions = {}): Promise<XCom> {
     const config = readXComConfig(env)
     const connections = new EnvConnectionResolver(env)
     const metadata = await openMetadataStore(config)
     try {
-      return new XCom({ metadata, backend: await loadBackend(config, env, { connections, config }) })
+      const { serializer } = options
+      const backend = await loadBackend(config, env, {
+        connections,
+        config,
+        ...(serializer ? { serializer } : {}),
+      })
+      await applySerializers(backend, config, options)
+      return new XCom({ metadata, backend })
     } catch (error) {
       await metadata.close()
       throw error

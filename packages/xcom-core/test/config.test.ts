@@ -134,6 +134,30 @@ describe('XCom.fromEnv', () => {
     expect(AIRFLOW_BACKEND_CLASSES[objectStorage]).toBe(OBJECT_STORAGE_BACKEND)
   })
 
+  it('names the variables in the spelling the user set, as a shell can export them', async () => {
+    const airflow = await configError({
+      XCOM_METADATA_URL: 'memory://',
+      AIRFLOW__CORE__XCOM_BACKEND: 'airflow.providers.common.io.xcom.backend.XComObjectStorageBackend',
+    })
+    expect(airflow.message).toContain(
+      'AIRFLOW__CORE__XCOM_BACKEND chose the object storage backend, which needs AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH',
+    )
+    const hyphen = await configError({
+      XCOM_METADATA_URL: 'memory://',
+      AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH: 's3://my-conn@bucket/xcom',
+    })
+    expect(hyphen.message).toContain(
+      'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH names the connection "my-conn", which is not defined',
+    )
+    expect(hyphen.message).toContain("export AIRFLOW_CONN_MY_CONN='<URI or JSON>' (or XCOM_CONN_MY_CONN)")
+    const own = await configError({
+      XCOM_METADATA_URL: 'memory://',
+      XCOM_OBJECTSTORAGE_PATH: 'gs://my.conn@b/x',
+    })
+    expect(own.message).toContain("export XCOM_CONN_MY_CONN='<URI or JSON>'")
+    for (const error of [airflow, hyphen, own]) expect(error.message).not.toContain('undefined')
+  })
+
   it('explains module#Export for any other Python class path', async () => {
     for (const [variable, spec] of [
       ['AIRFLOW__CORE__XCOM_BACKEND', 'my_company.xcom.S3XComBackend'],

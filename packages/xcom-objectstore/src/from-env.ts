@@ -1,9 +1,9 @@
 import { type Codec, type Env, type EnvSetting, readXComConfig, XComError } from '@xcom/core'
-import { type BackendEnvContext, EnvConnectionResolver } from '@xcom/core/adapter'
+import { type BackendEnvContext, EnvConnectionResolver, missingConnection } from '@xcom/core/adapter'
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from './checksum.ts'
 import { codecNamed } from './codecs.ts'
 import type { ObjectStoreXComBackendOptions } from './options.ts'
-import { objectStoreFromUrl } from './url.ts'
+import { objectStoreFromUrl, parseObjectStorageUrl } from './url.ts'
 
 /**
  * The backend options XCOM_OBJECTSTORAGE_PATH, _THRESHOLD and _COMPRESSION (or their AIRFLOW__COMMON_IO__ spellings)
@@ -19,20 +19,34 @@ export async function optionsFromEnv(
   const config = context.config ?? readXComConfig(env)
   const path = config.objectStoragePath
   if (!path) {
+    // Named in the spelling the backend was chosen with: Airflow's for AIRFLOW__CORE__XCOM_BACKEND.
+    const [first, second] = config.backend?.variable.startsWith('AIRFLOW__')
+      ? ['AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH', 'XCOM_OBJECTSTORAGE_PATH']
+      : ['XCOM_OBJECTSTORAGE_PATH', 'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH']
+    const needs = `needs ${first} (or ${second}), e.g. ${first}=file:///var/lib/xcom or ${first}=s3://my_conn@my-bucket/xcom.`
     throw new XComError(
       'E_CONFIG',
-      'The object storage backend needs XCOM_OBJECTSTORAGE_PATH (or AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH), e.g. file:///var/lib/xcom or s3://my_conn@my-bucket/xcom.',
+      config.backend
+        ? `${config.backend.variable} chose the object storage backend, which ${needs}`
+        : `The object storage backend ${needs}`,
     )
   }
   // Settings are checked before the store is built: a typo fails without reaching any service.
   const threshold = parseThreshold(config.objectStorageThreshold)
   const compression = await codecFromSetting(config.objectStorageCompression)
   const checksum = parseChecksum(config.objectStorageChecksum)
-  const store = await objectStoreFromUrl(path.value, {
-    connections: context.connections ?? new EnvConnectionResolver(env),
-    source: path.variable,
-  })
-  return { store, threshold, compression, checksum }
+  const connections = context.connections ?? new EnvConnectionResolver(env)
+  // A connection the path names is looked up before its adapter is imported: the hint says what to export.
+  const { connId } = parseObjectStorageUrl(path.value, path.variable)
+  if (connId !== undefined && !(await connections.get(connId))) throw missingConnection(connId, path.variable)
+  const store = await objectStoreFromUrl(path.value, { connections, source: path.variable })
+  return {
+    store,
+    threshold,
+    compression,
+    checksum,
+    ...(context.serializer ? { serializer: context.serializer } : {}),
+  }
 }
 
 /** Parses XCOM_OBJECTSTORAGE_THRESHOLD (unset: -1). @throws XComError `E_CONFIG` naming the variable. */
