@@ -235,7 +235,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     const runId = `manual__${new Date().toISOString()}`
     const ctx: TaskContext = { xcom, dagId: DAG_ID, runId, timings: new Map() }
     console.log(
-      `\nrun ${runId}: ${records.toLocaleString('en')} orders, ${customerCount(records).toLocaleString('en')} customers`,
+      `\nrun ${runId}: ${records.toLocaleString('en')} orders from up to ${customerCount(records).toLocaleString('en')} customers`,
     )
     const started = performance.now()
     const step = async (name: string, task: () => Promise<unknown>) => {
