@@ -45,6 +45,19 @@ export class Output {
     this.io.stdout.write(`${text}\n`)
   }
 
+  /**
+   * Waits until stdout has taken what was written, when it asks to (a slow pipe): a long listing then never piles up
+   * in memory. Called between pages.
+   */
+  async drained(): Promise<void> {
+    const stream = this.io.stdout as OutputStream & {
+      writableNeedDrain?: boolean
+      once?: (event: 'drain', listener: () => void) => unknown
+    }
+    if (stream.writableNeedDrain && stream.once)
+      await new Promise<void>((done) => stream.once?.('drain', done))
+  }
+
   /** One line of diagnostics (warnings, summaries of what was done). */
   note(text: string): void {
     this.io.stderr.write(`${text}\n`)

@@ -138,6 +138,15 @@ describe('main(argv, io)', () => {
     expect(missing.stderr).toMatch(/^xcom: E_NOT_FOUND: No XCom etl\/r1\/other\/return_value/)
   })
 
+  it('verify reports expired values without reading them, and exits 0', async () => {
+    expect((await run(['push', 'exp', 'r1', 't', '--json', '1', '--expires', '1ms'], env)).code).toBe(EXIT.ok)
+    await new Promise((done) => setTimeout(done, 20))
+    const verify = await run(['verify', '--dag', 'exp'], env)
+    expect(verify.code).toBe(EXIT.ok)
+    expect(verify.stdout).toMatch(/^expired\s+exp\/r1\/t\/return_value/m)
+    expect(verify.stderr).toContain('1 expired (not read)')
+  })
+
   it('maps error codes to the documented exit codes', () => {
     expect(exitCodeOf(new XComError('E_CONFIG', 'x'))).toBe(3)
     expect(exitCodeOf(new XComError('E_NOT_FOUND', 'x'))).toBe(4)

@@ -28,6 +28,7 @@ export function registerLs(program: Command, app: App): void {
       let widths: number[] | undefined
       if (options.json) app.io.stdout.write('[')
       for await (const records of pages(xcom, queryOf(options), limit)) {
+        await app.out.drained()
         if (options.json) {
           for (const record of records) {
             app.io.stdout.write(

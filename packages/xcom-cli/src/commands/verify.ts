@@ -8,7 +8,7 @@ import { startProgress } from '../progress.ts'
 import { drain } from '../streams.ts'
 
 /** The outcome of verifying one XCom. */
-export type VerifyStatus = 'ok' | 'missing' | 'corrupt' | 'error'
+export type VerifyStatus = 'ok' | 'expired' | 'missing' | 'corrupt' | 'error'
 
 /** One XCom checked by `xcom verify`. */
 export interface VerifyResult {
@@ -35,16 +35,17 @@ export function registerVerify(program: Command, app: App): void {
       // Counting first costs a pass over rows only, and is done only when a bar will be drawn.
       if (app.io.stderr.isTTY) for await (const records of pages(xcom, query)) total += records.length
       const progress = startProgress(app.io, { total, label: 'verify' })
-      const counts: Record<VerifyStatus, number> = { ok: 0, missing: 0, corrupt: 0, error: 0 }
+      const counts: Record<VerifyStatus, number> = { ok: 0, expired: 0, missing: 0, corrupt: 0, error: 0 }
       let printed = 0
       if (options.json) app.io.stdout.write('[')
       try {
         for await (const records of pages(xcom, query)) {
+          await app.out.drained()
           for (const record of records) {
             const result = await verifyRecord(xcom, record)
             counts[result.status]++
             progress.increment()
-            if (options.problems && result.status === 'ok') continue
+            if (options.problems && (result.status === 'ok' || result.status === 'expired')) continue
             if (options.json) app.io.stdout.write(`${printed === 0 ? '\n' : ',\n'}  ${toJson(result)}`)
             else app.out.line(lineOf(app, result))
             printed++
@@ -55,7 +56,7 @@ export function registerVerify(program: Command, app: App): void {
       }
       if (options.json) app.io.stdout.write(printed === 0 ? ']\n' : '\n]\n')
       const bad = counts.missing + counts.corrupt + counts.error
-      const summary = `${counts.ok} ok, ${counts.missing} missing, ${counts.corrupt} corrupt, ${counts.error} unreadable`
+      const summary = `${counts.ok} ok, ${counts.missing} missing, ${counts.corrupt} corrupt, ${counts.error} unreadable${counts.expired ? `, ${counts.expired} expired (not read)` : ''}`
       app.out.note(bad > 0 ? app.out.errColor.red(summary) : app.out.errColor.green(summary))
       if (bad > 0) app.exitCode = EXIT.problems
     })
@@ -69,6 +70,9 @@ export function registerVerify(program: Command, app: App): void {
 export async function verifyRecord(xcom: XCom, record: XComRecord): Promise<VerifyResult> {
   const location = record.value.kind === 'reference' ? record.value.ref.uri : record.value.kind
   const xcomName = formatIdentity(record)
+  // An expired value is no longer pulled and waits for purgeExpired(): nothing to read, nothing wrong.
+  if (record.expiresAt && record.expiresAt.getTime() <= Date.now())
+    return { xcom: xcomName, location, status: 'expired' }
   try {
     if (record.value.kind === 'reference' && xcom.backend.openStream) {
       // Drained, not kept: the stream checks the size and checksum at its end.
@@ -88,9 +92,10 @@ export async function verifyRecord(xcom: XCom, record: XComRecord): Promise<Veri
 
 function lineOf(app: App, result: VerifyResult): string {
   const c = app.out.color
-  const label = { ok: c.green, missing: c.red, corrupt: c.red, error: c.yellow }[result.status](
-    result.status.padEnd(8),
-  )
-  if (result.status === 'ok') return `${label}${result.xcom}  ${c.dim(result.location)}`
+  const label = { ok: c.green, expired: c.dim, missing: c.red, corrupt: c.red, error: c.yellow }[
+    result.status
+  ](result.status.padEnd(8))
+  if (result.status === 'ok' || result.status === 'expired')
+    return `${label}${result.xcom}  ${c.dim(result.location)}`
   return `${label}${result.xcom}  ${result.code ?? 'error'}: ${result.message}`
 }
