@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress'
-import { type CliIO, colorsEnabled } from './output.ts'
+import { type CliIO, colorsEnabled, type OutputStream } from './output.ts'
 
 /** A progress bar, or nothing at all when it must not be drawn. */
 export interface Progress {
@@ -23,7 +23,8 @@ export function startProgress(
   io: CliIO,
   options: { total: number; label: string; unit?: 'bytes' | 'items' },
 ): Progress {
-  if (io.stderr.isTTY !== true || io.env.CI) return NONE
+  const terminal = io.stderr as OutputStream & { cursorTo?: unknown }
+  if (terminal.isTTY !== true || typeof terminal.cursorTo !== 'function' || io.env.CI) return NONE
   const color = colorsEnabled(io.stderr, io.env)
   const bytes = options.unit === 'bytes'
   const bar = new cliProgress.SingleBar(

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { XCom, XComError } from '@xcom/core'
@@ -145,6 +145,20 @@ describe('main(argv, io)', () => {
     expect(verify.code).toBe(EXIT.ok)
     expect(verify.stdout).toMatch(/^expired\s+exp\/r1\/t\/return_value/m)
     expect(verify.stderr).toContain('1 expired (not read)')
+  })
+
+  it('push --file and --bytes work with the inline backend too (read whole), and get gives the bytes back', async () => {
+    const file = join(dir, 'small.bin')
+    await writeFile(file, Buffer.from([0, 1, 2, 255]))
+    expect((await run(['push', 'bin', 'r1', 'f', '--file', file], env)).code).toBe(EXIT.ok)
+    expect((await run(['push', 'bin', 'r1', 's', '--bytes'], env, { stdin: 'abc' })).code).toBe(EXIT.ok)
+    const listed = JSON.parse((await run(['ls', '--dag', 'bin', '--json'], env)).stdout) as { kind: string }[]
+    expect(listed.map((row) => row.kind)).toEqual(['inline', 'inline'])
+    const out = join(dir, 'small.out')
+    expect((await run(['get', 'bin', 'r1', 'f', '--out', out], env)).code).toBe(EXIT.ok)
+    expect([...(await readFile(out))]).toEqual([0, 1, 2, 255])
+    expect((await run(['get', 'bin', 'r1', 's', '--raw'], env)).stdout).toBe('abc')
+    expect((await run(['verify', '--dag', 'bin', '--concurrency', '2'], env)).code).toBe(EXIT.ok)
   })
 
   it('maps error codes to the documented exit codes', () => {

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { formatIdentity, type XComIdentity } from '@xcom/core'
 import type { Command } from 'commander'
 import { type App, examples } from '../app.ts'
@@ -37,8 +37,10 @@ export function registerPush(program: Command, app: App): void {
   ])
   command.action(async (dagId: string, runId: string, taskId: string, options: PushOptions) => {
     const identity: XComIdentity = { dagId, runId, taskId, key: options.key, mapIndex: options.mapIndex }
-    const value = await pushedValue(app, options)
+    checkOptions(app, options)
     await withXCom(app.io, app.globals(), async (xcom) => {
+      // A backend that cannot stream values back (everything inline) cannot take a stream either: read it whole.
+      const value = await pushedValue(app, options, xcom.backend.openStream !== undefined)
       const expiresAt = options.expires === undefined ? undefined : new Date(Date.now() + options.expires)
       const record = await xcom.push(identity, value, expiresAt ? { expiresAt } : {})
       app.out.note(`pushed ${formatIdentity(identity)}: ${xcom.display(record)}`)
@@ -46,24 +48,25 @@ export function registerPush(program: Command, app: App): void {
   })
 }
 
-/** The value the options name; stdin is read only when neither `--file` nor `--json` is given. */
-async function pushedValue(app: App, options: PushOptions): Promise<unknown> {
+/** Refuses contradictory or missing value options before anything is opened. */
+function checkOptions(app: App, options: PushOptions): void {
   if (options.file !== undefined && options.json !== undefined)
     throw new UsageError('push takes one value: give --file or --json, not both.')
+  if (options.file === undefined && options.json === undefined && app.io.stdin.isTTY)
+    throw new UsageError('push needs a value: give --file FILE, --json TEXT, or pipe JSON into stdin.')
+}
+
+/** The value the options name; stdin is read only when neither `--file` nor `--json` is given. */
+async function pushedValue(app: App, options: PushOptions, stream: boolean): Promise<unknown> {
   if (options.file !== undefined) {
     const info = await stat(options.file).catch(() => undefined)
     if (!info?.isFile())
       throw new UsageError(`--file ${options.file} is not a readable file: check the path.`)
-    return createReadStream(options.file)
+    return stream ? createReadStream(options.file) : readFile(options.file)
   }
   if (options.json !== undefined) return parseJson(options.json, '--json')
-  if (app.io.stdin.isTTY)
-    throw new UsageError('push needs a value: give --file FILE, --json TEXT, or pipe JSON into stdin.')
-  if (options.bytes) return bytesOf(app.io.stdin)
-  const text = Buffer.concat((await collect(app.io.stdin)).map((chunk) => Buffer.from(chunk))).toString(
-    'utf8',
-  )
-  return parseJson(text, 'stdin')
+  if (options.bytes) return stream ? bytesOf(app.io.stdin) : Buffer.concat(await collect(app.io.stdin))
+  return parseJson(Buffer.concat(await collect(app.io.stdin)).toString('utf8'), 'stdin')
 }
 
 function parseJson(text: string, source: string): unknown {
@@ -80,8 +83,8 @@ async function* bytesOf(input: AsyncIterable<Uint8Array | string>): AsyncIterabl
   for await (const chunk of input) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk
 }
 
-async function collect(input: AsyncIterable<Uint8Array | string>): Promise<(Uint8Array | string)[]> {
-  const chunks: (Uint8Array | string)[] = []
-  for await (const chunk of input) chunks.push(chunk)
+async function collect(input: AsyncIterable<Uint8Array | string>): Promise<Buffer[]> {
+  const chunks: Buffer[] = []
+  for await (const chunk of input) chunks.push(Buffer.from(chunk))
   return chunks
 }

@@ -26,41 +26,50 @@ export function registerVerify(program: Command, app: App): void {
     .description('read every selected value back and check its size and checksum: ok, missing or corrupt')
     .option('--json', 'print a JSON array of results')
     .option('--problems', 'print only the XComs that are not ok')
+    .option('--concurrency <n>', 'values read at once', (text) => Number(text), 4)
   addFilters(command)
   examples(command, ['xcom verify', 'xcom verify --dag etl --run r1', 'xcom verify --json --problems'])
-  command.action(async (options: FilterOptions & { json?: boolean; problems?: boolean }) => {
-    const query = queryOf(options)
-    await withXCom(app.io, app.globals(), async (xcom) => {
-      let total = 0
-      // Counting first costs a pass over rows only, and is done only when a bar will be drawn.
-      if (app.io.stderr.isTTY) for await (const records of pages(xcom, query)) total += records.length
-      const progress = startProgress(app.io, { total, label: 'verify' })
-      const counts: Record<VerifyStatus, number> = { ok: 0, expired: 0, missing: 0, corrupt: 0, error: 0 }
-      let printed = 0
-      if (options.json) app.io.stdout.write('[')
-      try {
-        for await (const records of pages(xcom, query)) {
-          await app.out.drained()
-          for (const record of records) {
-            const result = await verifyRecord(xcom, record)
-            counts[result.status]++
-            progress.increment()
-            if (options.problems && (result.status === 'ok' || result.status === 'expired')) continue
-            if (options.json) app.io.stdout.write(`${printed === 0 ? '\n' : ',\n'}  ${toJson(result)}`)
-            else app.out.line(lineOf(app, result))
-            printed++
+  command.action(
+    async (options: FilterOptions & { json?: boolean; problems?: boolean; concurrency: number }) => {
+      const concurrency =
+        Number.isSafeInteger(options.concurrency) && options.concurrency > 0 ? options.concurrency : 4
+      const query = queryOf(options)
+      await withXCom(app.io, app.globals(), async (xcom) => {
+        let total = 0
+        // Counting first costs a pass over rows only, and is done only when a bar will be drawn.
+        if (app.io.stderr.isTTY) for await (const records of pages(xcom, query)) total += records.length
+        const progress = startProgress(app.io, { total, label: 'verify' })
+        const counts: Record<VerifyStatus, number> = { ok: 0, expired: 0, missing: 0, corrupt: 0, error: 0 }
+        let printed = 0
+        if (options.json) app.io.stdout.write('[')
+        try {
+          for await (const records of pages(xcom, query)) {
+            await app.out.drained()
+            // Read in parallel (stores answer slowly, not heavily), printed in the listing's order.
+            const results = await mapLimit(records, concurrency, async (record) => {
+              const result = await verifyRecord(xcom, record)
+              progress.increment()
+              return result
+            })
+            for (const result of results) {
+              counts[result.status]++
+              if (options.problems && (result.status === 'ok' || result.status === 'expired')) continue
+              if (options.json) app.io.stdout.write(`${printed === 0 ? '\n' : ',\n'}  ${toJson(result)}`)
+              else app.out.line(lineOf(app, result))
+              printed++
+            }
           }
+        } finally {
+          progress.stop()
         }
-      } finally {
-        progress.stop()
-      }
-      if (options.json) app.io.stdout.write(printed === 0 ? ']\n' : '\n]\n')
-      const bad = counts.missing + counts.corrupt + counts.error
-      const summary = `${counts.ok} ok, ${counts.missing} missing, ${counts.corrupt} corrupt, ${counts.error} unreadable${counts.expired ? `, ${counts.expired} expired (not read)` : ''}`
-      app.out.note(bad > 0 ? app.out.errColor.red(summary) : app.out.errColor.green(summary))
-      if (bad > 0) app.exitCode = EXIT.problems
-    })
-  })
+        if (options.json) app.io.stdout.write(printed === 0 ? ']\n' : '\n]\n')
+        const bad = counts.missing + counts.corrupt + counts.error
+        const summary = `${counts.ok} ok, ${counts.missing} missing, ${counts.corrupt} corrupt, ${counts.error} unreadable${counts.expired ? `, ${counts.expired} expired (not read)` : ''}`
+        app.out.note(bad > 0 ? app.out.errColor.red(summary) : app.out.errColor.green(summary))
+        if (bad > 0) app.exitCode = EXIT.problems
+      })
+    },
+  )
 }
 
 /**
@@ -98,4 +107,18 @@ function lineOf(app: App, result: VerifyResult): string {
   if (result.status === 'ok' || result.status === 'expired')
     return `${label}${result.xcom}  ${c.dim(result.location)}`
   return `${label}${result.xcom}  ${result.code ?? 'error'}: ${result.message}`
+}
+
+/** Maps `items` through `fn` with at most `limit` calls in flight, keeping the order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await fn(items[index] as T)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
 }
