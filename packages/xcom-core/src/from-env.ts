@@ -42,7 +42,14 @@ export async function openMetadataStore(config: XComConfig): Promise<MetadataSto
       `${variable} has ${scheme ? `the unknown scheme "${scheme}://"` : 'no scheme'}: use memory://, sqlite://path/to/xcom.db or postgres://user@host/db.`,
     )
   }
-  const factory = (await importExport(`${pkg}#metadataStoreFactory`, variable)) as MetadataStoreFactory
+  // Unset, the variable to name is the one to set: the default needs @xcom/sqlite, or another URL does without it.
+  const named = variable === '(default)' ? `XCOM_METADATA_URL (unset, so ${url})` : variable
+  const factory = (await importExport(`${pkg}#metadataStoreFactory`, named, {
+    whenMissing: {
+      code: 'E_CONFIG',
+      message: `${named} needs the package ${pkg}, which is not installed: run \`npm install ${pkg}\`${variable === '(default)' ? ', or set XCOM_METADATA_URL (memory:// keeps rows in this process only)' : ''}.`,
+    },
+  })) as MetadataStoreFactory
   if (typeof factory !== 'function')
     throw new XComError('E_CONFIG', `${pkg} does not export a metadataStoreFactory(url).`)
   return factory(url)
