@@ -38,7 +38,7 @@ export class BaseXComBackend implements XComBackend {
     if (stored.kind === 'malformed') throw malformedValue(stored.reason)
     throw new XComError(
       'E_BACKEND',
-      `This XCom holds a reference to ${stored.ref.uri}, which BaseXComBackend cannot read: configure the backend that wrote it (e.g. ObjectStoreXComBackend from @xcom/objectstore, or XCOM_BACKEND / XCOM_OBJECTSTORAGE_PATH).`,
+      `This XCom holds a reference to ${stored.ref.uri}, which BaseXComBackend cannot read: configure the backend that wrote it (e.g. ObjectStoreXComBackend from @xcom/objectstore, chosen by XCOM_OBJECTSTORAGE_PATH or AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH; another backend by XCOM_BACKEND or AIRFLOW__CORE__XCOM_BACKEND).`,
       { uri: stored.ref.uri },
     )
   }

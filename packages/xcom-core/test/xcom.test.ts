@@ -191,6 +191,8 @@ describe('XCom with the default backend', () => {
     const error = await rejection(new XCom({ metadata, backend: new BaseXComBackend() }).pull(id))
     expect(error.code).toBe('E_BACKEND')
     expect(error.message).toContain('ObjectStoreXComBackend')
+    expect(error.message).toContain('AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH')
+    expect(error.message).toContain('AIRFLOW__CORE__XCOM_BACKEND')
   })
 
   it('has no stream for inline values', async () => {
