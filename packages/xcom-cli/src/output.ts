@@ -33,6 +33,8 @@ export class Output {
   readonly color: Colors
   /** Colours for stderr. */
   readonly errColor: Colors
+  /** The progress bar on screen, if any: lines written meanwhile clear it first, so they never land in it. */
+  progress: { clear(): void } | undefined
 
   constructor(io: CliIO) {
     this.io = io
@@ -40,8 +42,15 @@ export class Output {
     this.errColor = picocolors.createColors(colorsEnabled(io.stderr, io.env))
   }
 
+  /** Results text as is (no newline added). */
+  write(text: string): void {
+    this.progress?.clear()
+    this.io.stdout.write(text)
+  }
+
   /** One line of results. */
   line(text = ''): void {
+    this.progress?.clear()
     this.io.stdout.write(`${text}\n`)
   }
 
@@ -60,6 +69,7 @@ export class Output {
 
   /** One line of diagnostics (warnings, summaries of what was done). */
   note(text: string): void {
+    this.progress?.clear()
     this.io.stderr.write(`${text}\n`)
   }
 

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress'
-import { type CliIO, colorsEnabled, type OutputStream } from './output.ts'
+import { colorsEnabled, type Output, type OutputStream } from './output.ts'
 
 /** A progress bar, or nothing at all when it must not be drawn. */
 export interface Progress {
@@ -9,20 +9,23 @@ export interface Progress {
   increment(delta?: number): void
   /** Sets a new total (when it becomes known). */
   setTotal(total: number): void
+  /** Wipes the bar's line so a line of results can take it; the bar is drawn again below at its next tick. */
+  clear(): void
   /** Removes the bar from the terminal. */
   stop(): void
 }
 
-const NONE: Progress = { update() {}, increment() {}, setTotal() {}, stop() {} }
+const NONE: Progress = { update() {}, increment() {}, setTotal() {}, clear() {}, stop() {} }
 
 /**
  * A bar on stderr, drawn only when stderr is a terminal: piped or redirected output, CI logs and `--json` consumers get
  * no control characters. `unit: 'bytes'` shows sizes, otherwise counts.
  */
 export function startProgress(
-  io: CliIO,
+  out: Output,
   options: { total: number; label: string; unit?: 'bytes' | 'items' },
 ): Progress {
+  const io = out.io
   const terminal = io.stderr as OutputStream & { cursorTo?: unknown }
   if (terminal.isTTY !== true || typeof terminal.cursorTo !== 'function' || io.env.CI) return NONE
   const color = colorsEnabled(io.stderr, io.env)
@@ -35,6 +38,10 @@ export function startProgress(
       barIncompleteChar: color ? '\u2591' : '-',
       hideCursor: true,
       clearOnComplete: true,
+      // Results printed to the same terminal wipe the bar's line (see clear); it must then be drawn again, and
+      // wrapping stays on so those results are not cut at the terminal's width.
+      forceRedraw: true,
+      linewrap: true,
       etaBuffer: 50,
     },
     cliProgress.Presets.shades_classic,
@@ -43,7 +50,7 @@ export function startProgress(
   let value = 0
   let total = options.total
   bar.start(total, 0, payload(0, total))
-  return {
+  const progress: Progress = {
     update(next) {
       value = next
       bar.update(value, payload(value, total))
@@ -56,10 +63,16 @@ export function startProgress(
       total = next
       bar.setTotal(total)
     },
+    clear() {
+      terminal.write('\r\u001b[2K')
+    },
     stop() {
       bar.stop()
+      out.progress = undefined
     },
   }
+  out.progress = progress
+  return progress
 }
 
 function mib(bytes: number): string {

@@ -67,6 +67,8 @@ describe('xcom on sqlite + file://, as a user runs it', () => {
     for (const task of ['small', 'big', 'blob', 'mapped']) expect(table.stdout).toContain(task)
     expect(table.stdout).toContain('inline')
     expect(table.stdout).toContain('file://')
+    // Piped output: no colours, no progress bars, nothing but text.
+    expect(table.stdout + table.stderr).not.toMatch(/\u001b\[/)
     const json = await xcom(['ls', '--json', '--page-size', '2'], env)
     const rows = JSON.parse(json.stdout) as { taskId: string; kind: string; mapIndex: number; key: string }[]
     expect(rows.map((row) => [row.taskId, row.kind])).toEqual([

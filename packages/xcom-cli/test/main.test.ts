@@ -54,6 +54,9 @@ describe('main(argv, io)', () => {
     }
     const top = await run(['--help'], env)
     expect(top.stdout).toContain('Exit codes: 0 ok')
+    const version = await run(['--version'], env)
+    expect(version.code).toBe(EXIT.ok)
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
   })
 
   it('usage errors are one line and exit 2', async () => {

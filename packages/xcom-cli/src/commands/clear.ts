@@ -49,7 +49,7 @@ export function registerClear(program: Command, app: App): void {
       }
       const report = await xcom.clear(query)
       if (options.json) {
-        app.io.stdout.write(`${toJson({ dryRun: false, ...report }, 2)}\n`)
+        app.out.write(`${toJson({ dryRun: false, ...report }, 2)}\n`)
         return
       }
       app.out.line(

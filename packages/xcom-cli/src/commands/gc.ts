@@ -50,7 +50,7 @@ export function registerGc(program: Command, app: App): void {
         return
       }
       const report = await withSpinner(app, 'collecting garbage', () => xcom.gc({ graceMs: options.grace }))
-      if (options.json) return app.io.stdout.write(`${toJson({ dryRun: false, ...report }, 2)}\n`)
+      if (options.json) return app.out.write(`${toJson({ dryRun: false, ...report }, 2)}\n`)
       for (const line of describe(report)) app.out.line(line)
       if (report.purgesFailed > 0 || (report.sweep?.failed.length ?? 0) > 0)
         app.out.note(
@@ -85,7 +85,7 @@ async function planGc(app: App, xcom: XCom, graceMs: number): Promise<GcPlan> {
   const referenced = new Set(pending.map((purge) => purge.record.id))
   for await (const records of pages(xcom, {})) for (const record of records) referenced.add(record.id)
   const cutoff = Date.now() - graceMs
-  const progress = startProgress(app.io, { total: referenced.size, label: 'scan' })
+  const progress = startProgress(app.out, { total: referenced.size, label: 'scan' })
   let scanned = 0
   let unreferenced = 0
   try {

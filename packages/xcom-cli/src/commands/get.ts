@@ -71,7 +71,7 @@ async function writeToFile(app: App, xcom: XCom, identity: XComIdentity, file: s
   const size = records[0]?.value.size ?? 0
   const partial = `${file}.xcom-partial`
   const handle = await open(partial, 'w')
-  const progress = startProgress(app.io, { total: size, label: 'get', unit: 'bytes' })
+  const progress = startProgress(app.out, { total: size, label: 'get', unit: 'bytes' })
   let written = 0
   try {
     if (xcom.backend.openStream) {

@@ -26,14 +26,12 @@ export function registerLs(program: Command, app: App): void {
     await withXCom(app.io, app.globals(), async (xcom) => {
       let count = 0
       let widths: number[] | undefined
-      if (options.json) app.io.stdout.write('[')
+      if (options.json) app.out.write('[')
       for await (const records of pages(xcom, queryOf(options), limit)) {
         await app.out.drained()
         if (options.json) {
           for (const record of records) {
-            app.io.stdout.write(
-              `${count === 0 ? '\n' : ',\n'}  ${toJson(rowOf(record, xcom.display(record)))}`,
-            )
+            app.out.write(`${count === 0 ? '\n' : ',\n'}  ${toJson(rowOf(record, xcom.display(record)))}`)
             count++
           }
           continue
@@ -44,7 +42,7 @@ export function registerLs(program: Command, app: App): void {
         app.out.line(app.out.table(HEAD, rows, { widths, header: count === 0 }))
         count += rows.length
       }
-      if (options.json) app.io.stdout.write(count === 0 ? ']\n' : '\n]\n')
+      if (options.json) app.out.write(count === 0 ? ']\n' : '\n]\n')
       else app.out.note(app.out.errColor.dim(`${count} XCom${count === 1 ? '' : 's'}`))
     })
   })

@@ -38,10 +38,10 @@ export function registerVerify(program: Command, app: App): void {
         let total = 0
         // Counting first costs a pass over rows only, and is done only when a bar will be drawn.
         if (app.io.stderr.isTTY) for await (const records of pages(xcom, query)) total += records.length
-        const progress = startProgress(app.io, { total, label: 'verify' })
+        const progress = startProgress(app.out, { total, label: 'verify' })
         const counts: Record<VerifyStatus, number> = { ok: 0, expired: 0, missing: 0, corrupt: 0, error: 0 }
         let printed = 0
-        if (options.json) app.io.stdout.write('[')
+        if (options.json) app.out.write('[')
         try {
           for await (const records of pages(xcom, query)) {
             await app.out.drained()
@@ -54,7 +54,7 @@ export function registerVerify(program: Command, app: App): void {
             for (const result of results) {
               counts[result.status]++
               if (options.problems && (result.status === 'ok' || result.status === 'expired')) continue
-              if (options.json) app.io.stdout.write(`${printed === 0 ? '\n' : ',\n'}  ${toJson(result)}`)
+              if (options.json) app.out.write(`${printed === 0 ? '\n' : ',\n'}  ${toJson(result)}`)
               else app.out.line(lineOf(app, result))
               printed++
             }
@@ -62,7 +62,7 @@ export function registerVerify(program: Command, app: App): void {
         } finally {
           progress.stop()
         }
-        if (options.json) app.io.stdout.write(printed === 0 ? ']\n' : '\n]\n')
+        if (options.json) app.out.write(printed === 0 ? ']\n' : '\n]\n')
         const bad = counts.missing + counts.corrupt + counts.error
         const summary = `${counts.ok} ok, ${counts.missing} missing, ${counts.corrupt} corrupt, ${counts.error} unreadable${counts.expired ? `, ${counts.expired} expired (not read)` : ''}`
         app.out.note(bad > 0 ? app.out.errColor.red(summary) : app.out.errColor.green(summary))
