@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
-import type { FilterOptions, GlobalOptions } from './context.ts'
-import { parseMapIndex } from './context.ts'
+import { type GlobalOptions, parseMapIndex } from './context.ts'
 import type { CliIO, Output } from './output.ts'
 
 /** What every command gets: where to write, the global flags, and the exit code to finish with. */
@@ -27,5 +26,3 @@ export function addFilters(command: Command, options: { dag?: boolean } = {}): C
 export function examples(command: Command, lines: string[]): Command {
   return command.addHelpText('after', `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`)
 }
-
-export type { FilterOptions }

@@ -62,6 +62,7 @@ describe('xcom doctor', () => {
       ['write', true],
       ['read', true],
       ['delete', true],
+      ['owner', true],
     ])
     expect(run.code).toBe(EXIT.ok)
     expect(JSON.parse((await xcom(['ls', '--json'], env)).stdout)).toEqual([])
@@ -78,6 +79,26 @@ describe('xcom doctor', () => {
     )
     expect(run.stdout).toMatch(/fix: create the bucket \(container\) of s3:\/\/local_s3@no-such-bucket\/xcom/)
     expect(run.stdout).not.toContain(s3.credentials.secretAccessKey)
+  })
+
+  it('says when the prefix belongs to another metadata database', async () => {
+    const objects = `file://${join(dir, 'shared-objects')}`
+    const first = { XCOM_METADATA_URL: `sqlite://${join(dir, 'first.db')}`, XCOM_OBJECTSTORAGE_PATH: objects }
+    const second = { ...first, XCOM_METADATA_URL: `sqlite://${join(dir, 'second.db')}` }
+    const before = JSON.parse((await xcom(['doctor', '--json'], first)).stdout) as Check[]
+    expect(before.at(-1)).toMatchObject({ ok: true, detail: expect.stringContaining('unclaimed') })
+    expect((await xcom(['push', 'etl', 'r1', 't', '--json', '1', '--threshold', '0'], first)).code).toBe(
+      EXIT.ok,
+    )
+    const owner = await xcom(['doctor'], first)
+    expect(owner.code).toBe(EXIT.ok)
+    expect(owner.stdout).toMatch(/owner: claimed by this database/)
+    const other = await xcom(['doctor'], second)
+    expect(other.code).toBe(EXIT.problems)
+    expect(other.stdout).toMatch(
+      /^FAIL\s+object store .*: owner: the prefix belongs to the metadata database sqlite:\/\/.*first\.db/m,
+    )
+    expect(other.stdout).toContain('fix: give this database its own prefix')
   })
 
   it('names an unreachable PostgreSQL database and exits 1', async () => {

@@ -1,8 +1,8 @@
 import { confirm, isCancel } from '@clack/prompts'
 import type { XComQuery } from '@xcom/core'
 import type { Command } from 'commander'
-import { type App, addFilters, examples, type FilterOptions } from '../app.ts'
-import { pages, queryOf, withXCom } from '../context.ts'
+import { type App, addFilters, examples } from '../app.ts'
+import { type FilterOptions, pages, queryOf, withXCom } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
 import { toJson } from '../output.ts'
 

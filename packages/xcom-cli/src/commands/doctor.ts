@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { type ObjectStore, XCom, XComError } from '@xcom/core'
+import { type ObjectStore, readXComConfig, XCom, XComError } from '@xcom/core'
+import { importModule } from '@xcom/core/adapter'
 import type { Command } from 'commander'
 import { type App, examples } from '../app.ts'
 import { effectiveEnv, OVERRIDES } from '../context.ts'
@@ -78,14 +79,18 @@ async function runChecks(app: App): Promise<Check[]> {
   try {
     const store = (xcom.backend as { store?: ObjectStore }).store
     if (!store || typeof store.put !== 'function') {
+      const named = readXComConfig(env).backend
       checks.push({
         name: 'backend',
         ok: true,
-        detail: 'values stay in the metadata database (no object storage)',
+        detail: named
+          ? `${named.value} builds (it has no object store to probe)`
+          : 'values stay in the metadata database (no object storage)',
       })
       return checks
     }
     checks.push(...(await probeStore(store)))
+    if (database.ok) checks.push(...(await checkClaim(xcom, store)))
   } finally {
     await xcom.close().catch(() => {})
   }
@@ -129,6 +134,56 @@ export async function probeStore(store: ObjectStore): Promise<Check[]> {
     })
   else checks.push({ name: `${name}: delete`, ok: true, detail: 'the probe was deleted' })
   return checks
+}
+
+/**
+ * Whether the store's prefix belongs to this database: `@xcom/objectstore` refuses a prefix another database claimed
+ * (its claim object `CLAIM_KEY` names the owner), and that refusal otherwise surfaces only at the first offload.
+ */
+async function checkClaim(xcom: XCom, store: ObjectStore): Promise<Check[]> {
+  const name = `object store ${store.url}: owner`
+  // Imported the way XCom.fromEnv imported it, so it is the very copy that built the backend.
+  const objectstore = await attempt(() => importModule('@xcom/objectstore', 'XCOM_OBJECTSTORAGE_PATH'))
+  if (!objectstore.ok) return []
+  const { CLAIM_KEY, ObjectStoreXComBackend } = objectstore.value as {
+    CLAIM_KEY?: string
+    ObjectStoreXComBackend?: abstract new (...args: never[]) => unknown
+  }
+  if (
+    typeof CLAIM_KEY !== 'string' ||
+    !ObjectStoreXComBackend ||
+    !(xcom.backend instanceof ObjectStoreXComBackend)
+  )
+    return []
+  const found = await attempt(async () => {
+    const identity = await xcom.metadata.identity()
+    const claim = await store
+      .get(CLAIM_KEY)
+      .then(
+        async (body) =>
+          JSON.parse(Buffer.from(await body.bytes()).toString('utf8')) as Record<string, unknown>,
+      )
+      .catch((error: unknown) => {
+        if (XComError.is(error, 'E_NOT_FOUND')) return undefined
+        throw error
+      })
+    return { identity, claim }
+  })
+  if (!found.ok) return [failed(name, found.error, fixFor(found.error, store.url))]
+  const { identity, claim } = found.value
+  if (!claim)
+    return [{ name, ok: true, detail: `unclaimed: the first offload claims it for ${identity.description}` }]
+  if (claim.databaseId === identity.id)
+    return [{ name, ok: true, detail: `claimed by this database (${identity.description})` }]
+  return [
+    {
+      name,
+      ok: false,
+      code: 'E_CONFIG',
+      detail: `the prefix belongs to the metadata database ${String(claim.database)} (id ${String(claim.databaseId)}), not to ${identity.description} (id ${identity.id}): pushes that offload will fail with E_CONFIG`,
+      fix: `give this database its own prefix (e.g. ${store.url.replace(/\/+$/, '')}-2), or point XCOM_METADATA_URL at the database that owns it`,
+    },
+  ]
 }
 
 /** The variables that choose the backend: left out to check the database on its own. */

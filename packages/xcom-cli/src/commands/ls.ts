@@ -1,7 +1,7 @@
 import type { XComRecord } from '@xcom/core'
 import type { Command } from 'commander'
-import { type App, addFilters, examples, type FilterOptions } from '../app.ts'
-import { pages, queryOf, withXCom } from '../context.ts'
+import { type App, addFilters, examples } from '../app.ts'
+import { type FilterOptions, pages, queryOf, withXCom } from '../context.ts'
 import { formatBytes, formatDate, toJson } from '../output.ts'
 
 const HEAD = ['dag', 'run', 'task', 'map', 'key', 'location', 'size', 'stored', 'codec', 'created', 'expires']

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
-import { type App, addFilters, examples, type FilterOptions } from '../app.ts'
-import { pages, queryOf, withXCom } from '../context.ts'
+import { type App, addFilters, examples } from '../app.ts'
+import { type FilterOptions, pages, queryOf, withXCom } from '../context.ts'
 import { formatBytes } from '../output.ts'
 
 /** Counts and sizes of one DAG (or of all: `dagId` is `*`). */
