@@ -10,25 +10,50 @@ import { PACKAGE_DIR, xcom } from './run.ts'
 /** util-linux `script` gives the child a pseudo-terminal, as an operator's shell would. */
 const SCRIPT = ['/usr/bin/script', '/bin/script'].find((path) => existsSync(path))
 
-/** Runs `xcom args` on a pseudo-terminal and returns everything it drew there. */
-function onTerminal(args: string[], env: Record<string, string>): Promise<string> {
+/**
+ * Runs `xcom args` on a pseudo-terminal and returns everything it drew there. Once the screen shows `answer.when`,
+ * the keys `answer.keys` are typed, one every 200 ms (a prompt reads keys, not lines).
+ */
+function onTerminal(
+  args: string[],
+  env: Record<string, string>,
+  answer?: { when: string; keys: string[] },
+): Promise<string> {
   const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`
   const command = [process.execPath, ...sourceNodeFlags(), join(PACKAGE_DIR, 'src', 'bin.ts'), ...args]
     .map(quote)
     .join(' ')
   return new Promise((resolve, reject) => {
-    const child = spawn(SCRIPT as string, ['-qec', command, '/dev/null'], {
+    // A new pseudo-terminal has no size; prompts wrap at its width, so give it an ordinary one.
+    const child = spawn(SCRIPT as string, ['-qec', `stty cols 120 rows 40; ${command}`, '/dev/null'], {
       cwd: PACKAGE_DIR,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TERM: 'xterm', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     })
     let text = ''
+    let typed = false
     child.stdout.on('data', (chunk: Buffer) => {
       text += chunk.toString('utf8')
+      if (!answer || typed || !plain(text).includes(answer.when)) return
+      typed = true
+      answer.keys.forEach((key, index) => {
+        setTimeout(() => child.stdin.write(key), 200 * (index + 1))
+      })
+      setTimeout(() => child.stdin.end(), 200 * (answer.keys.length + 2))
     })
+    // A prompt that never shows must fail the test, not hang it.
+    const guard = setTimeout(() => child.kill(), 30_000)
     child.on('error', reject)
-    child.on('close', () => resolve(text))
+    child.on('close', () => {
+      clearTimeout(guard)
+      resolve(text)
+    })
   })
+}
+
+/** The text on screen without line breaks and escape sequences: a prompt may be drawn a few characters at a time. */
+function plain(screen: string): string {
+  return screen.replace(/\r?\n/g, '').replace(/\u001b(\[[0-9;?]*[A-Za-z]|[78])/g, '')
 }
 
 let dir: string
@@ -61,5 +86,21 @@ describe.skipIf(!SCRIPT)('on a terminal', () => {
     expect(screen).toContain('100% | 2/2')
     expect(screen).not.toMatch(/\u001b\[3\dm/)
     expect(screen).toContain('########')
+  })
+
+  it('clear asks on the terminal: no keeps the XComs, yes deletes them', async () => {
+    const keep = await onTerminal(['clear', 'etl', '--task', 'a'], env, {
+      when: 'Delete 1 XCom',
+      keys: ['n', '\r'],
+    })
+    expect(plain(keep)).toContain('Delete 1 XCom (1 object) of DAG etl?')
+    expect(plain(keep)).toContain('cancelled: nothing deleted')
+    expect(JSON.parse((await xcom(['ls', '--json'], env)).stdout)).toHaveLength(2)
+    const yes = await onTerminal(['clear', 'etl', '--task', 'a'], env, {
+      when: 'Delete 1 XCom',
+      keys: ['y', '\r'],
+    })
+    expect(plain(yes)).toContain('deleted 1 XCom, purged 1 object')
+    expect(JSON.parse((await xcom(['ls', '--json'], env)).stdout)).toHaveLength(1)
   })
 })
