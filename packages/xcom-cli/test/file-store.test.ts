@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises'
+import { copyFile, mkdtemp, readdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -171,12 +171,31 @@ describe('xcom on sqlite + file://, as a user runs it', () => {
     expect((await xcom(['verify'], env)).code).toBe(EXIT.ok)
   })
 
-  it('gc --dry-run and gc report what they find', async () => {
-    const dry = await xcom(['gc', '--dry-run', '--json'], env)
-    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, pendingPurges: 0, unreferencedObjects: 0 })
-    const gc = await xcom(['gc', '--grace', '0s', '--json'], env)
+  it('gc --dry-run counts the orphan gc then deletes', async () => {
+    expect((await xcom(['push', 'etl', 'r2', 'orphan', '--json', JSON.stringify(big)], env)).code).toBe(0)
+    const [file] = (await objectFiles()).filter((path) => path.includes('/etl/r2/orphan/'))
+    // A row gone without its purge (as after a crash): the object is referenced by nothing.
+    const copy = (file as string).replace(/[0-9a-f-]{36}\.json$/, `${randomUUID()}.json`)
+    const sidecar = (path: string) =>
+      path.replace(join(dir, 'objects'), join(dir, 'objects', '.xcom', 'meta'))
+    await copyFile(file as string, copy)
+    await copyFile(sidecar(file as string), sidecar(copy))
+    const old = new Date(Date.now() - 2 * 3_600_000)
+    await utimes(copy, old, old)
+    const dry = JSON.parse((await xcom(['gc', '--dry-run', '--json'], env)).stdout)
+    expect(dry).toMatchObject({ dryRun: true, pendingPurges: 0, unreferencedObjects: 1, scanned: 2 })
+    expect(
+      JSON.parse((await xcom(['gc', '--dry-run', '--json', '--grace', '3h'], env)).stdout),
+    ).toMatchObject({
+      unreferencedObjects: 0,
+    })
+    const gc = await xcom(['gc', '--json'], env)
     expect(gc.code).toBe(0)
-    expect(JSON.parse(gc.stdout)).toMatchObject({ dryRun: false, purgesRetried: 0, sweep: { deleted: 0 } })
+    expect(JSON.parse(gc.stdout)).toMatchObject({ dryRun: false, purgesRetried: 0, sweep: { deleted: 1 } })
+    expect(existsSync(copy)).toBe(false)
+    expect(existsSync(file as string)).toBe(true)
+    expect((await xcom(['verify'], env)).code).toBe(EXIT.ok)
+    expect((await xcom(['clear', 'etl', '--yes'], env)).code).toBe(EXIT.ok)
   })
 
   it('bad configuration gives the one E_CONFIG line and exit code 3', async () => {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { type ObjectStore, readXComConfig, XCom, XComError } from '@xcom/core'
-import { importModule } from '@xcom/core/adapter'
 import type { Command } from 'commander'
 import { type App, examples } from '../app.ts'
 import { effectiveEnv, OVERRIDES } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
+import { objectStoreLayout } from '../objectstore.ts'
 
 /** One preflight check. */
 export interface Check {
@@ -142,23 +142,12 @@ export async function probeStore(store: ObjectStore): Promise<Check[]> {
  */
 async function checkClaim(xcom: XCom, store: ObjectStore): Promise<Check[]> {
   const name = `object store ${store.url}: owner`
-  // Imported the way XCom.fromEnv imported it, so it is the very copy that built the backend.
-  const objectstore = await attempt(() => importModule('@xcom/objectstore', 'XCOM_OBJECTSTORAGE_PATH'))
-  if (!objectstore.ok) return []
-  const { CLAIM_KEY, ObjectStoreXComBackend } = objectstore.value as {
-    CLAIM_KEY?: string
-    ObjectStoreXComBackend?: abstract new (...args: never[]) => unknown
-  }
-  if (
-    typeof CLAIM_KEY !== 'string' ||
-    !ObjectStoreXComBackend ||
-    !(xcom.backend instanceof ObjectStoreXComBackend)
-  )
-    return []
+  const layout = await objectStoreLayout(xcom.backend)
+  if (!layout) return []
   const found = await attempt(async () => {
     const identity = await xcom.metadata.identity()
     const claim = await store
-      .get(CLAIM_KEY)
+      .get(layout.CLAIM_KEY)
       .then(
         async (body) =>
           JSON.parse(Buffer.from(await body.bytes()).toString('utf8')) as Record<string, unknown>,

@@ -3,6 +3,7 @@ import type { GcReport, ObjectStore, XCom } from '@xcom/core'
 import type { Command } from 'commander'
 import { type App, examples } from '../app.ts'
 import { pages, parseDuration, withXCom } from '../context.ts'
+import { objectStoreLayout } from '../objectstore.ts'
 import { toJson } from '../output.ts'
 import { startProgress } from '../progress.ts'
 
@@ -45,7 +46,7 @@ export function registerGc(program: Command, app: App): void {
         app.out.line(
           plan.unreferencedObjects === undefined
             ? 'the backend keeps no objects of its own: nothing to sweep'
-            : `would delete up to ${plan.unreferencedObjects} unreferenced object(s) of ${plan.scanned} scanned`,
+            : `would delete ${plan.unreferencedObjects} unreferenced object(s) of ${plan.scanned} scanned`,
         )
         return
       }
@@ -74,36 +75,39 @@ function describe(report: GcReport): string[] {
 }
 
 /**
- * Counts what gc would delete without deleting: recorded purges, and objects whose record id no row (or pending
- * purge) names, older than the grace period. An estimate: the sweep also spares objects of another database.
+ * Counts what gc would delete without deleting, by the sweep's own rules: recorded purges, and objects of the
+ * backend's layout that no row (or pending purge) names, not modified within the grace period, that name this
+ * database (listings without metadata, such as S3's, are completed by a `head`).
  */
 async function planGc(app: App, xcom: XCom, graceMs: number): Promise<GcPlan> {
   const pending = await xcom.metadata.pendingPurges(Number.MAX_SAFE_INTEGER)
   const store = (xcom.backend as { store?: ObjectStore }).store
-  if (!store || typeof store.list !== 'function')
+  const layout = await objectStoreLayout(xcom.backend)
+  if (!store || !layout)
     return { pendingPurges: pending.length, unreferencedObjects: undefined, scanned: undefined }
-  const referenced = new Set(pending.map((purge) => purge.record.id))
-  for await (const records of pages(xcom, {})) for (const record of records) referenced.add(record.id)
+  const database = (await xcom.metadata.identity()).id
+  const referenced = new Set(pending.map((purge) => purge.record.id.toLowerCase()))
+  for await (const records of pages(xcom, {}))
+    for (const record of records) referenced.add(record.id.toLowerCase())
   const cutoff = Date.now() - graceMs
   const progress = startProgress(app.out, { total: referenced.size, label: 'scan' })
   let scanned = 0
   let unreferenced = 0
   try {
     for await (const info of store.list('')) {
+      if (!layout.isObjectKey(info.objectKey)) continue
       scanned++
       progress.update(Math.min(scanned, referenced.size))
-      const recordId = RECORD_ID.exec(info.objectKey)?.[1]
-      if (!recordId || referenced.has(recordId)) continue
-      if (info.lastModified.getTime() < cutoff) unreferenced++
+      if (referenced.has(layout.recordIdOf(info.objectKey)) || info.lastModified.getTime() > cutoff) continue
+      const metadata =
+        Object.keys(info.metadata).length > 0 ? info.metadata : (await store.head(info.objectKey))?.metadata
+      if (metadata?.[layout.DATABASE_META] === database) unreferenced++
     }
   } finally {
     progress.stop()
   }
   return { pendingPurges: pending.length, unreferencedObjects: unreferenced, scanned }
 }
-
-/** The record id of an object key of the backend's layout: `.../<mapIndex>/<key>/<recordId>.<json|bin>[.codec]`. */
-const RECORD_ID = /\/-?\d+\/[^/]+\/([A-Za-z0-9_-]+)\.(?:json|bin)(?:\.[A-Za-z0-9]+)?$/
 
 /** A spinner on stderr while `work` runs, only on a terminal: gc reports no progress of its own to draw a bar from. */
 async function withSpinner<T>(app: App, label: string, work: () => Promise<T>): Promise<T> {
