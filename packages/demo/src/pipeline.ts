@@ -277,13 +277,16 @@ function printCommands(runId: string, filled: Record<string, string>): void {
   const settings = ['XCOM_METADATA_URL', 'XCOM_OBJECTSTORAGE_PATH']
     .filter((name) => name in filled)
     .map((name) => `${name}=${quote(filled[name] ?? '')}`)
-  const run = `--dag ${DAG_ID} --run ${quote(runId)}`
-  console.log('\nLook at this run with the xcom command (@xcom/cli), from any directory:')
+  const run = quote(runId)
+  // In this repository the command is `pnpm -s xcom`; where @xcom/cli is installed, plain `xcom`.
+  console.log(
+    '\nLook at this run with the xcom command (`pnpm -s xcom` here, `xcom` with @xcom/cli installed):',
+  )
   if (settings.length) console.log(`  export ${settings.join(' ')}`)
-  console.log(`  xcom ls ${run}`)
-  console.log(`  xcom get ${run} --task report`)
-  console.log(`  xcom get ${run} --task transform --map-index 0`)
-  console.log(`  xcom verify --dag ${DAG_ID}`)
+  console.log(`  pnpm -s xcom ls --dag ${DAG_ID} --run ${run}`)
+  console.log(`  pnpm -s xcom get ${DAG_ID} ${run} report`)
+  console.log(`  pnpm -s xcom get ${DAG_ID} ${run} transform --map-index 0`)
+  console.log(`  pnpm -s xcom verify --dag ${DAG_ID}`)
 }
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
