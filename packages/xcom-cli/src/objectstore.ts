@@ -3,8 +3,6 @@ import { importModule } from '@xcom/core/adapter'
 
 /** What the commands use of `@xcom/objectstore` to audit its layout: its exports for tools that audit a bucket. */
 export interface ObjectStoreLayout {
-  /** The key of the claim naming the database that owns the prefix. */
-  CLAIM_KEY: string
   /** The object metadata name holding the id of an object's database. */
   DATABASE_META: string
   /** True for keys of the backend's layout (the only ones the sweep deletes). */
@@ -27,13 +25,12 @@ export async function objectStoreLayout(backend: XComBackend): Promise<ObjectSto
   }
   const Backend = loaded.ObjectStoreXComBackend as (abstract new (...args: never[]) => unknown) | undefined
   if (typeof Backend !== 'function' || !(backend instanceof Backend)) return undefined
-  const { CLAIM_KEY, DATABASE_META, isObjectKey, recordIdOf } = loaded
+  const { DATABASE_META, isObjectKey, recordIdOf } = loaded
   if (
-    typeof CLAIM_KEY !== 'string' ||
     typeof DATABASE_META !== 'string' ||
     typeof isObjectKey !== 'function' ||
     typeof recordIdOf !== 'function'
   )
     return undefined
-  return { CLAIM_KEY, DATABASE_META, isObjectKey, recordIdOf } as ObjectStoreLayout
+  return { DATABASE_META, isObjectKey, recordIdOf } as ObjectStoreLayout
 }

@@ -350,6 +350,25 @@ export interface SweepReport {
   incomplete?: number
 }
 
+/** One preflight check of `XCom.check()` (and `xcom doctor`). */
+export interface CheckResult {
+  /** What was checked, e.g. `metadata database` or `object store s3://conn@bucket/xcom: write`. */
+  name: string
+  ok: boolean
+  /** What was found (on failure, the error's code and message). */
+  detail: string
+  /** What to do about it, when it failed. */
+  fix?: string
+  /** The {@link XComError} code of the failure, when there is one. */
+  code?: string
+}
+
+/** What {@link XComBackend.check} receives. */
+export interface CheckContext {
+  /** The metadata database the backend serves; absent when it could not be opened (checks that need it are skipped). */
+  database?: DatabaseIdentity | undefined
+}
+
 /**
  * The hooks a storage backend implements (Airflow's BaseXCom hooks). `BaseXComBackend` keeps everything inline;
  * subclass it or `ObjectStoreXComBackend` to change any hook.
@@ -367,6 +386,11 @@ export interface XComBackend {
   openStream?(stored: StoredValue, ctx: XComContext): Promise<ReadableStream<Bytes>>
   /** Delete objects that no row references and that are older than `graceMs`. */
   sweep?(ctx: SweepContext): Promise<SweepReport>
+  /**
+   * Preflight: proves the backend's storage works (exists, accepts writes, reads and deletes) without touching any
+   * XCom. Reports every problem as a failed {@link CheckResult} with a fix; throws only for misuse.
+   */
+  check?(ctx: CheckContext): Promise<CheckResult[]>
   /** Release clients and handles. */
   close?(): Promise<void>
 }

@@ -5,6 +5,13 @@
  */
 export { BaseXComBackend, type BaseXComBackendOptions } from './backend.ts'
 export {
+  type CheckReport,
+  checkBackend,
+  checkMetadata,
+  failedCheck,
+  type MetadataCheck,
+} from './check.ts'
+export {
   DEFAULT_METADATA_URL,
   ENV_VARIABLES,
   type Env,

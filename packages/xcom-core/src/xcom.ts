@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { BaseXComBackend, malformedValue } from './backend.ts'
+import { type CheckReport, runChecks } from './check.ts'
 import { type Env, readXComConfig } from './config.ts'
 import { EnvConnectionResolver } from './connections.ts'
 import type {
@@ -262,6 +263,16 @@ export class XCom {
         })
       : undefined
     return { purgesRetried: purged, purgesFailed: failedPurges, sweep }
+  }
+
+  /**
+   * Preflight, for start-up: the metadata database opens and its schema is current, then the backend's own check
+   * (object storage: the bucket exists, a probe object is written, read back and deleted, the prefix is this
+   * database's). A failed check is reported with a fix, never thrown; the backend is checked even when the database
+   * is down.
+   */
+  async check(): Promise<CheckReport> {
+    return runChecks(this.metadata, this.backend, () => this.#identity())
   }
 
   /** Closes the backend and the metadata store. */

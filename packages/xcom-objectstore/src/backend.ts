@@ -1,6 +1,8 @@
 import {
   BaseXComBackend,
   type Bytes,
+  type CheckContext,
+  type CheckResult,
   type Codec,
   type CodecResolver,
   type Env,
@@ -11,6 +13,7 @@ import {
   type XComContext,
 } from '@xcom/core'
 import { type BackendEnvContext, malformedValue, plainBytes, toReadableStream } from '@xcom/core/adapter'
+import { checkObjectStore } from './check.ts'
 import type { ChecksumAlgorithm } from './checksum.ts'
 import { PrefixClaim } from './claim.ts'
 import { CodecLookup } from './codecs.ts'
@@ -169,6 +172,15 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
   async sweep(ctx: SweepContext): Promise<SweepReport> {
     await this.#claim.check(ctx.database)
     return sweepStore(this.store, ctx, this.#settings.now().getTime() - ctx.graceMs)
+  }
+
+  /**
+   * Preflight (`xcom.check()`, `xcom doctor`): writes, reads back and deletes a probe object `xcom-check/<uuid>.probe`,
+   * then, when `ctx.database` is given and the probe passed, checks that the prefix is unclaimed or claimed by that
+   * database. Problems are failed results with a fix, never thrown.
+   */
+  async check(ctx: CheckContext): Promise<CheckResult[]> {
+    return checkObjectStore(this.store, ctx.database)
   }
 
   /** Closes the store. */

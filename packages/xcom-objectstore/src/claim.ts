@@ -14,7 +14,8 @@ export const CLAIM_KEY = 'xcom-database.json'
 /** The object metadata name that holds the id of the database an object belongs to. */
 export const DATABASE_META = 'xcomdatabaseid'
 
-interface Claim {
+/** What the claim object holds. */
+export interface Claim {
   databaseId: string
   database: string
   claimedAt: string
@@ -43,10 +44,10 @@ export class PrefixClaim {
       )
     }
     if (this.#verified === database.id) return database
-    let claim = await this.#read()
+    let claim = await readClaim(this.#store)
     if (!claim) {
       await this.#write(database)
-      claim = await this.#read()
+      claim = await readClaim(this.#store)
     }
     if (claim?.databaseId !== database.id) {
       throw new XComError(
@@ -57,26 +58,6 @@ export class PrefixClaim {
     }
     this.#verified = database.id
     return database
-  }
-
-  async #read(): Promise<Claim | undefined> {
-    const uri = uriOf(this.#store.url, CLAIM_KEY)
-    let text: string
-    try {
-      text = Buffer.from(await (await this.#store.get(CLAIM_KEY)).bytes()).toString('utf8')
-    } catch (error) {
-      if (XComError.is(error, 'E_NOT_FOUND')) return undefined
-      throw error
-    }
-    try {
-      const claim = JSON.parse(text) as Partial<Claim>
-      if (typeof claim.databaseId === 'string' && typeof claim.database === 'string') return claim as Claim
-    } catch {}
-    throw new XComError(
-      'E_CORRUPT',
-      `The claim ${uri} that names the metadata database owning this prefix is unreadable: restore it, or delete it if you are sure only one database uses this prefix.`,
-      { uri },
-    )
   }
 
   async #write(database: DatabaseIdentity): Promise<void> {
@@ -97,4 +78,28 @@ export class PrefixClaim {
       if (!XComError.is(error, 'E_PRECONDITION_FAILED')) throw error
     }
   }
+}
+
+/**
+ * The claim of a store's prefix, or undefined when nobody claimed it.
+ * @throws XComError `E_CORRUPT` for a claim that cannot be read; the store's errors.
+ */
+export async function readClaim(store: ObjectStore): Promise<Claim | undefined> {
+  const uri = uriOf(store.url, CLAIM_KEY)
+  let text: string
+  try {
+    text = Buffer.from(await (await store.get(CLAIM_KEY)).bytes()).toString('utf8')
+  } catch (error) {
+    if (XComError.is(error, 'E_NOT_FOUND')) return undefined
+    throw error
+  }
+  try {
+    const claim = JSON.parse(text) as Partial<Claim>
+    if (typeof claim.databaseId === 'string' && typeof claim.database === 'string') return claim as Claim
+  } catch {}
+  throw new XComError(
+    'E_CORRUPT',
+    `The claim ${uri} that names the metadata database owning this prefix is unreadable: restore it, or delete it if you are sure only one database uses this prefix.`,
+    { uri },
+  )
 }
