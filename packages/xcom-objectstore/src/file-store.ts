@@ -99,8 +99,10 @@ export class FileObjectStore implements ObjectStore {
     const tmpDir = join(this.root, INTERNAL, 'tmp')
     const tmp = join(tmpDir, randomUUID())
     const metaTmp = `${tmp}.meta`
+    await mkdir(tmpDir, { recursive: true }).catch((error: unknown) => {
+      throw rootUnusable(error, this.root, uriOf(this.url, objectKey))
+    })
     try {
-      await mkdir(tmpDir, { recursive: true })
       const size = await this.#writeBody(tmp, body, options)
       await writeFile(
         metaTmp,
@@ -120,7 +122,8 @@ export class FileObjectStore implements ObjectStore {
       }
       return { size }
     } catch (error) {
-      await Promise.all([rm(tmp, { force: true }), rm(metaTmp, { force: true })])
+      // A failed cleanup must not hide why the write failed; gc's removeIncomplete collects what stays behind.
+      await Promise.all([rm(tmp, { force: true }), rm(metaTmp, { force: true })]).catch(() => {})
       throw fileError(error, 'Writing', uriOf(this.url, objectKey))
     }
   }
@@ -316,4 +319,20 @@ export class FileObjectStore implements ObjectStore {
       throw new XComError('E_INVALID_KEY', `Invalid object key ${JSON.stringify(objectKey)} for ${this.url}.`)
     return path
   }
+}
+
+/**
+ * `E_CONFIG` when the store's own folders cannot be made: the root (or a folder above it) is a file or cannot be
+ * written. Any other error is mapped as a write error of `uri`.
+ */
+function rootUnusable(error: unknown, root: string, uri: string): unknown {
+  const code = errnoOf(error)
+  if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new XComError(
+      'E_CONFIG',
+      `Writing ${uri} failed: the store's root ${root} cannot hold folders (${code}: a file is in its way or it is not writable). Point the store at a writable directory.`,
+      { cause: error, uri },
+    )
+  }
+  return fileError(error, 'Writing', uri)
 }

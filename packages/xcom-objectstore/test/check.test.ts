@@ -92,7 +92,8 @@ describe('ObjectStoreXComBackend.check', () => {
       expect.objectContaining({
         name: `object store ${store.url}: write`,
         ok: false,
-        detail: expect.stringContaining('ENOTDIR'),
+        detail: expect.stringContaining('cannot hold folders (ENOTDIR'),
+        code: 'E_CONFIG',
         fix: expect.any(String),
       }),
     ])
