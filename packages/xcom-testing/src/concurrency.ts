@@ -91,7 +91,7 @@ export async function expectConcurrentProcessesConsistent(
       const writes = entries.filter(
         (e) => e.identity === identity && e.op !== 'pull' && e.error === undefined,
       )
-      const last = writes.filter((write) => !writes.some((other) => other.start > write.end))
+      const last = writes.filter((write) => !writes.some((other) => other.start > write.end + CLOCK_SKEW_MS))
       const row = rows.find((r) => r.taskId === `task-${identity}`)
       if (!row) {
         expect(writes.length === 0 || last.some((write) => write.op === 'clear')).toBe(true)
@@ -142,6 +142,12 @@ function valueObjectKeys(root: string): string[] {
     .filter((key) => key.includes('/') && !key.startsWith('.xcom/'))
     .sort()
 }
+
+/**
+ * How far apart the clocks of two processes may read (each is its own `performance.timeOrigin` plus a monotonic
+ * offset): a write that starts less than this after another ends may still have run before it.
+ */
+const CLOCK_SKEW_MS = 5
 
 /** True when this module runs from its TypeScript source: the child does too, and the workspace's packages with it. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts')
