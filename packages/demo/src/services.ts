@@ -1,29 +1,17 @@
 // `pnpm --filter @xcom/demo services`: the local services the tests use, on fixed ports, for the demo to run against.
 // Starts s3rver, azurite and the project's GCS test server, creates a bucket in each, prints the variables to export,
 // and keeps them running until Ctrl-C. PostgreSQL is the server already running on 127.0.0.1:5432.
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { BlobServiceClient } from '@azure/storage-blob'
 import { type AzuriteHandle, startAzurite, startGcsServer, startS3rver } from '@xcom/test-services'
 import { DEFAULT_DEMO_DIR } from './settings.ts'
 
 /** The bucket (container) created in every service. */
 export const DEMO_BUCKET = 'xcom-demo'
 
-/** The part of @azure/storage-blob used to create the container; it comes with @xcom/azure. */
-interface BlobServiceClientClass {
-  fromConnectionString(connectionString: string): {
-    getContainerClient(name: string): { createIfNotExists(): Promise<unknown> }
-  }
-}
-
 async function createContainer(azurite: AzuriteHandle): Promise<void> {
-  const azure = createRequire(new URL('../../xcom-azure/package.json', import.meta.url))(
-    '@azure/storage-blob',
-  ) as {
-    BlobServiceClient: BlobServiceClientClass
-  }
-  await azure.BlobServiceClient.fromConnectionString(azurite.connectionString)
+  await BlobServiceClient.fromConnectionString(azurite.connectionString)
     .getContainerClient(DEMO_BUCKET)
     .createIfNotExists()
 }

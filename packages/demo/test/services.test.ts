@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { createRequire } from 'node:module'
 import { requireServiceOrSkip, type S3rverHandle, startS3rver } from '@xcom/test-services'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DAG_ID } from '../src/pipeline.ts'
 import { runDemo, runIdOf, tableLine } from './run-demo.ts'
@@ -8,20 +8,10 @@ import { runDemo, runIdOf, tableLine } from './run-demo.ts'
 /** The PostgreSQL server the tests use: XCOM_TEST_POSTGRES_URL, or the local one. */
 const POSTGRES_URL = process.env.XCOM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
-/** The part of pg's client this test uses; pg comes with @xcom/postgres (the demo never imports it). */
-interface PgClient {
-  connect(): Promise<unknown>
-  query(text: string): Promise<unknown>
-  end(): Promise<void>
-}
-const pg = createRequire(new URL('../../xcom-postgres/package.json', import.meta.url))('pg') as {
-  Client: new (options: { connectionString: string; connectionTimeoutMillis: number }) => PgClient
-}
-
 describe('the demo against s3rver and PostgreSQL, configured by environment variables only', () => {
   const schema = `xcom_demo_${randomBytes(4).toString('hex')}`
   let s3: S3rverHandle | undefined
-  let admin: PgClient | undefined
+  let admin: pg.Client | undefined
 
   beforeAll(async () => {
     s3 = await requireServiceOrSkip('s3rver', () => startS3rver({ bucket: 'xcom-demo' }))
