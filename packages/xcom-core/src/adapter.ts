@@ -13,6 +13,7 @@ export {
   resolveRange,
   toReadableStream,
 } from './bytes.ts'
+export { mapLimit, type Settled, settle } from './concurrency.ts'
 export {
   type ImportModuleOptions,
   importExport,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { BaseXComBackend, malformedValue } from './backend.ts'
 import { type CheckReport, runChecks } from './check.ts'
+import { mapLimit } from './concurrency.ts'
 import { type Env, readXComConfig } from './config.ts'
 import { EnvConnectionResolver } from './connections.ts'
 import type {
@@ -426,18 +427,4 @@ function wrap(error: unknown, action: string, key: XComKey): XComError {
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1)
-}
-
-/** Maps `items` through `fn` with at most `limit` calls in flight, keeping the order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await fn(items[index] as T)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
 }

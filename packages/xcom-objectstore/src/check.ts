@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { type CheckResult, type DatabaseIdentity, failedCheck, type ObjectStore, XComError } from '@xcom/core'
+import { settle } from '@xcom/core/adapter'
 import { readClaim } from './claim.ts'
 
 /**
@@ -20,14 +21,12 @@ export async function probeStore(store: ObjectStore): Promise<CheckResult[]> {
   const name = `object store ${store.url}`
   const key = `xcom-check/${randomUUID()}.probe`
   const body = new TextEncoder().encode(`xcom check probe ${new Date().toISOString()}`)
-  const wrote = await attempt(() =>
-    store.put(key, body, { size: body.byteLength, contentType: 'text/plain' }),
-  )
+  const wrote = await settle(() => store.put(key, body, { size: body.byteLength, contentType: 'text/plain' }))
   if (!wrote.ok) return [failedCheck(`${name}: write`, wrote.error, fixFor(wrote.error, store.url))]
   const checks: CheckResult[] = [
     { name: `${name}: write`, ok: true, detail: 'the bucket exists and accepts writes' },
   ]
-  const read = await attempt(async () => (await store.get(key)).bytes())
+  const read = await settle(async () => (await store.get(key)).bytes())
   if (!read.ok) checks.push(failedCheck(`${name}: read`, read.error, fixFor(read.error, store.url)))
   else if (Buffer.compare(Buffer.from(read.value), Buffer.from(body)) !== 0)
     checks.push({
@@ -37,7 +36,7 @@ export async function probeStore(store: ObjectStore): Promise<CheckResult[]> {
       fix: 'check for a proxy or gateway that rewrites objects',
     })
   else checks.push({ name: `${name}: read`, ok: true, detail: 'the probe reads back intact' })
-  const deleted = await attempt(async () => {
+  const deleted = await settle(async () => {
     const { failed } = await store.deleteMany([key])
     if (failed[0]) throw failed[0].error
     return store.head(key)
@@ -61,7 +60,7 @@ export async function probeStore(store: ObjectStore): Promise<CheckResult[]> {
  */
 export async function checkClaim(store: ObjectStore, database: DatabaseIdentity): Promise<CheckResult> {
   const name = `object store ${store.url}: owner`
-  const found = await attempt(() => readClaim(store))
+  const found = await settle(() => readClaim(store))
   if (!found.ok) return failedCheck(name, found.error, fixFor(found.error, store.url))
   const claim = found.value
   if (!claim)
@@ -85,14 +84,4 @@ function fixFor(error: unknown, url: string): string {
   if (XComError.is(error, 'E_CORRUPT'))
     return 'restore the claim, or delete it if only one database uses this prefix'
   return 'check that the storage service is reachable and the connection (XCOM_CONN_<ID>) is right'
-}
-
-type Attempt<T> = { ok: true; value: T } | { ok: false; error: unknown }
-
-async function attempt<T>(run: () => Promise<T>): Promise<Attempt<T>> {
-  try {
-    return { ok: true, value: await run() }
-  } catch (error) {
-    return { ok: false, error }
-  }
 }

@@ -1,4 +1,5 @@
 import { type CheckResult, checkBackend, checkMetadata, failedCheck, XCom } from '@xcom/core'
+import { settle } from '@xcom/core/adapter'
 import type { Command } from 'commander'
 import { type App, examples } from '../app.ts'
 import { effectiveEnv, OVERRIDES } from '../context.ts'
@@ -37,17 +38,17 @@ export function registerDoctor(program: Command, app: App): void {
  */
 async function runChecks(app: App): Promise<Check[]> {
   const { env } = effectiveEnv(app.io.env, app.globals())
-  const built = await attempt(() => XCom.fromEnv(env))
+  const built = await settle(() => XCom.fromEnv(env))
   if (built.ok) return closing(built.value, async (xcom) => (await xcom.check()).checks)
   const databaseOnly = Object.fromEntries(
     Object.entries(env).filter(([name]) => !BACKEND_VARIABLES.has(name)),
   )
-  const opened = await attempt(() => XCom.fromEnv(databaseOnly))
+  const opened = await settle(() => XCom.fromEnv(databaseOnly))
   const database = opened.ok
     ? await closing(opened.value, (xcom) => checkMetadata(xcom.metadata))
     : { check: failedCheck('metadata database', opened.error, DATABASE_FIX), database: undefined }
   const checks = [database.check]
-  const backend = await attempt(() => XCom.fromEnv({ ...env, XCOM_METADATA_URL: 'memory://' }))
+  const backend = await settle(() => XCom.fromEnv({ ...env, XCOM_METADATA_URL: 'memory://' }))
   if (!backend.ok)
     checks.push(
       failedCheck('backend', backend.error, 'check XCOM_BACKEND and the XCOM_OBJECTSTORAGE_* variables'),
@@ -77,13 +78,3 @@ const BACKEND_VARIABLES = new Set([
   'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD',
   'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION',
 ])
-
-type Attempt<T> = { ok: true; value: T } | { ok: false; error: unknown }
-
-async function attempt<T>(run: () => Promise<T>): Promise<Attempt<T>> {
-  try {
-    return { ok: true, value: await run() }
-  } catch (error) {
-    return { ok: false, error }
-  }
-}

@@ -1,4 +1,5 @@
 import { formatIdentity, type XCom, XComError, type XComRecord } from '@xcom/core'
+import { mapLimit } from '@xcom/core/adapter'
 import type { Command } from 'commander'
 import { type App, addFilters, examples } from '../app.ts'
 import { type FilterOptions, pages, queryOf, withXCom } from '../context.ts'
@@ -107,18 +108,4 @@ function lineOf(app: App, result: VerifyResult): string {
   if (result.status === 'ok' || result.status === 'expired')
     return `${label}${result.xcom}  ${c.dim(result.location)}`
   return `${label}${result.xcom}  ${result.code ?? 'error'}: ${result.message}`
-}
-
-/** Maps `items` through `fn` with at most `limit` calls in flight, keeping the order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await fn(items[index] as T)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
 }
