@@ -132,13 +132,3 @@ export function parseDuration(text: string): number {
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 'ms'] as number
   return Math.round(Number(match[1]) * unit)
 }
-
-/** Every record the query selects, a page at a time: 100,000 rows never sit in memory together. */
-export async function* pages(xcom: XCom, query: XComQuery, limit = 1000) {
-  let after: string | undefined
-  do {
-    const page = await xcom.list(query, { limit, after })
-    yield page.records
-    after = page.next
-  } while (after !== undefined)
-}

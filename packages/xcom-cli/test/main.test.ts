@@ -138,7 +138,12 @@ describe('main(argv, io)', () => {
     expect(JSON.parse((await run(['get', 'etl', 'r1', 't', '--raw'], env)).stdout)).toEqual({ when: 'now' })
     const missing = await run(['get', 'etl', 'r1', 'other'], env)
     expect(missing.code).toBe(EXIT.notFound)
-    expect(missing.stderr).toMatch(/^xcom: E_NOT_FOUND: No XCom etl\/r1\/other\/return_value/)
+    expect(missing.stderr).toMatch(/^xcom: E_NOT_FOUND: No XCom etl\/r1\/other\/return_value in sqlite:\/\//)
+    expect(missing.stderr).toContain('`xcom ls --dag etl --run r1`')
+    expect(missing.stderr).not.toContain('{ default }')
+    const out = await run(['get', 'etl', 'r1', 'other', '--out', 'unused.bin'], env)
+    expect(out.code).toBe(EXIT.notFound)
+    expect(out.stderr).toContain('`xcom ls --dag etl --run r1`')
   })
 
   it('verify reports expired values without reading them, and exits 0', async () => {

@@ -88,6 +88,12 @@ describe.skipIf(!SCRIPT)('on a terminal', () => {
     expect(screen).toContain('########')
   })
 
+  it('gc shows a spinner on the terminal and its report on stdout', async () => {
+    const screen = plain(await onTerminal(['gc', '--dry-run', '--grace', '0'], env))
+    expect(screen).toMatch(/counting: done, \d+ objects scanned/)
+    expect(screen).toMatch(/would delete 0 unreferenced object\(s\) of \d+ scanned/)
+  })
+
   it('clear asks on the terminal: no keeps the XComs, yes deletes them', async () => {
     const keep = await onTerminal(['clear', 'etl', '--task', 'a'], env, {
       when: 'Delete 1 XCom',

@@ -334,19 +334,23 @@ export interface SweepContext {
   graceMs: number
   /** The database being collected for: only objects that name it may be deleted. */
   database: DatabaseIdentity
+  /** Count what would be deleted (`deleted` in the report) and delete nothing. */
+  dryRun?: boolean
+  /** Called with the number of objects scanned so far, as the listing advances. */
+  onProgress?: (scanned: number) => void
 }
 
 /** What a sweep did. */
 export interface SweepReport {
   /** Objects examined. */
   scanned: number
-  /** Objects deleted because nothing references them. */
+  /** Objects deleted because nothing references them (in a dry run: that would be deleted). */
   deleted: number
   /** Keys or URIs that could not be deleted. */
   failed: string[]
   /** Objects left alone because they name another database (or none): never deleted by this database's sweep. */
   foreign?: number
-  /** Leftovers of interrupted writes removed (see {@link ObjectStore.removeIncomplete}). */
+  /** Leftovers of interrupted writes removed (see {@link ObjectStore.removeIncomplete}); not looked for in a dry run. */
   incomplete?: number
 }
 

@@ -28,6 +28,8 @@ export { formatIdentity, IDENTITY_LIMITS, XCOM_RETURN_KEY } from './identity.ts'
 export { MemoryMetadataStore } from './memory-metadata-store.ts'
 export * from './serializer/index.ts'
 export {
+  type GcOptions,
+  type GcProgress,
   type GcReport,
   type PulledXCom,
   type PurgeReport,

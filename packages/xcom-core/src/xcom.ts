@@ -50,14 +50,38 @@ export interface PurgeReport {
   failedPurges: number
 }
 
-/** What `gc` reports. */
+/** What `gc` reports. In a dry run the counts are what it would do; nothing was deleted or retried. */
 export interface GcReport {
-  /** Recorded purges retried and completed. */
+  /** True when nothing was deleted (`gc({ dryRun: true })`). */
+  dryRun: boolean
+  /** Recorded purges retried and completed (in a dry run: the purges pending, which a real run would retry). */
   purgesRetried: number
-  /** Recorded purges that failed again. */
+  /** Recorded purges that failed again (0 in a dry run). */
   purgesFailed: number
   /** The backend's sweep of unreferenced objects, if it has one. */
   sweep: SweepReport | undefined
+}
+
+/** Options of {@link XCom.gc}. */
+export interface GcOptions {
+  /** Objects younger than this are kept (pushes may be in flight). @default 3_600_000 (1 hour) */
+  graceMs?: number
+  /** Recorded purges retried per call. @default 10_000 */
+  maxPurges?: number
+  /** Count what would be retried and deleted, and delete nothing. @default false */
+  dryRun?: boolean
+  /** Called as the work advances, for progress bars on long sweeps (see {@link GcProgress}). */
+  onProgress?: (progress: GcProgress) => void
+}
+
+/** How far `gc` has come: `phase` is the step under way, `done` counts its items, `total` when it is known. */
+export interface GcProgress {
+  /** `purges`: retrying recorded purges; `sweep`: listing the store and deleting what no row references. */
+  phase: 'purges' | 'sweep'
+  /** Purges retried, or objects scanned. */
+  done: number
+  /** The purges to retry; absent for the sweep, whose listing is not counted beforehand. */
+  total?: number
 }
 
 /**
@@ -235,6 +259,19 @@ export class XCom {
     return this.metadata.list(validateQuery(query), page)
   }
 
+  /**
+   * Every record `query` selects, as pages of up to `pageSize` records in `list` order: any number of rows, never
+   * all in memory at once. `for await (const page of xcom.pages({ dagId }))`.
+   */
+  async *pages(query: XComQuery = {}, options: { pageSize?: number } = {}): AsyncIterable<XComRecord[]> {
+    let after: string | undefined
+    do {
+      const page = await this.list(query, { limit: options.pageSize ?? 1000, after })
+      yield page.records
+      after = page.next
+    } while (after !== undefined)
+  }
+
   /** What a UI shows for a row, without downloading. */
   display(record: XComRecord): string {
     if (record.value.kind === 'malformed') return `(malformed row: ${record.value.reason})`
@@ -248,22 +285,29 @@ export class XCom {
   }
 
   /**
-   * Retries recorded purges, then lets the backend delete objects no row references that are older than `graceMs`.
-   * @param options.graceMs objects younger than this are kept (pushes may be in flight). @default 3_600_000 (1 hour)
-   * @param options.maxPurges recorded purges retried per call. @default 10_000
+   * Retries recorded purges, then lets the backend delete objects no row references that are older than
+   * `options.graceMs`. With `dryRun` it only counts: the purges pending and the objects the sweep would delete.
    */
-  async gc(options: { graceMs?: number; maxPurges?: number } = {}): Promise<GcReport> {
-    const graceMs = options.graceMs ?? 3_600_000
-    const pending = await this.metadata.pendingPurges(options.maxPurges ?? 10_000)
-    const { purged, failedPurges } = await this.#purgeRecords(pending.map((purge) => purge.record))
+  async gc(options: GcOptions = {}): Promise<GcReport> {
+    const { graceMs = 3_600_000, dryRun = false, onProgress } = options
+    const pending = (await this.metadata.pendingPurges(options.maxPurges ?? 10_000)).map((p) => p.record)
+    const purges = dryRun
+      ? { purged: pending.length, failedPurges: 0 }
+      : await this.#purgeRecords(pending, (done) =>
+          onProgress?.({ phase: 'purges', done, total: pending.length }),
+        )
     const sweep = this.backend.sweep
       ? await this.backend.sweep({
           graceMs,
           database: await this.#identity(),
           referenced: () => this.#referencedRecords(),
+          dryRun,
+          ...(onProgress
+            ? { onProgress: (scanned: number) => onProgress({ phase: 'sweep', done: scanned }) }
+            : {}),
         })
       : undefined
-    return { purgesRetried: purged, purgesFailed: failedPurges, sweep }
+    return { dryRun, purgesRetried: purges.purged, purgesFailed: purges.failedPurges, sweep }
   }
 
   /**
@@ -294,12 +338,7 @@ export class XCom {
   }
 
   async *#referencedRecords(): AsyncIterable<XComRecord> {
-    let after: string | undefined
-    do {
-      const page = await this.metadata.list({}, { limit: 1000, after })
-      yield* page.records
-      after = page.next
-    } while (after !== undefined)
+    for await (const page of this.pages({})) yield* page
     for (const purge of await this.metadata.pendingPurges(Number.MAX_SAFE_INTEGER)) yield purge.record
   }
 
@@ -308,22 +347,28 @@ export class XCom {
    * stays recorded for gc(). A malformed row, or a reference that names no object of its XCom (`E_CORRUPT`), owns
    * nothing that could be deleted: its purge is resolved, and the sweep collects any object it left.
    */
-  async #purgeRecords(records: XComRecord[]): Promise<{ purged: number; failedPurges: number }> {
+  async #purgeRecords(
+    records: XComRecord[],
+    onDone?: (done: number) => void,
+  ): Promise<{ purged: number; failedPurges: number }> {
     const resolved: string[] = []
     let purged = 0
     let failed = 0
+    let done = 0
     await mapLimit(records, this.#concurrency, async (record) => {
-      if (record.value.kind === 'inline') return
-      try {
-        if (record.value.kind === 'reference') {
-          await this.backend.purge(record.value, contextOf(record))
-          purged++
+      if (record.value.kind !== 'inline')
+        try {
+          if (record.value.kind === 'reference') {
+            await this.backend.purge(record.value, contextOf(record))
+            purged++
+          }
+          resolved.push(record.id)
+        } catch (error) {
+          if (XComError.is(error, 'E_CORRUPT')) resolved.push(record.id)
+          else failed++
         }
-        resolved.push(record.id)
-      } catch (error) {
-        if (XComError.is(error, 'E_CORRUPT')) resolved.push(record.id)
-        else failed++
-      }
+      done++
+      onDone?.(done)
     })
     if (resolved.length > 0) await this.metadata.resolvePurges(resolved)
     return { purged, failedPurges: failed }

@@ -47,11 +47,11 @@ class ExternalBackend implements XComBackend {
     let deleted = 0
     for (const key of [...this.objects.keys()]) {
       if (!referenced.has(key)) {
-        this.objects.delete(key)
+        if (!ctx.dryRun) this.objects.delete(key)
         deleted++
       }
     }
-    return { scanned: this.objects.size + deleted, deleted, failed: [] }
+    return { scanned: this.objects.size + (ctx.dryRun ? 0 : deleted), deleted, failed: [] }
   }
 }
 
@@ -210,6 +210,24 @@ describe('XCom with the default backend', () => {
     expect(xcom.display(page.records[0] as XComRecord)).toMatch(/\.\.\. \(502 bytes\)$/)
   })
 
+  it('pages through every selected row, a page at a time', async () => {
+    const xcom = new XCom({ metadata: new MemoryMetadataStore() })
+    for (let index = 0; index < 5; index++) await xcom.push({ ...id, mapIndex: index }, index)
+    await xcom.push({ ...id, dagId: 'other' }, 'left out')
+    const pages: number[][] = []
+    for await (const page of xcom.pages({ dagId: 'dag' }, { pageSize: 2 }))
+      pages.push(page.map((record) => record.mapIndex))
+    expect(pages).toEqual([[0, 1], [2, 3], [4]])
+    await expect(
+      xcom
+        .pages({ dagIds: 'dag' } as never)
+        [Symbol.asyncIterator]()
+        .next(),
+    ).rejects.toMatchObject({
+      code: 'E_INVALID_KEY',
+    })
+  })
+
   it('requires a metadata store', () => {
     expect(() => new XCom({} as never)).toThrow(XComError)
   })
@@ -248,8 +266,23 @@ describe('XCom purging through the backend', () => {
     expect(await metadata.pendingPurges(10)).toHaveLength(2)
     expect(backend.objects.size).toBe(2)
     backend.failPurges = false
-    const report = await xcom.gc({ graceMs: 0 })
-    expect(report).toMatchObject({ purgesRetried: 2, purgesFailed: 0 })
+    const dry = await xcom.gc({ graceMs: 0, dryRun: true })
+    // Both objects are still named by their pending purges: not garbage yet.
+    expect(dry).toEqual({
+      dryRun: true,
+      purgesRetried: 2,
+      purgesFailed: 0,
+      sweep: { scanned: 2, deleted: 0, failed: [] },
+    })
+    expect(await metadata.pendingPurges(10)).toHaveLength(2)
+    expect(backend.objects.size).toBe(2)
+    const progress: unknown[] = []
+    const report = await xcom.gc({ graceMs: 0, onProgress: (step) => progress.push(step) })
+    expect(report).toMatchObject({ dryRun: false, purgesRetried: 2, purgesFailed: 0 })
+    expect(progress).toEqual([
+      { phase: 'purges', done: 1, total: 2 },
+      { phase: 'purges', done: 2, total: 2 },
+    ])
     expect(backend.objects.size).toBe(0)
     expect(await metadata.pendingPurges(10)).toEqual([])
   })

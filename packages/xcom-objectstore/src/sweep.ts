@@ -9,7 +9,7 @@ const SWEEP_BATCH = 1000
 /**
  * Deletes the objects of the backend's key layout that no record of `ctx.database` owns, that name that database in
  * their metadata, and that were last modified before `cutoff`; then removes what interrupted writes left behind.
- * Objects are matched to records by record id, which is unique per push.
+ * Objects are matched to records by record id, which is unique per push. A dry run counts and deletes nothing.
  */
 export async function sweepStore(
   store: ObjectStore,
@@ -23,6 +23,10 @@ export async function sweepStore(
   const flush = async () => {
     const keys = batch
     batch = []
+    if (ctx.dryRun) {
+      report.deleted += keys.length
+      return
+    }
     const { failed } = await store.deleteMany(keys)
     report.deleted += keys.length - failed.length
     report.failed.push(...failed.map(({ objectKey }) => uriOf(store.url, objectKey)))
@@ -30,6 +34,7 @@ export async function sweepStore(
   for await (const info of store.list('')) {
     if (!isObjectKey(info.objectKey)) continue
     report.scanned++
+    ctx.onProgress?.(report.scanned)
     if (owned.has(recordIdOf(info.objectKey)) || info.lastModified.getTime() > cutoff) continue
     if ((await ownerOf(store, info)) !== ctx.database.id) {
       report.foreign = (report.foreign ?? 0) + 1
@@ -39,7 +44,7 @@ export async function sweepStore(
     if (batch.length >= SWEEP_BATCH) await flush()
   }
   if (batch.length > 0) await flush()
-  if (store.removeIncomplete) {
+  if (store.removeIncomplete && !ctx.dryRun) {
     try {
       const incomplete = await store.removeIncomplete(new Date(cutoff))
       report.incomplete = incomplete.removed

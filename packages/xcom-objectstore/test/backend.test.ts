@@ -540,6 +540,15 @@ describe('purge and gc', () => {
     expect(young.sweep).toEqual({ scanned: 2, deleted: 0, failed: [], foreign: 0 })
     expect(await store.head(orphanKey)).toBeDefined()
     now = new Date(now.getTime() + 61_000)
+    const scanned: number[] = []
+    const dry = await xcom.gc({
+      graceMs: 60_000,
+      dryRun: true,
+      onProgress: (progress) => scanned.push(progress.done),
+    })
+    expect(dry).toMatchObject({ dryRun: true, sweep: { scanned: 2, deleted: 1, failed: [] } })
+    expect(scanned).toEqual([1, 2])
+    expect(await store.head(orphanKey)).toBeDefined()
     const old = await xcom.gc({ graceMs: 60_000 })
     expect(old.sweep).toEqual({ scanned: 2, deleted: 1, failed: [], foreign: 0 })
     expect(await store.head(orphanKey)).toBeUndefined()

@@ -2,7 +2,7 @@ import { confirm, isCancel } from '@clack/prompts'
 import type { XComQuery } from '@xcom/core'
 import type { Command } from 'commander'
 import { type App, addFilters, examples } from '../app.ts'
-import { type FilterOptions, pages, queryOf, withXCom } from '../context.ts'
+import { type FilterOptions, queryOf, withXCom } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
 import { toJson } from '../output.ts'
 
@@ -32,7 +32,7 @@ export function registerClear(program: Command, app: App): void {
     await withXCom(app.io, app.globals(), async (xcom) => {
       let rows = 0
       let objects = 0
-      for await (const records of pages(xcom, query)) {
+      for await (const records of xcom.pages(query)) {
         rows += records.length
         objects += records.filter((record) => record.value.kind === 'reference').length
       }

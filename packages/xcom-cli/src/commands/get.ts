@@ -1,31 +1,26 @@
 import { open, rename, rm } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { formatIdentity, type XCom, type XComIdentity } from '@xcom/core'
+import { formatIdentity, type XCom, XComError, type XComIdentity } from '@xcom/core'
 import type { Command } from 'commander'
-import { type App, examples } from '../app.ts'
-import { parseMapIndex, withXCom } from '../context.ts'
+import { type App, addIdentity, examples, type IdentityOptions, identityOf } from '../app.ts'
+import { withXCom } from '../context.ts'
 import { colorsEnabled, formatBytes } from '../output.ts'
 import { startProgress } from '../progress.ts'
 import { drain } from '../streams.ts'
 import { prettyValue, rawValue } from '../value.ts'
 
-interface GetOptions {
-  key?: string
-  mapIndex?: number
+interface GetOptions extends IdentityOptions {
   raw?: boolean
   out?: string
 }
 
 /** `xcom get`: one value, pretty-printed, raw, or streamed to a file. */
 export function registerGet(program: Command, app: App): void {
-  const command = program
-    .command('get')
-    .description('print one XCom value (verified against its checksum), or stream it to a file')
-    .argument('<dag>', 'DAG id')
-    .argument('<run>', 'run id')
-    .argument('<task>', 'task id')
-    .option('--key <key>', 'XCom key', 'return_value')
-    .option('--map-index <n>', 'map index (-1: not mapped)', parseMapIndex, -1)
+  const command = addIdentity(
+    program
+      .command('get')
+      .description('print one XCom value (verified against its checksum), or stream it to a file'),
+  )
     .option('--raw', "binary values as their bytes, others as compact JSON in xcom's serialized form")
     .option('--out <file>', 'stream the stored bytes to FILE (binary values as is, others as JSON text)')
   examples(command, [
@@ -34,10 +29,11 @@ export function registerGet(program: Command, app: App): void {
     'xcom get etl r1 dump --out dump.parquet',
   ])
   command.action(async (dagId: string, runId: string, taskId: string, options: GetOptions) => {
-    const identity: XComIdentity = { dagId, runId, taskId, key: options.key, mapIndex: options.mapIndex }
+    const identity = identityOf(dagId, runId, taskId, options)
     await withXCom(app.io, app.globals(), async (xcom) => {
       if (options.out !== undefined) return writeToFile(app, xcom, identity, resolve(options.out))
-      const value = await xcom.pull(identity)
+      const value = await xcom.pull(identity, { default: MISSING })
+      if (value === MISSING) throw await notFound(xcom, identity)
       if (value instanceof Uint8Array) {
         if (options.raw) app.io.stdout.write(value)
         else
@@ -51,6 +47,20 @@ export function registerGet(program: Command, app: App): void {
       )
     })
   })
+}
+
+/** What `pull` returns for a missing XCom here, so the error can say what to do on the command line. */
+const MISSING = Symbol('missing')
+
+/** `E_NOT_FOUND` naming the XCom and the database looked in, with what to try from the command line. */
+async function notFound(xcom: XCom, identity: XComIdentity): Promise<XComError> {
+  const name = formatIdentity(identity)
+  const database = (await xcom.metadata.identity()).description
+  return new XComError(
+    'E_NOT_FOUND',
+    `No XCom ${name} in ${database} (or it expired): see what is there with \`xcom ls --dag ${identity.dagId} --run ${identity.runId}\`, or point --metadata-url (XCOM_METADATA_URL) at the database the tasks use.`,
+    { xcom: name, uri: database },
+  )
 }
 
 /**
@@ -68,7 +78,8 @@ async function writeToFile(app: App, xcom: XCom, identity: XComIdentity, file: s
     },
     { limit: 1 },
   )
-  const size = records[0]?.value.size ?? 0
+  const size = records[0]?.value.size
+  if (size === undefined) throw await notFound(xcom, identity)
   const partial = `${file}.xcom-partial`
   const handle = await open(partial, 'w')
   const progress = startProgress(app.out, { total: size, label: 'get', unit: 'bytes' })

@@ -1,7 +1,7 @@
 import type { XComRecord } from '@xcom/core'
 import type { Command } from 'commander'
 import { type App, addFilters, examples } from '../app.ts'
-import { type FilterOptions, pages, queryOf, withXCom } from '../context.ts'
+import { type FilterOptions, queryOf, withXCom } from '../context.ts'
 import { formatBytes, formatDate, toJson } from '../output.ts'
 
 const HEAD = ['dag', 'run', 'task', 'map', 'key', 'location', 'size', 'stored', 'codec', 'created', 'expires']
@@ -27,7 +27,7 @@ export function registerLs(program: Command, app: App): void {
       let count = 0
       let widths: number[] | undefined
       if (options.json) app.out.write('[')
-      for await (const records of pages(xcom, queryOf(options), limit)) {
+      for await (const records of xcom.pages(queryOf(options), { pageSize: limit })) {
         await app.out.drained()
         if (options.json) {
           for (const record of records) {

@@ -1,14 +1,12 @@
 import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
-import { formatIdentity, type XComIdentity } from '@xcom/core'
+import { formatIdentity } from '@xcom/core'
 import type { Command } from 'commander'
-import { type App, examples } from '../app.ts'
-import { parseDuration, parseMapIndex, withXCom } from '../context.ts'
+import { type App, addIdentity, examples, type IdentityOptions, identityOf } from '../app.ts'
+import { parseDuration, withXCom } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
 
-interface PushOptions {
-  key?: string
-  mapIndex?: number
+interface PushOptions extends IdentityOptions {
   file?: string
   json?: string
   bytes?: boolean
@@ -17,14 +15,11 @@ interface PushOptions {
 
 /** `xcom push`: stores a value from a file, a JSON argument or stdin, for scripts and tests. */
 export function registerPush(program: Command, app: App): void {
-  const command = program
-    .command('push')
-    .description('store a value: a file (as bytes, streamed), a JSON argument, or JSON on stdin')
-    .argument('<dag>', 'DAG id')
-    .argument('<run>', 'run id')
-    .argument('<task>', 'task id')
-    .option('--key <key>', 'XCom key', 'return_value')
-    .option('--map-index <n>', 'map index (-1: not mapped)', parseMapIndex, -1)
+  const command = addIdentity(
+    program
+      .command('push')
+      .description('store a value: a file (as bytes, streamed), a JSON argument, or JSON on stdin'),
+  )
     .option('--file <file>', "push the file's bytes as a binary value, streamed")
     .option('--json <text>', 'push this JSON value')
     .option('--bytes', 'read stdin as bytes (a binary value) instead of JSON text')
@@ -36,7 +31,7 @@ export function registerPush(program: Command, app: App): void {
     'tar c data | xcom push etl r1 archive --bytes',
   ])
   command.action(async (dagId: string, runId: string, taskId: string, options: PushOptions) => {
-    const identity: XComIdentity = { dagId, runId, taskId, key: options.key, mapIndex: options.mapIndex }
+    const identity = identityOf(dagId, runId, taskId, options)
     checkOptions(app, options)
     await withXCom(app.io, app.globals(), async (xcom) => {
       // A backend that cannot stream values back (everything inline) cannot take a stream either: read it whole.

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { type App, addFilters, examples } from '../app.ts'
-import { type FilterOptions, pages, queryOf, withXCom } from '../context.ts'
+import { type FilterOptions, queryOf, withXCom } from '../context.ts'
 import { formatBytes } from '../output.ts'
 
 /** Counts and sizes of one DAG (or of all: `dagId` is `*`). */
@@ -29,7 +29,7 @@ export function registerStats(program: Command, app: App): void {
     await withXCom(app.io, app.globals(), async (xcom) => {
       const byDag = new Map<string, DagStats>()
       const total = emptyStats('*')
-      for await (const records of pages(xcom, queryOf(options))) {
+      for await (const records of xcom.pages(queryOf(options))) {
         for (const record of records) {
           const stats = byDag.get(record.dagId) ?? emptyStats(record.dagId)
           byDag.set(record.dagId, stats)

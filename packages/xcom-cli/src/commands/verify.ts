@@ -2,7 +2,7 @@ import { formatIdentity, type XCom, XComError, type XComRecord } from '@xcom/cor
 import { mapLimit } from '@xcom/core/adapter'
 import type { Command } from 'commander'
 import { type App, addFilters, examples } from '../app.ts'
-import { type FilterOptions, pages, queryOf, withXCom } from '../context.ts'
+import { type FilterOptions, queryOf, withXCom } from '../context.ts'
 import { EXIT } from '../exit-codes.ts'
 import { toJson } from '../output.ts'
 import { startProgress } from '../progress.ts'
@@ -38,13 +38,13 @@ export function registerVerify(program: Command, app: App): void {
       await withXCom(app.io, app.globals(), async (xcom) => {
         let total = 0
         // Counting first costs a pass over rows only, and is done only when a bar will be drawn.
-        if (app.io.stderr.isTTY) for await (const records of pages(xcom, query)) total += records.length
+        if (app.io.stderr.isTTY) for await (const records of xcom.pages(query)) total += records.length
         const progress = startProgress(app.out, { total, label: 'verify' })
         const counts: Record<VerifyStatus, number> = { ok: 0, expired: 0, missing: 0, corrupt: 0, error: 0 }
         let printed = 0
         if (options.json) app.out.write('[')
         try {
-          for await (const records of pages(xcom, query)) {
+          for await (const records of xcom.pages(query)) {
             await app.out.drained()
             // Read in parallel (stores answer slowly, not heavily), printed in the listing's order.
             const results = await mapLimit(records, concurrency, async (record) => {
