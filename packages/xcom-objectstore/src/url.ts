@@ -9,9 +9,9 @@ import {
 import {
   EnvConnectionResolver,
   importModule,
-  maskConnectionId,
   maskText,
   maskUrl,
+  missingConnection,
   pyParseQuery,
   pySplitUrl,
   pyUnquote,
@@ -145,14 +145,7 @@ export async function objectStoreFromUrl(
   let connection: Connection | undefined
   if (parsed.connId !== undefined) {
     connection = await (options.connections ?? new EnvConnectionResolver()).get(parsed.connId)
-    if (!connection) {
-      const shown = maskConnectionId(parsed.connId)
-      const name = shown.toUpperCase()
-      throw new XComError(
-        'E_CONFIG',
-        `${source} names the connection "${shown}", which is not defined: set XCOM_CONN_${name} or AIRFLOW_CONN_${name} (a URI or JSON).`,
-      )
-    }
+    if (!connection) throw missingConnection(parsed.connId, source)
   }
   try {
     return await factory(parsed, connection)

@@ -180,6 +180,15 @@ describe('objectStoreFromUrl', () => {
     )
     expect(missing.message).toContain('XCOM_CONN_NOPE')
     expect(missing.message).toContain('XCOM_OBJECTSTORAGE_PATH')
+    // A hyphen cannot be exported by a shell: the hint names the variable a shell can set.
+    const hyphen = await expectXComError(
+      objectStoreFromUrl('s3://my-conn@bucket', {
+        connections: new EnvConnectionResolver({}),
+        adapters: { s3: fixture('recording-adapter.ts') },
+      }),
+      'E_CONFIG',
+    )
+    expect(hyphen.message).toContain("export XCOM_CONN_MY_CONN='<URI or JSON>'")
     const notAdapter = await expectXComError(
       objectStoreFromUrl('s3://bucket', { adapters: { s3: fixture('no-factory.ts') } }),
       'E_CONFIG',
