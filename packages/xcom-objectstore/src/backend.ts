@@ -107,11 +107,13 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     if (stored.kind !== 'reference') return super.deserializeValue(stored, ctx)
     const { ref, codec } = await checkReference(stored, ctx, this.#codecs, this.maxValueSize)
     const read = await readValue(this.store, ref, codec)
-    if (typeof read === 'string') return this.serializer.deserialize(read)
-    if (ref.format === 'bytes') return read
-    return this.serializer.deserialize(
-      Buffer.from(read.buffer, read.byteOffset, read.byteLength).toString('utf8'),
-    )
+    if (ref.format === 'bytes' && typeof read !== 'string') return read
+    const text =
+      typeof read === 'string'
+        ? read
+        : Buffer.from(read.buffer, read.byteOffset, read.byteLength).toString('utf8')
+    // Text written without envelopes, and just verified against its checksum, needs JSON.parse alone.
+    return this.serializer.deserialize(text, { plain: ref.plainJson === true })
   }
 
   /**

@@ -126,6 +126,21 @@ describe('values and references', () => {
     expect(await xcom.pull({ ...ID, mapIndex: 3, key: 'rows' })).toEqual(value)
   })
 
+  it('reads plain JSON back with JSON.parse alone, and values with envelopes through the decoder', async () => {
+    const { xcom, backend } = fileXCom({ threshold: 0 })
+    const calls: unknown[] = []
+    const deserialize = backend.serializer.deserialize.bind(backend.serializer)
+    backend.serializer.deserialize = (text, options) => {
+      calls.push(options?.plain)
+      return deserialize(text, options)
+    }
+    await xcom.push(ID, { rows: [1, 2, 3] })
+    await xcom.push({ ...ID, key: 'dated' }, { when: new Date(0) })
+    expect(await xcom.pull(ID)).toEqual({ rows: [1, 2, 3] })
+    expect(await xcom.pull({ ...ID, key: 'dated' })).toEqual({ when: new Date(0) })
+    expect(calls).toEqual([true, false])
+  })
+
   it('round-trips JSON larger than 8 MiB (written and read slice by slice) with multi-byte characters', async () => {
     for (const store of [undefined, new MemoryObjectStore()]) {
       const { xcom, backend } = fileXCom({ threshold: 1000, ...(store ? { store } : {}) })
