@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { type CheckResult, type DatabaseIdentity, failedCheck, type ObjectStore, XComError } from '@xcom/core'
-import { settle } from '@xcom/core/adapter'
+import { connectionVariableNames, settle } from '@xcom/core/adapter'
 import { readClaim } from './claim.ts'
 
 /**
@@ -80,8 +80,99 @@ function fixFor(error: unknown, url: string): string {
   if (XComError.is(error, 'E_NOT_FOUND'))
     return `create the bucket (container) of ${url}, or correct XCOM_OBJECTSTORAGE_PATH`
   if (XComError.is(error, 'E_PERMISSION_DENIED'))
-    return 'give the credentials of the connection permission to put, get and delete objects under the prefix'
+    return rejectsCredentials(error)
+      ? `the service does not accept the credentials at all (an unknown key, a wrong secret or an expired token): correct them in ${credentialSource(url)}`
+      : 'give the credentials of the connection permission to put, get and delete objects under the prefix'
   if (XComError.is(error, 'E_CORRUPT'))
     return 'restore the claim, or delete it if only one database uses this prefix'
+  if (unreachable(error)) {
+    const id = connectionIdOf(url)
+    return id === undefined
+      ? 'nothing answers at the storage endpoint: check the network, proxy and DNS'
+      : `nothing answers at the storage endpoint: start the service, or correct the endpoint (endpoint_url, host or gcs.endpoint) in ${credentialSource(url)}`
+  }
   return 'check that the storage service is reachable and the connection (XCOM_CONN_<ID>) is right'
+}
+
+/** Service codes of a refusal of the credentials themselves, not of what they may do (S3, Azure). */
+const REJECTED_CREDENTIALS = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'AuthenticationFailed',
+  'InvalidAuthenticationInfo',
+])
+
+/** The services' words for credentials they do not know (azurite says AuthorizationFailure with the first). */
+const REJECTED_WORDS =
+  /failed to authenticate|invalid_grant|invalid_client|unauthorized_client|invalid credentials|access key id you provided does not exist|signature we calculated does not match/i
+
+/** Network errors meaning nothing answered at the endpoint. */
+const UNREACHABLE = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT)\b/
+
+/** True when the service refused the credentials as invalid (HTTP 401, or a code or text saying so). */
+function rejectsCredentials(error: unknown): boolean {
+  return facts(error).some(
+    (fact) =>
+      fact.status === 401 ||
+      fact.codes.some((code) => REJECTED_CREDENTIALS.has(code)) ||
+      REJECTED_WORDS.test(fact.message),
+  )
+}
+
+/** True when the request got no answer because the endpoint cannot be reached. */
+function unreachable(error: unknown): boolean {
+  return facts(error).some(
+    (fact) => fact.codes.some((code) => UNREACHABLE.test(code)) || UNREACHABLE.test(fact.message),
+  )
+}
+
+interface ErrorFacts {
+  codes: string[]
+  status: number | undefined
+  message: string
+}
+
+/** Code, name, HTTP status and message of an error and its causes (adapters keep the SDK's error as `cause`). */
+function facts(error: unknown): ErrorFacts[] {
+  const found: ErrorFacts[] = []
+  let current = error
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const shape = current as {
+      code?: unknown
+      name?: unknown
+      Code?: unknown
+      status?: unknown
+      statusCode?: unknown
+      message?: unknown
+      cause?: unknown
+      $metadata?: { httpStatusCode?: unknown }
+    }
+    const status = [shape.$metadata?.httpStatusCode, shape.statusCode, shape.status, shape.code].find(
+      (value): value is number => typeof value === 'number',
+    )
+    found.push({
+      codes: [shape.code, shape.name, shape.Code].filter(
+        (value): value is string => typeof value === 'string',
+      ),
+      status,
+      message: typeof shape.message === 'string' ? shape.message : '',
+    })
+    current = shape.cause
+  }
+  return found
+}
+
+/** The connection id of a store URL (`s3://my_conn@bucket/prefix`), if it names one. */
+function connectionIdOf(url: string): string | undefined {
+  return /^[a-z][a-z0-9+.-]*:\/\/([^@/?#]+)@/i.exec(url)?.[1]
+}
+
+/** Where the credentials of a store URL come from: its connection's variables, or the SDK's defaults. */
+function credentialSource(url: string): string {
+  const id = connectionIdOf(url)
+  if (id === undefined) return 'the default credentials the SDK finds (the URL names no connection)'
+  return `the connection "${id}" (${connectionVariableNames(id).join(' or ')})`
 }
