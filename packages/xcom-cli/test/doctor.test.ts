@@ -66,7 +66,7 @@ describe('xcom doctor', () => {
     ])
     expect(run.code).toBe(EXIT.ok)
     expect(JSON.parse((await xcom(['ls', '--json'], env)).stdout)).toEqual([])
-    expect(JSON.parse((await xcom(['gc', '--dry-run', '--json'], env)).stdout).scanned).toBe(0)
+    expect(JSON.parse((await xcom(['gc', '--dry-run', '--json'], env)).stdout).sweep.scanned).toBe(0)
   })
 
   it('names a missing bucket, says how to fix it, and exits 1', async (ctx) => {
