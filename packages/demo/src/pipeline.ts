@@ -28,15 +28,19 @@ interface TaskContext {
   timings: Map<string, number>
 }
 
-/** What each `transform` instance returns: small, so it stays in the metadata database. */
-interface PartitionResult {
-  partition: number
+/** The totals a `transform` instance computes for its partition and `aggregate` adds up for the run. */
+interface OrderTotals {
   orders: number
   customers: number
   revenueCents: bigint
   byStatus: Record<string, number>
   firstOrderAt: Date
   lastOrderAt: Date
+}
+
+/** What each `transform` instance returns: small, so it stays in the metadata database. */
+interface PartitionResult extends OrderTotals {
+  partition: number
 }
 
 /** One customer's totals in a partition's `customers` Map. */
@@ -48,13 +52,7 @@ interface CustomerTotals {
 }
 
 /** What `aggregate` returns. */
-interface Summary {
-  orders: number
-  customers: number
-  revenueCents: bigint
-  byStatus: Record<string, number>
-  firstOrderAt: Date
-  lastOrderAt: Date
+interface Summary extends OrderTotals {
   partitions: number
 }
 

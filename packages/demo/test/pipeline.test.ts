@@ -1,23 +1,18 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, relative, sep } from 'node:path'
+import { join } from 'node:path'
 import { XCom } from '@xcom/core'
 import { SqliteMetadataStore } from '@xcom/sqlite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DAG_ID } from '../src/pipeline.ts'
 import { listRun, listRuns } from '../src/report.ts'
-import { runDemo, runIdOf, tableLine } from './run-demo.ts'
+import { filesUnder, runDemo, runIdOf, tableLine } from './run-demo.ts'
 
 const RECORDS = '20000'
 
-/** Every file under `dir`, relative and '/'-separated, skipping the `.xcom` folder of sidecars and temporary files. */
+/** Every file under `dir` but the `.xcom` folder of sidecars and temporary files, and the prefix's claim. */
 async function objectFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
-  return entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/'))
-    .filter((path) => !path.startsWith('.xcom/') && path !== 'xcom-database.json')
-    .sort()
+  return (await filesUnder(dir)).filter((path) => !path.startsWith('.xcom/') && path !== 'xcom-database.json')
 }
 
 describe('the demo on the embedded default (SQLite + file://)', () => {

@@ -1,35 +1,60 @@
 import { execFile } from 'node:child_process'
+import { readdir } from 'node:fs/promises'
+import { join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { sourceNodeFlags } from '@xcom/testing'
 
 /** The package directory: the demo runs from here, so `XCom.fromEnv` finds the adapters it depends on. */
 export const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url))
 
-/** What a finished demo process left. */
-export interface DemoResult {
+/** What a finished child process left. */
+export interface ChildResult {
   code: number | null
   stdout: string
   stderr: string
+  /** stdout as raw bytes (`xcom get --raw` of a binary value). */
+  bytes: Buffer
+}
+
+/** Runs `node <flags> ...args` in `cwd` with exactly `env`, on the workspace's TypeScript sources. */
+export function runNode(
+  args: string[],
+  env: Record<string, string>,
+  cwd = PACKAGE_DIR,
+): Promise<ChildResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [...sourceNodeFlags(), ...args],
+      { cwd, env, encoding: 'buffer', maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0
+        resolve({ code, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8'), bytes: stdout })
+      },
+    )
+  })
 }
 
 /**
  * Runs `src/pipeline.ts` in a child process from its TypeScript sources, with only `env`'s xcom settings: every
  * `XCOM_*` / `AIRFLOW__*` / `AIRFLOW_CONN_*` variable of this process is dropped first.
  */
-export function runDemo(args: string[], env: Record<string, string>): Promise<DemoResult> {
+export function runDemo(args: string[], env: Record<string, string>): Promise<ChildResult> {
   const base = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !/^(XCOM_|AIRFLOW_)/.test(name)),
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] => !/^(XCOM_|AIRFLOW_)/.test(entry[0]) && entry[1] !== undefined,
+    ),
   )
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--conditions=@xcom/source', 'src/pipeline.ts', ...args],
-      { cwd: PACKAGE_DIR, env: { ...base, ...env }, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0
-        resolve({ code, stdout, stderr })
-      },
-    )
-  })
+  return runNode(['src/pipeline.ts', ...args], { ...base, ...env })
+}
+
+/** Every file under `dir`, relative and '/'-separated, sorted. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/'))
+    .sort()
 }
 
 /** The run id a demo printed (`run manual__...: N orders`). */
