@@ -1,6 +1,7 @@
 import { access, mkdtemp, open, readFile, rm, stat, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative, sep } from 'node:path'
+import { EXIT } from '@xcom/cli'
 import { SerializerRegistry } from '@xcom/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateOrders } from '../src/data.ts'
@@ -9,8 +10,6 @@ import { filesUnder, runDemo, runIdOf, tableLine } from './run-demo.ts'
 import { exportedSettings, runXCom } from './run-xcom.ts'
 
 const RECORDS = 20_000
-/** `xcom`'s exit codes, as packages/xcom-cli/README.md documents them (`@xcom/cli` does not export its `EXIT`). */
-const EXIT = { ok: 0, problems: 1, notFound: 4, corrupt: 5 } as const
 
 /** One element of `xcom ls --json`. */
 interface Listed {

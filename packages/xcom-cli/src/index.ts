@@ -4,6 +4,7 @@
 import { run } from './cli.ts'
 import type { CliIO } from './output.ts'
 
+export { EXIT } from './exit-codes.ts'
 export type { CliIO, OutputStream } from './output.ts'
 
 /**
