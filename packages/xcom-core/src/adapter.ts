@@ -35,6 +35,7 @@ export {
 } from './connections.ts'
 export type { BackendEnvContext } from './from-env.ts'
 export { compareKeys, resolveIdentity, validateIdentifier, validateMapIndex } from './identity.ts'
+export { type LogFields, XComLogger } from './logger.ts'
 export { isSecretName, maskConnectionId, maskConnectionValue, maskText, maskUrl } from './mask.ts'
 export { checkObjectKey, prefixedKey, prefixedListPrefix } from './object-keys.ts'
 export {
@@ -48,3 +49,11 @@ export {
 } from './query.ts'
 export { keyValues, type RecordRow, recordFromRow, recordValues } from './rows.ts'
 export { codeOfHttpStatus, type StoreFailure, storeError } from './store-errors.ts'
+export {
+  type Attributes,
+  activeTelemetry,
+  type CounterName,
+  errorType,
+  type SpanHandle,
+  Telemetry,
+} from './telemetry.ts'

@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { CONNECTION_ENV_PREFIXES } from './connections.ts'
 import { XComError, type XComErrorCode } from './errors.ts'
+import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from './logger.ts'
 import { maskText, maskUrl } from './mask.ts'
 
 /** The environment as a plain record (process.env or a test's own). */
@@ -30,7 +31,22 @@ export const ENV_VARIABLES = {
   ],
   objectStorageChecksum: ['XCOM_OBJECTSTORAGE_CHECKSUM'],
   serializers: ['XCOM_SERIALIZERS'],
+  logLevel: ['XCOM_LOG_LEVEL', 'AIRFLOW__LOGGING__LOGGING_LEVEL'],
+  logFormat: ['XCOM_LOG_FORMAT'],
 } as const
+
+/**
+ * The log level and format `env` sets (XCOM_LOG_LEVEL or Airflow's AIRFLOW__LOGGING__LOGGING_LEVEL, XCOM_LOG_FORMAT).
+ * @throws XComError `E_CONFIG` naming the variable for a value that is not a level or a format.
+ */
+export function readLogSettings(env: Env): { level?: LogLevel; format?: LogFormat } {
+  const level = readSetting(env, ENV_VARIABLES.logLevel)
+  const format = readSetting(env, ENV_VARIABLES.logFormat)
+  return {
+    ...(level ? { level: parseLogLevel(level.value, level.variable) } : {}),
+    ...(format ? { format: parseLogFormat(format.value, format.variable) } : {}),
+  }
+}
 
 /** The embedded default metadata database, used when XCOM_METADATA_URL is unset. */
 export const DEFAULT_METADATA_URL = 'sqlite://.xcom/xcom.db'
@@ -59,6 +75,10 @@ export interface XComConfig {
   objectStorageChecksum: EnvSetting | undefined
   /** `module#export` entries (comma-separated) that register types on the backend's serializer. */
   serializers: EnvSetting | undefined
+  /** The lowest level logged (`XCOM_LOG_LEVEL`, or Airflow's `AIRFLOW__LOGGING__LOGGING_LEVEL`), as written. */
+  logLevel: EnvSetting | undefined
+  /** The default logger's line format (`XCOM_LOG_FORMAT`: text or json). */
+  logFormat: EnvSetting | undefined
   /** Variables that define connections (`XCOM_CONN_*`, `AIRFLOW_CONN_*`). */
   connectionVariables: string[]
 }
@@ -80,6 +100,8 @@ export function readXComConfig(env: Env = process.env): XComConfig {
     objectStorageCompression: readSetting(env, ENV_VARIABLES.objectStorageCompression),
     objectStorageChecksum: readSetting(env, ENV_VARIABLES.objectStorageChecksum),
     serializers: readSetting(env, ENV_VARIABLES.serializers),
+    logLevel: readSetting(env, ENV_VARIABLES.logLevel),
+    logFormat: readSetting(env, ENV_VARIABLES.logFormat),
     connectionVariables: Object.keys(env)
       .filter(
         (name) => CONNECTION_ENV_PREFIXES.some((prefix) => name.startsWith(prefix)) && env[name]?.trim(),
@@ -103,6 +125,8 @@ export function printableConfig(config: XComConfig): Record<string, string> {
     objectStorageCompression: show(config.objectStorageCompression, '(unset: none)'),
     objectStorageChecksum: show(config.objectStorageChecksum, '(unset: crc32)'),
     serializers: show(config.serializers, '(unset: built-in types only)'),
+    logLevel: show(config.logLevel, 'warn'),
+    logFormat: show(config.logFormat, 'text'),
     connections: config.connectionVariables.map((name) => `${name}=***`).join(', ') || '(none)',
   }
 }

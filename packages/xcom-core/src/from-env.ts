@@ -2,9 +2,11 @@ import { BaseXComBackend } from './backend.ts'
 import { type Env, importExport, OBJECT_STORAGE_BACKEND, type XComConfig } from './config.ts'
 import type { ConnectionResolver, MetadataStore, MetadataStoreFactory, XComBackend } from './contracts.ts'
 import { XComError } from './errors.ts'
+import type { LogFormat, Logger, LogLevel } from './logger.ts'
 import { maskText, maskUrl } from './mask.ts'
 import { MemoryMetadataStore } from './memory-metadata-store.ts'
 import type { SerializerRegistry } from './serializer/index.ts'
+import type { TelemetryOptions } from './telemetry.ts'
 
 /** What a backend class may implement to be built by `XCom.fromEnv` (via XCOM_BACKEND). */
 export interface BackendEnvContext {
@@ -23,6 +25,14 @@ export interface XComFromEnvOptions {
   serializer?: SerializerRegistry
   /** Registers types on the backend's serializer, after those of XCOM_SERIALIZERS. */
   register?: (registry: SerializerRegistry) => void
+  /** Where log lines go (console, pino, winston...). @default stderr */
+  logger?: Logger
+  /** @default XCOM_LOG_LEVEL (or AIRFLOW__LOGGING__LOGGING_LEVEL) of `env`, else `warn` */
+  logLevel?: LogLevel
+  /** @default XCOM_LOG_FORMAT of `env`, else `text` */
+  logFormat?: LogFormat
+  /** OpenTelemetry's tracer and meter, or false. @default the global providers' */
+  telemetry?: TelemetryOptions | false
 }
 
 /** Opens the metadata store XCOM_METADATA_URL names, importing its adapter package only now. */

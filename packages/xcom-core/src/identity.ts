@@ -1,4 +1,4 @@
-import type { XComIdentity, XComKey } from './contracts.ts'
+import type { XComContext, XComIdentity, XComKey, XComRecord } from './contracts.ts'
 import { XComError } from './errors.ts'
 
 /** The key Airflow uses for a task's return value; the default key. */
@@ -78,4 +78,16 @@ export function compareKeys(a: XComKey, b: XComKey): number {
 /** Code-unit order, the order of `COLLATE "C"` / SQLite's BINARY on ASCII identifiers. */
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** The context a backend's hooks get for a record: its identity and record id. */
+export function contextOf(record: XComRecord): XComContext {
+  return {
+    dagId: record.dagId,
+    runId: record.runId,
+    taskId: record.taskId,
+    mapIndex: record.mapIndex,
+    key: record.key,
+    recordId: record.id,
+  }
 }

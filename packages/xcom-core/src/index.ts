@@ -25,14 +25,9 @@ export type * from './contracts.ts'
 export { XCOM_ERROR_CODES, XComError, type XComErrorCode, type XComErrorOptions } from './errors.ts'
 export { AIRFLOW_BACKEND_CLASSES, type XComFromEnvOptions } from './from-env.ts'
 export { formatIdentity, IDENTITY_LIMITS, XCOM_RETURN_KEY } from './identity.ts'
+export type { LogFields, LogFormat, Logger, LogLevel } from './logger.ts'
 export { MemoryMetadataStore } from './memory-metadata-store.ts'
+export type { GcOptions, GcProgress, GcReport, PulledXCom, PurgeReport } from './reports.ts'
 export * from './serializer/index.ts'
-export {
-  type GcOptions,
-  type GcProgress,
-  type GcReport,
-  type PulledXCom,
-  type PurgeReport,
-  XCom,
-  type XComOptions,
-} from './xcom.ts'
+export type { MeterLike, SpanLike, TelemetryOptions, TracerLike } from './telemetry.ts'
+export { XCom, type XComOptions } from './xcom.ts'

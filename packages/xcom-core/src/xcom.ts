@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
+import { identityAttributes, storedAttributes } from './attributes.ts'
 import { BaseXComBackend, malformedValue } from './backend.ts'
 import { type CheckReport, runChecks } from './check.ts'
 import { mapLimit } from './concurrency.ts'
-import { type Env, readXComConfig } from './config.ts'
+import { type Env, readLogSettings, readXComConfig } from './config.ts'
 import { EnvConnectionResolver } from './connections.ts'
 import type {
   Bytes,
@@ -10,7 +11,6 @@ import type {
   MetadataStore,
   PushOptions,
   RecordPage,
-  SweepReport,
   XComBackend,
   XComContext,
   XComIdentity,
@@ -20,8 +20,13 @@ import type {
 } from './contracts.ts'
 import { XComError } from './errors.ts'
 import { applySerializers, loadBackend, openMetadataStore, type XComFromEnvOptions } from './from-env.ts'
-import { formatIdentity, resolveIdentity, validateIdentifier } from './identity.ts'
+import { contextOf, formatIdentity, resolveIdentity, validateIdentifier } from './identity.ts'
+import { type LogFormat, type Logger, type LogLevel, XComLogger } from './logger.ts'
+import { Purger } from './purger.ts'
 import { validateQuery } from './query.ts'
+import type { GcOptions, GcReport, PulledXCom, PurgeReport } from './reports.ts'
+import { type SpanHandle, Telemetry, type TelemetryOptions } from './telemetry.ts'
+import { wrap } from './wrap-error.ts'
 
 /** Options of {@link XCom}. */
 export interface XComOptions {
@@ -33,55 +38,17 @@ export interface XComOptions {
   now?: () => Date
   /** How many values `pullMany` and purges handle at once. @default 8 */
   concurrency?: number
-}
-
-/** One XCom returned by `pullMany`; `T` is the type the caller expects its value to have. */
-export interface PulledXCom<T = unknown> extends XComKey {
-  value: T
-}
-
-/** What `clear`, `purgeExpired` and `gc` report. */
-export interface PurgeReport {
-  /** Rows deleted. */
-  deleted: number
-  /** Stored values whose objects were deleted (inline values own no object and are not counted). */
-  purged: number
-  /** Purges that failed; they stay recorded and `gc()` retries them. */
-  failedPurges: number
-}
-
-/** What `gc` reports. In a dry run the counts are what it would do; nothing was deleted or retried. */
-export interface GcReport {
-  /** True when nothing was deleted (`gc({ dryRun: true })`). */
-  dryRun: boolean
-  /** Recorded purges retried and completed (in a dry run: the purges pending, which a real run would retry). */
-  purgesRetried: number
-  /** Recorded purges that failed again (0 in a dry run). */
-  purgesFailed: number
-  /** The backend's sweep of unreferenced objects, if it has one. */
-  sweep: SweepReport | undefined
-}
-
-/** Options of {@link XCom.gc}. */
-export interface GcOptions {
-  /** Objects younger than this are kept (pushes may be in flight). @default 3_600_000 (1 hour) */
-  graceMs?: number
-  /** Recorded purges retried per call. @default 10_000 */
-  maxPurges?: number
-  /** Count what would be retried and deleted, and delete nothing. @default false */
-  dryRun?: boolean
-  /** Called as the work advances, for progress bars on long sweeps (see {@link GcProgress}). */
-  onProgress?: (progress: GcProgress) => void
-}
-
-/** How far `gc` has come: `phase` is the step under way, `done` counts its items, `total` when it is known. */
-export interface GcProgress {
-  /** `purges`: retrying recorded purges; `sweep`: listing the store and deleting what no row references. */
-  phase: 'purges' | 'sweep'
-  /** Purges retried, or objects scanned. */
-  done: number
-  /** The purges to retry; absent for the sweep, whose listing is not counted beforehand. */
-  total?: number
+  /**
+   * OpenTelemetry: the tracer and meter to record spans and metrics with, or false for none.
+   * @default the global providers' when `@opentelemetry/api` is installed (nothing is recorded without an SDK)
+   */
+  telemetry?: TelemetryOptions | false
+  /** Where xcom's log lines go: any object with debug/info/warn/error (console, pino, winston). @default stderr */
+  logger?: Logger
+  /** The lowest level logged. @default XCOM_LOG_LEVEL (or AIRFLOW__LOGGING__LOGGING_LEVEL), else `warn` */
+  logLevel?: LogLevel
+  /** The line format of the default logger (stderr). @default XCOM_LOG_FORMAT, else `text` */
+  logFormat?: LogFormat
 }
 
 /**
@@ -95,6 +62,8 @@ export class XCom {
   readonly backend: XComBackend
   readonly #now: () => Date
   readonly #concurrency: number
+  readonly #telemetry: Telemetry
+  readonly #purger: Purger
   #database: Promise<DatabaseIdentity> | undefined
 
   constructor(options: XComOptions) {
@@ -107,6 +76,23 @@ export class XCom {
     this.backend = options.backend ?? new BaseXComBackend()
     this.#now = options.now ?? (() => new Date())
     this.#concurrency = Math.max(1, options.concurrency ?? 8)
+    const fromEnv = options.logLevel && options.logFormat ? {} : readLogSettings(process.env)
+    this.#telemetry = new Telemetry({
+      telemetry: options.telemetry,
+      logger: new XComLogger({
+        ...(options.logger ? { logger: options.logger } : {}),
+        level: options.logLevel ?? fromEnv.level ?? 'warn',
+        format: options.logFormat ?? fromEnv.format ?? 'text',
+      }),
+    })
+    this.#purger = new Purger({
+      metadata: this.metadata,
+      backend: this.backend,
+      telemetry: this.#telemetry,
+      concurrency: this.#concurrency,
+      identity: () => this.#identity(),
+      rows: () => this.pages({}),
+    })
   }
 
   /**
@@ -130,7 +116,15 @@ export class XCom {
         ...(serializer ? { serializer } : {}),
       })
       await applySerializers(backend, config, options)
-      return new XCom({ metadata, backend })
+      const log = readLogSettings(env)
+      return new XCom({
+        metadata,
+        backend,
+        logLevel: options.logLevel ?? log.level ?? 'warn',
+        logFormat: options.logFormat ?? log.format ?? 'text',
+        ...(options.logger ? { logger: options.logger } : {}),
+        ...(options.telemetry !== undefined ? { telemetry: options.telemetry } : {}),
+      })
     } catch (error) {
       await metadata.close()
       throw error
@@ -142,6 +136,17 @@ export class XCom {
    * @throws XComError `E_INVALID_KEY` before any I/O; serializer and backend errors naming the XCom.
    */
   async push(identity: XComIdentity, value: unknown, options: PushOptions = {}): Promise<XComRecord> {
+    return this.#telemetry.operation('push', identityAttributes(identity), (span) =>
+      this.#push(identity, value, options, span),
+    )
+  }
+
+  async #push(
+    identity: XComIdentity,
+    value: unknown,
+    options: PushOptions,
+    span: SpanHandle,
+  ): Promise<XComRecord> {
     const key = resolveIdentity(identity)
     const expiresAt = options.expiresAt
     if (expiresAt !== undefined && !(expiresAt instanceof Date && Number.isFinite(expiresAt.getTime()))) {
@@ -153,6 +158,8 @@ export class XCom {
     const database = await this.#call('reading the database identity for', key, () => this.#identity())
     const ctx: XComContext = { ...key, recordId: randomUUID(), database }
     const stored = await this.#call('pushing', key, () => this.backend.serializeValue(value, ctx))
+    span.set(storedAttributes(stored))
+    if (stored.kind === 'reference') this.#telemetry.count('xcom.offloaded.values', 1)
     const record: XComRecord = { ...key, id: ctx.recordId, value: stored, createdAt: this.#now(), expiresAt }
     let replaced: XComRecord | undefined
     try {
@@ -170,7 +177,7 @@ export class XCom {
       if (current !== null) await this.backend.purge(stored, ctx).catch(() => {})
       throw wrap(error, 'writing the row of', key)
     }
-    if (replaced) await this.#purgeRecords([replaced])
+    if (replaced) await this.#purger.purge([replaced])
     return record
   }
 
@@ -186,10 +193,18 @@ export class XCom {
   async pull<T = unknown, D = T>(identity: XComIdentity, options: { default: D }): Promise<T | D>
   async pull<T = unknown>(identity: XComIdentity, options?: { default?: never }): Promise<T>
   async pull(identity: XComIdentity, options?: { default?: unknown }): Promise<unknown> {
+    return this.#telemetry.operation('pull', identityAttributes(identity), (span) =>
+      this.#pull(identity, options, span),
+    )
+  }
+
+  async #pull(identity: XComIdentity, options: { default?: unknown } | undefined, span: SpanHandle) {
     const key = resolveIdentity(identity)
     const record = await this.#call('reading the row of', key, () => this.metadata.get(key))
-    const read = record && !this.#expired(record) ? await this.#readCurrent(record) : { gone: record }
+    const read =
+      record && !this.#expired(record) ? await this.#readCurrent(record, undefined, span) : { gone: record }
     if (!('gone' in read)) return read.value
+    span.set({ 'xcom.outcome': 'not_found' })
     if (options && 'default' in options) return options.default
     throw await this.#notFound(
       key,
@@ -233,6 +248,18 @@ export class XCom {
    * (taskId, mapIndex, key). Expired values are left out.
    */
   async pullMany<T = unknown>(query: XComQuery & { dagId: string; runId: string }): Promise<PulledXCom<T>[]> {
+    return this.#telemetry.operation(
+      'pull_many',
+      { 'xcom.dag_id': query?.dagId, 'xcom.run_id': query?.runId },
+      async (span) => {
+        const pulled = await this.#pullMany<T>(query)
+        span.set({ 'xcom.pull_many.count': pulled.length })
+        return pulled
+      },
+    )
+  }
+
+  async #pullMany<T>(query: XComQuery & { dagId: string; runId: string }): Promise<PulledXCom<T>[]> {
     validateIdentifier('dagId', query?.dagId)
     validateIdentifier('runId', query.runId)
     const records = (await this.metadata.getMany(validateQuery({ ...query }))).filter(
@@ -249,9 +276,24 @@ export class XCom {
 
   /** Deletes the selected rows of one DAG and purges their stored values. */
   async clear(query: XComQuery & { dagId: string }): Promise<PurgeReport> {
-    validateIdentifier('dagId', query?.dagId)
-    const deleted = await this.metadata.delete(validateQuery({ ...query }))
-    return { deleted: deleted.length, ...(await this.#purgeRecords(deleted)) }
+    return this.#telemetry.operation(
+      'clear',
+      {
+        'xcom.dag_id': query?.dagId,
+        'xcom.run_id': typeof query?.runId === 'string' ? query.runId : undefined,
+      },
+      async (span) => {
+        validateIdentifier('dagId', query?.dagId)
+        const deleted = await this.metadata.delete(validateQuery({ ...query }))
+        const report = { deleted: deleted.length, ...(await this.#purger.purge(deleted)) }
+        span.set({
+          'xcom.clear.deleted': report.deleted,
+          'xcom.clear.purged': report.purged,
+          'xcom.clear.failed_purges': report.failedPurges,
+        })
+        return report
+      },
+    )
   }
 
   /** A page of rows for tools (`xcom ls`); values are not read. */
@@ -281,7 +323,7 @@ export class XCom {
   /** Deletes rows whose `expiresAt` has passed and purges their values. */
   async purgeExpired(): Promise<PurgeReport> {
     const deleted = await this.metadata.delete({ expiredBefore: this.#now() })
-    return { deleted: deleted.length, ...(await this.#purgeRecords(deleted)) }
+    return { deleted: deleted.length, ...(await this.#purger.purge(deleted)) }
   }
 
   /**
@@ -289,25 +331,16 @@ export class XCom {
    * `options.graceMs`. With `dryRun` it only counts: the purges pending and the objects the sweep would delete.
    */
   async gc(options: GcOptions = {}): Promise<GcReport> {
-    const { graceMs = 3_600_000, dryRun = false, onProgress } = options
-    const pending = (await this.metadata.pendingPurges(options.maxPurges ?? 10_000)).map((p) => p.record)
-    const purges = dryRun
-      ? { purged: pending.length, failedPurges: 0 }
-      : await this.#purgeRecords(pending, (done) =>
-          onProgress?.({ phase: 'purges', done, total: pending.length }),
-        )
-    const sweep = this.backend.sweep
-      ? await this.backend.sweep({
-          graceMs,
-          database: await this.#identity(),
-          referenced: () => this.#referencedRecords(),
-          dryRun,
-          ...(onProgress
-            ? { onProgress: (scanned: number) => onProgress({ phase: 'sweep', done: scanned }) }
-            : {}),
-        })
-      : undefined
-    return { dryRun, purgesRetried: purges.purged, purgesFailed: purges.failedPurges, sweep }
+    return this.#telemetry.operation('gc', { 'xcom.gc.dry_run': options.dryRun === true }, async (span) => {
+      const report = await this.#purger.gc(options)
+      span.set({
+        'xcom.gc.purges_retried': report.purgesRetried,
+        'xcom.gc.purges_failed': report.purgesFailed,
+        'xcom.gc.scanned': report.sweep?.scanned,
+        'xcom.gc.deleted': report.sweep?.deleted,
+      })
+      return report
+    })
   }
 
   /**
@@ -337,43 +370,6 @@ export class XCom {
     return this.#database
   }
 
-  async *#referencedRecords(): AsyncIterable<XComRecord> {
-    for await (const page of this.pages({})) yield* page
-    for (const purge of await this.metadata.pendingPurges(Number.MAX_SAFE_INTEGER)) yield purge.record
-  }
-
-  /**
-   * Purges each record's value. Stores queue purges for references only, so only those are resolved; a failure
-   * stays recorded for gc(). A malformed row, or a reference that names no object of its XCom (`E_CORRUPT`), owns
-   * nothing that could be deleted: its purge is resolved, and the sweep collects any object it left.
-   */
-  async #purgeRecords(
-    records: XComRecord[],
-    onDone?: (done: number) => void,
-  ): Promise<{ purged: number; failedPurges: number }> {
-    const resolved: string[] = []
-    let purged = 0
-    let failed = 0
-    let done = 0
-    await mapLimit(records, this.#concurrency, async (record) => {
-      if (record.value.kind !== 'inline')
-        try {
-          if (record.value.kind === 'reference') {
-            await this.backend.purge(record.value, contextOf(record))
-            purged++
-          }
-          resolved.push(record.id)
-        } catch (error) {
-          if (XComError.is(error, 'E_CORRUPT')) resolved.push(record.id)
-          else failed++
-        }
-      done++
-      onDone?.(done)
-    })
-    if (resolved.length > 0) await this.metadata.resolvePurges(resolved)
-    return { purged, failedPurges: failed }
-  }
-
   /**
    * The record's value, or `gone` when the XCom was cleared while it was read. A value whose object vanished because
    * a concurrent push replaced the row is read again from the new row: the result was current at some moment of the
@@ -382,16 +378,22 @@ export class XCom {
   async #readCurrent<T = unknown>(
     first: XComRecord,
     read: (record: XComRecord) => Promise<T> = (record) => this.#deserialize(record) as Promise<T>,
+    span?: SpanHandle,
   ): Promise<{ value: T } | { gone: undefined }> {
     let record = first
     for (let attempt = 1; ; attempt++) {
       try {
+        span?.set(storedAttributes(record.value))
         return { value: await read(record) }
       } catch (error) {
         if (!XComError.is(error, 'E_NOT_FOUND') || attempt >= RACE_RETRIES) throw error
         const current = await this.#call('reading the row of', record, () => this.metadata.get(record))
         if (!current || this.#expired(current)) return { gone: undefined }
         if (current.id === record.id) throw error
+        this.#telemetry.logger.info(
+          `XCom ${formatIdentity(record)} was replaced while it was read; reading the new value (attempt ${attempt + 1} of ${RACE_RETRIES}).`,
+          { xcom: formatIdentity(record) },
+        )
         record = current
       }
     }
@@ -436,40 +438,3 @@ export class XCom {
 
 /** How many times a pull reads again after the value it was reading was replaced under it. */
 const RACE_RETRIES = 5
-
-function contextOf(record: XComRecord): XComContext {
-  return {
-    dagId: record.dagId,
-    runId: record.runId,
-    taskId: record.taskId,
-    mapIndex: record.mapIndex,
-    key: record.key,
-    recordId: record.id,
-  }
-}
-
-/** Names the XCom in an error: an XComError keeps its code; anything else becomes `E_BACKEND`. */
-function wrap(error: unknown, action: string, key: XComKey): XComError {
-  const xcom = formatIdentity(key)
-  if (XComError.is(error)) {
-    if (error.xcom !== undefined) return error
-    return new XComError(error.code, `${capitalize(action)} XCom ${xcom}: ${error.message}`, {
-      cause: error.cause ?? error,
-      xcom,
-      uri: error.uri,
-      path: error.path,
-    })
-  }
-  return new XComError(
-    'E_BACKEND',
-    `${capitalize(action)} XCom ${xcom} failed: ${(error as Error)?.message ?? String(error)}`,
-    {
-      cause: error,
-      xcom,
-    },
-  )
-}
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1)
-}

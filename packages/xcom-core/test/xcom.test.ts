@@ -1,59 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import {
-  BaseXComBackend,
-  MemoryMetadataStore,
-  type StoredValue,
-  type SweepContext,
-  XCom,
-  type XComBackend,
-  type XComContext,
-  XComError,
-  type XComRecord,
-} from '../src/index.ts'
+import { BaseXComBackend, MemoryMetadataStore, XCom, XComError, type XComRecord } from '../src/index.ts'
+
+import { ExternalBackend } from './fixtures/external-backend.ts'
 
 const id = { dagId: 'dag', runId: 'run', taskId: 'task' }
-
-/** A backend that keeps every value "outside" the database, in a map, like an object store would. */
-class ExternalBackend implements XComBackend {
-  readonly objects = new Map<string, string>()
-  failPurges = false
-  purged: string[] = []
-  async serializeValue(value: unknown, ctx: XComContext): Promise<StoredValue> {
-    const data = JSON.stringify(value)
-    this.objects.set(ctx.recordId, data)
-    return { kind: 'reference', ref: { uri: `ext://${ctx.recordId}` }, size: data.length }
-  }
-  async deserializeValue(stored: StoredValue): Promise<unknown> {
-    if (stored.kind === 'malformed') throw new XComError('E_CORRUPT', stored.reason)
-    if (stored.kind === 'inline') return JSON.parse(stored.data)
-    const data = this.objects.get(stored.ref.uri.slice(6))
-    if (data === undefined)
-      throw new XComError('E_NOT_FOUND', `${stored.ref.uri} is missing`, { uri: stored.ref.uri })
-    return JSON.parse(data)
-  }
-  async purge(stored: StoredValue): Promise<void> {
-    if (stored.kind !== 'reference') return
-    if (this.failPurges) throw new Error('store unavailable')
-    this.objects.delete(stored.ref.uri.slice(6))
-    this.purged.push(stored.ref.uri)
-  }
-  display(stored: StoredValue): string {
-    return stored.kind === 'reference' ? stored.ref.uri : stored.kind === 'inline' ? stored.data : ''
-  }
-  async sweep(ctx: SweepContext) {
-    const referenced = new Set<string>()
-    for await (const { value } of ctx.referenced())
-      if (value.kind === 'reference') referenced.add(value.ref.uri.slice(6))
-    let deleted = 0
-    for (const key of [...this.objects.keys()]) {
-      if (!referenced.has(key)) {
-        if (!ctx.dryRun) this.objects.delete(key)
-        deleted++
-      }
-    }
-    return { scanned: this.objects.size + (ctx.dryRun ? 0 : deleted), deleted, failed: [] }
-  }
-}
 
 async function rejection(promise: Promise<unknown>): Promise<XComError> {
   try {
