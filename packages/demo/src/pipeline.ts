@@ -276,15 +276,15 @@ function printCommands(runId: string, filled: Record<string, string>): void {
     .filter((name) => name in filled)
     .map((name) => `${name}=${quote(filled[name] ?? '')}`)
   const run = quote(runId)
-  // In this repository the command is `pnpm -s xcom`; where @xcom/cli is installed, plain `xcom`.
+  // In this repository the command is `pnpm --silent xcom`; where @xcom/cli is installed, plain `xcom`.
   console.log(
-    '\nLook at this run with the xcom command (`pnpm -s xcom` here, `xcom` with @xcom/cli installed):',
+    '\nLook at this run with the xcom command (`pnpm --silent xcom` here, `xcom` with @xcom/cli installed):',
   )
   if (settings.length) console.log(`  export ${settings.join(' ')}`)
-  console.log(`  pnpm -s xcom ls --dag ${DAG_ID} --run ${run}`)
-  console.log(`  pnpm -s xcom get ${DAG_ID} ${run} report`)
-  console.log(`  pnpm -s xcom get ${DAG_ID} ${run} transform --map-index 0`)
-  console.log(`  pnpm -s xcom verify --dag ${DAG_ID}`)
+  console.log(`  pnpm --silent xcom ls --dag ${DAG_ID} --run ${run}`)
+  console.log(`  pnpm --silent xcom get ${DAG_ID} ${run} report`)
+  console.log(`  pnpm --silent xcom get ${DAG_ID} ${run} transform --map-index 0`)
+  console.log(`  pnpm --silent xcom verify --dag ${DAG_ID}`)
 }
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {

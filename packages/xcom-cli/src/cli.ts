@@ -48,6 +48,10 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .showSuggestionAfterError()
   for (const override of OVERRIDES)
     program.option(override.flag, `${override.description} (${override.variable})`)
+  program.option(
+    '-v, --verbose',
+    'debug logs on stderr (XCOM_LOG_LEVEL=debug; XCOM_LOG_FORMAT=json for JSON lines)',
+  )
   program.addHelpText(
     'after',
     `
@@ -58,7 +62,8 @@ Examples:
   $ xcom ls --dag etl
   $ xcom get etl manual__2024-01-01 extract
   $ XCOM_METADATA_URL=postgres://xcom@db/airflow xcom doctor
-  $ xcom --path s3://aws@bucket/xcom verify --dag etl`,
+  $ xcom --path s3://aws@bucket/xcom verify --dag etl
+  $ xcom --verbose get etl r1 extract`,
   )
   for (const register of [
     registerLs,

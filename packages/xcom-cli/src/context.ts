@@ -7,7 +7,7 @@ export interface Override {
   /** The commander flag, e.g. `--metadata-url <url>`. */
   flag: string
   /** The option's name once parsed. */
-  option: keyof GlobalOptions
+  option: Exclude<keyof GlobalOptions, 'verbose'>
   /** The variable it sets (xcom's own spelling, which wins over Airflow's). */
   variable: string
   description: string
@@ -21,6 +21,8 @@ export interface GlobalOptions {
   compression?: string
   checksum?: string
   backend?: string
+  /** `--verbose`: debug logs on stderr (XCOM_LOG_LEVEL=debug). */
+  verbose?: boolean
 }
 
 /** The flags every command takes, and the variable each one overrides. */
@@ -76,6 +78,10 @@ export function effectiveEnv(
     merged[override.variable] = value
     flags.set(override.variable, override.flag.split(' ')[0] as string)
   }
+  if (options.verbose) {
+    merged.XCOM_LOG_LEVEL = 'debug'
+    flags.set('XCOM_LOG_LEVEL', '--verbose')
+  }
   return { env: merged, flags }
 }
 
@@ -88,7 +94,8 @@ export async function withXCom<T>(
   options: GlobalOptions,
   work: (xcom: XCom) => Promise<T>,
 ): Promise<T> {
-  const xcom = await XCom.fromEnv(effectiveEnv(io.env, options).env)
+  // Log lines go to the command's stderr, beside its own messages, never into stdout's tables or JSON.
+  const xcom = await XCom.fromEnv(effectiveEnv(io.env, options).env, { logStream: io.stderr })
   try {
     return await work(xcom)
   } finally {

@@ -133,6 +133,36 @@ describe('main(argv, io)', () => {
     expect((await run(['config'], { ...env, NO_COLOR: '1' }, { tty: true })).stdout).not.toMatch(ANSI)
   })
 
+  it('--verbose writes debug lines to stderr only; XCOM_LOG_FORMAT=json makes them JSON; quiet by default', async () => {
+    expect((await run(['push', 'logs', 'r1', 't', '--json', '[1, 2]'], env)).stderr).not.toContain('debug')
+    const verbose = await run(['--verbose', 'get', 'logs', 'r1', 't', '--raw'], env)
+    expect(JSON.parse(verbose.stdout)).toEqual([1, 2])
+    expect(verbose.stderr).toMatch(
+      /^xcom debug: pull done in [\d.]+ ms \(xcom\.dag_id=logs .*xcom\.location=inline/m,
+    )
+    const json = await run(['get', 'logs', 'r1', 't', '--raw'], {
+      ...env,
+      XCOM_LOG_LEVEL: 'debug',
+      XCOM_LOG_FORMAT: 'json',
+    })
+    expect(JSON.parse(json.stdout)).toEqual([1, 2])
+    expect(JSON.parse(json.stderr.trim().split('\n')[0] as string)).toMatchObject({
+      level: 'debug',
+      logger: 'xcom',
+      msg: expect.stringMatching(/^pull done in/),
+      'xcom.task_id': 't',
+    })
+    const config = await run(['--verbose', 'config', '--json'], env)
+    expect(JSON.parse(config.stdout)).toContainEqual({
+      setting: 'logLevel',
+      value: 'debug',
+      source: '--verbose',
+    })
+    const bad = await run(['ls'], { ...env, XCOM_LOG_LEVEL: 'chatty' })
+    expect(bad.code).toBe(EXIT.config)
+    expect(bad.stderr).toMatch(/^xcom: E_CONFIG: XCOM_LOG_LEVEL="chatty" is not a log level/)
+  })
+
   it('push from stdin, get back, and E_NOT_FOUND exits 4', async () => {
     expect((await run(['push', 'etl', 'r1', 't'], env, { stdin: '{"when": "now"}' })).code).toBe(EXIT.ok)
     expect(JSON.parse((await run(['get', 'etl', 'r1', 't', '--raw'], env)).stdout)).toEqual({ when: 'now' })

@@ -2,7 +2,7 @@ import { BaseXComBackend } from './backend.ts'
 import { type Env, importExport, OBJECT_STORAGE_BACKEND, type XComConfig } from './config.ts'
 import type { ConnectionResolver, MetadataStore, MetadataStoreFactory, XComBackend } from './contracts.ts'
 import { XComError } from './errors.ts'
-import type { LogFormat, Logger, LogLevel } from './logger.ts'
+import type { LogFormat, Logger, LogLevel, LogStream } from './logger.ts'
 import { maskText, maskUrl } from './mask.ts'
 import { MemoryMetadataStore } from './memory-metadata-store.ts'
 import type { SerializerRegistry } from './serializer/index.ts'
@@ -31,6 +31,8 @@ export interface XComFromEnvOptions {
   logLevel?: LogLevel
   /** @default XCOM_LOG_FORMAT of `env`, else `text` */
   logFormat?: LogFormat
+  /** Where the default logger writes its lines. @default process.stderr */
+  logStream?: LogStream
   /** OpenTelemetry's tracer and meter, or false. @default the global providers' */
   telemetry?: TelemetryOptions | false
 }

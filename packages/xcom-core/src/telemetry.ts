@@ -128,6 +128,8 @@ export class Telemetry {
   operation<T>(name: Operation, attributes: Attributes, fn: (span: SpanHandle) => Promise<T>): Promise<T> {
     const started = performance.now()
     const split: Attributes = { 'xcom.operation.name': name }
+    // What a debug line says about the call: only gathered when someone will read it.
+    const described = this.logger.enabled('debug') ? { ...attributes } : undefined
     let size: number | undefined
     return active.run(this, () =>
       this.span(`xcom.${name}`, attributes, async (span) => {
@@ -135,6 +137,7 @@ export class Telemetry {
           recording: span.recording,
           set(added) {
             span.set(added)
+            if (described) Object.assign(described, added)
             if (added['xcom.location'] !== undefined) split['xcom.location'] = added['xcom.location']
             if (typeof added['xcom.value.size'] === 'number') size = added['xcom.value.size']
           },
@@ -145,8 +148,14 @@ export class Telemetry {
           split['error.type'] = errorType(error)
           throw error
         } finally {
-          this.#duration?.record((performance.now() - started) / 1000, split)
+          const seconds = (performance.now() - started) / 1000
+          this.#duration?.record(seconds, split)
           if (size !== undefined && (name === 'push' || name === 'pull')) this.#size?.record(size, split)
+          if (described)
+            this.logger.debug(
+              `${name} ${split['error.type'] ? `failed (${split['error.type']})` : 'done'} in ${(seconds * 1000).toFixed(1)} ms`,
+              described,
+            )
         }
       }),
     )

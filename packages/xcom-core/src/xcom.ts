@@ -21,7 +21,7 @@ import type {
 import { XComError } from './errors.ts'
 import { applySerializers, loadBackend, openMetadataStore, type XComFromEnvOptions } from './from-env.ts'
 import { contextOf, formatIdentity, resolveIdentity, validateIdentifier } from './identity.ts'
-import { type LogFormat, type Logger, type LogLevel, XComLogger } from './logger.ts'
+import { type LogFormat, type Logger, type LogLevel, type LogStream, XComLogger } from './logger.ts'
 import { Purger } from './purger.ts'
 import { validateQuery } from './query.ts'
 import type { GcOptions, GcReport, PulledXCom, PurgeReport } from './reports.ts'
@@ -49,6 +49,8 @@ export interface XComOptions {
   logLevel?: LogLevel
   /** The line format of the default logger (stderr). @default XCOM_LOG_FORMAT, else `text` */
   logFormat?: LogFormat
+  /** Where the default logger writes its lines. @default process.stderr */
+  logStream?: LogStream
 }
 
 /**
@@ -83,6 +85,7 @@ export class XCom {
         ...(options.logger ? { logger: options.logger } : {}),
         level: options.logLevel ?? fromEnv.level ?? 'warn',
         format: options.logFormat ?? fromEnv.format ?? 'text',
+        ...(options.logStream ? { stream: options.logStream } : {}),
       }),
     })
     this.#purger = new Purger({
@@ -123,6 +126,7 @@ export class XCom {
         logLevel: options.logLevel ?? log.level ?? 'warn',
         logFormat: options.logFormat ?? log.format ?? 'text',
         ...(options.logger ? { logger: options.logger } : {}),
+        ...(options.logStream ? { logStream: options.logStream } : {}),
         ...(options.telemetry !== undefined ? { telemetry: options.telemetry } : {}),
       })
     } catch (error) {

@@ -38,17 +38,19 @@ export function registerDoctor(program: Command, app: App): void {
  */
 async function runChecks(app: App): Promise<Check[]> {
   const { env } = effectiveEnv(app.io.env, app.globals())
-  const built = await settle(() => XCom.fromEnv(env))
+  const built = await settle(() => XCom.fromEnv(env, { logStream: app.io.stderr }))
   if (built.ok) return closing(built.value, async (xcom) => (await xcom.check()).checks)
   const databaseOnly = Object.fromEntries(
     Object.entries(env).filter(([name]) => !BACKEND_VARIABLES.has(name)),
   )
-  const opened = await settle(() => XCom.fromEnv(databaseOnly))
+  const opened = await settle(() => XCom.fromEnv(databaseOnly, { logStream: app.io.stderr }))
   const database = opened.ok
     ? await closing(opened.value, (xcom) => checkMetadata(xcom.metadata))
     : { check: failedCheck('metadata database', opened.error, DATABASE_FIX), database: undefined }
   const checks = [database.check]
-  const backend = await settle(() => XCom.fromEnv({ ...env, XCOM_METADATA_URL: 'memory://' }))
+  const backend = await settle(() =>
+    XCom.fromEnv({ ...env, XCOM_METADATA_URL: 'memory://' }, { logStream: app.io.stderr }),
+  )
   if (!backend.ok)
     checks.push(
       failedCheck('backend', backend.error, 'check XCOM_BACKEND and the XCOM_OBJECTSTORAGE_* variables'),
