@@ -177,13 +177,16 @@ export class Telemetry {
     const parent = api.context.active()
     const span = tracer.startSpan(
       name,
-      { kind: options.client ? SPAN_KIND_CLIENT : SPAN_KIND_INTERNAL, attributes: defined(attributes) },
+      { kind: options.client ? SPAN_KIND_CLIENT : SPAN_KIND_INTERNAL },
       parent,
     )
+    const recording = span.isRecording()
+    // Attributes are copied only for a span that records them: a no-op tracer costs one call and no garbage.
+    if (recording) span.setAttributes(defined(attributes))
     const handle: SpanHandle = {
-      recording: span.isRecording(),
+      recording,
       set: (added) => {
-        if (handle.recording) span.setAttributes(defined(added))
+        if (recording) span.setAttributes(defined(added))
       },
     }
     try {

@@ -1,0 +1,109 @@
+// Telemetry overhead: 10,000 inline push+pull through the XCom facade, three ways in one process, interleaved:
+// no instrumentation (`telemetry: false`), @opentelemetry/api present with no SDK registered (the default), and the
+// SDK (batching span processor, as the Node SDK sets up) with in-memory exporters. Reports each as a ratio of the first (medians of interleaved rounds).
+// Two metadata stores: SQLite in a file (the embedded default, what a deployment runs) and the in-memory store (no I/O
+// at all: the worst case for any per-call overhead).
+// Run: `pnpm --filter @xcom/integration-tests bench` (part of `pnpm bench`).
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { context, metrics, trace } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
+import { BatchSpanProcessor, InMemorySpanExporter, TracerProvider } from '@opentelemetry/sdk-trace'
+import { MemoryMetadataStore, type MetadataStore, XCom } from '@xcom/core'
+import { SqliteMetadataStore } from '@xcom/sqlite'
+
+const OPS = 10_000
+const ROUNDS = Number(process.env.XCOM_BENCH_ROUNDS ?? 15)
+
+class CollectOnDemand extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+const value = { rows: [1, 2, 3], label: 'a small inline value', ok: true }
+
+async function pushPull(xcom: XCom): Promise<number> {
+  const started = performance.now()
+  for (let index = 0; index < OPS; index++) {
+    const id = { dagId: 'bench', runId: 'r1', taskId: 't', mapIndex: index % 100 }
+    await xcom.push(id, value)
+    await xcom.pull(id)
+  }
+  return performance.now() - started
+}
+
+const spans = new InMemorySpanExporter()
+// A batching processor, as OpenTelemetry's Node SDK sets up by default: spans are exported off the hot path.
+const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: spans })] })
+const reader = new CollectOnDemand()
+const meterProvider = new MeterProvider({ readers: [reader] })
+const contextManager = new AsyncLocalStorageContextManager().enable()
+
+let metadata: MetadataStore = new MemoryMetadataStore()
+const sides = {
+  'no instrumentation': () => new XCom({ metadata, telemetry: false, logLevel: 'silent' }),
+  'API, no SDK': () => new XCom({ metadata, logLevel: 'silent' }),
+  'SDK, in-memory exporters': () =>
+    new XCom({
+      metadata,
+      logLevel: 'silent',
+      telemetry: { tracer: tracerProvider.getTracer('bench'), meter: meterProvider.getMeter('bench') },
+    }),
+}
+
+async function timed(name: keyof typeof sides): Promise<number> {
+  const withSdk = name === 'SDK, in-memory exporters'
+  if (withSdk) context.setGlobalContextManager(contextManager)
+  try {
+    const ms = await pushPull(sides[name]())
+    await tracerProvider.forceFlush()
+    spans.reset()
+    await reader.collect()
+    return ms
+  } finally {
+    if (withSdk) context.disable()
+  }
+}
+
+/** Times each side over interleaved rounds on `store` and prints the medians as ratios of no instrumentation. */
+async function compare(label: string, store: MetadataStore, rounds: number): Promise<void> {
+  metadata = store
+  const times: Record<string, number[]> = {}
+  for (const name of Object.keys(sides) as (keyof typeof sides)[]) {
+    await timed(name) // warm-up
+    times[name] = []
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const name of Object.keys(sides) as (keyof typeof sides)[]) {
+      globalThis.gc?.()
+      times[name]?.push(await timed(name))
+    }
+  }
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
+  const base = median(times['no instrumentation'] as number[])
+  console.log(
+    `telemetry overhead: ${OPS} inline push+pull on ${label}, median of ${rounds} interleaved rounds`,
+  )
+  for (const [name, values] of Object.entries(times)) {
+    const ms = median(values)
+    console.log(
+      `  ${name.padEnd(26)} ${ms.toFixed(1).padStart(8)} ms  ${((ms / 1000 / OPS) * 1e6).toFixed(2).padStart(6)} µs per push+pull  ratio ${(ms / base).toFixed(3)}`,
+    )
+  }
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'xcom-telemetry-bench-'))
+try {
+  const sqlite = new SqliteMetadataStore({ path: join(dir, 'xcom.db') })
+  await compare('SQLite (a file, the embedded default)', sqlite, ROUNDS)
+  await sqlite.close()
+  await compare('MemoryMetadataStore (no I/O)', new MemoryMetadataStore(), ROUNDS)
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
+trace.disable()
+metrics.disable()
