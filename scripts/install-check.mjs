@@ -4,8 +4,10 @@
 //   peer whose range the current core satisfies;
 // - each cloud adapter installs alone with npm next to a NEWER compatible @xcom/core (the next patch): one copy of core
 //   in the tree, the adapter's errors are that copy's XComError, an ESM import and a type-checked use work, and no
-//   other cloud's SDK came along.
-import { execFileSync } from 'node:child_process'
+//   other cloud's SDK came along;
+// - core alone, without its optional peer @opentelemetry/api: push, pull, clear and gc work, and a failed purge is
+//   still a warning on stderr (telemetry is optional, the logs are not).
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -222,8 +224,62 @@ if (!(error instanceof core.XComError) || !core.XComError.is(error, 'E_CONFIG'))
       console.error(`install check ${adapter.name}: FAILED\n  ${problems.join('\n  ')}`)
     }
   }
+  failures += coreWithoutOpenTelemetry(core)
 } finally {
   rmSync(work, { recursive: true, force: true })
 }
 if (adapters.length === 0) console.log('install check: no cloud adapters in this tree')
 process.exit(failures > 0 ? 1 : 0)
+
+/** Installs core alone (npm leaves optional peers out) and runs the API with and without a failing purge. */
+function coreWithoutOpenTelemetry(core) {
+  const dir = join(work, 'core-alone')
+  mkdirSync(dir)
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({
+      name: 'core-alone',
+      private: true,
+      type: 'module',
+      dependencies: { '@xcom/core': `file:${core}` },
+    }),
+  )
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], dir)
+  writeFileSync(
+    join(dir, 'use.mjs'),
+    `import { BaseXComBackend, MemoryMetadataStore, XCom } from '@xcom/core'
+class Outside extends BaseXComBackend {
+  async serializeValue(value) { return { kind: 'reference', ref: { uri: 'outside://bucket/object' }, size: 1 } }
+  async deserializeValue() { return 'outside' }
+  async purge() { throw new Error('store unavailable') }
+}
+const id = { dagId: 'd', runId: 'r', taskId: 't' }
+const xcom = new XCom({ metadata: new MemoryMetadataStore(), backend: new Outside() })
+await xcom.push(id, 1)
+if ((await xcom.pull(id)) !== 'outside') process.exit(1)
+const report = await xcom.clear({ dagId: 'd' })
+if (report.failedPurges !== 1) process.exit(2)
+await xcom.gc({ graceMs: 0 })
+`,
+  )
+  const problems = []
+  if (existsSync(join(dir, 'node_modules', '@opentelemetry', 'api')))
+    problems.push('@opentelemetry/api was installed with @xcom/core (it should stay an optional peer)')
+  const used = spawnSync('node', ['use.mjs'], { cwd: dir, encoding: 'utf8' })
+  if (used.status !== 0)
+    problems.push(`the API failed without @opentelemetry/api (exit ${used.status}): ${used.stderr}`)
+  else if (
+    !/^xcom warn: Purging the replaced or cleared value of XCom d\/r\/t\/return_value failed/m.test(
+      used.stderr,
+    )
+  )
+    problems.push(`no warning on stderr for the failed purge (stderr: ${JSON.stringify(used.stderr)})`)
+  if (problems.length === 0) {
+    console.log(
+      'install check @xcom/core alone, without @opentelemetry/api: ok (no telemetry, a warning for the failed purge)',
+    )
+    return 0
+  }
+  console.error(`install check @xcom/core without @opentelemetry/api: FAILED\n  ${problems.join('\n  ')}`)
+  return 1
+}
