@@ -12,7 +12,13 @@ import {
   type SweepReport,
   type XComContext,
 } from '@xcom/core'
-import { type BackendEnvContext, malformedValue, plainBytes, toReadableStream } from '@xcom/core/adapter'
+import {
+  activeTelemetry,
+  type BackendEnvContext,
+  malformedValue,
+  plainBytes,
+  toReadableStream,
+} from '@xcom/core/adapter'
 import { checkObjectStore } from './check.ts'
 import type { ChecksumAlgorithm } from './checksum.ts'
 import { PrefixClaim } from './claim.ts'
@@ -22,6 +28,7 @@ import { type BackendSettings, type ObjectStoreXComBackendOptions, resolveOption
 import { type ObjectRead, openValueStream, readObject, readValue } from './read.ts'
 import { checkReference, ownedKey } from './reference.ts'
 import { sweepStore } from './sweep.ts'
+import { traced } from './telemetry.ts'
 import { ValueWriter } from './write.ts'
 
 /**
@@ -106,14 +113,17 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
   override async deserializeValue(stored: StoredValue, ctx: XComContext): Promise<unknown> {
     if (stored.kind !== 'reference') return super.deserializeValue(stored, ctx)
     const { ref, codec } = await checkReference(stored, ctx, this.#codecs, this.maxValueSize)
-    const read = await readValue(this.store, ref, codec)
+    const read = await readValue(this.store, ref, codec, ctx)
     if (ref.format === 'bytes' && typeof read !== 'string') return read
-    const text =
-      typeof read === 'string'
-        ? read
-        : Buffer.from(read.buffer, read.byteOffset, read.byteLength).toString('utf8')
-    // Text written without envelopes, and just verified against its checksum, needs JSON.parse alone.
-    return this.serializer.deserialize(text, { plain: ref.plainJson === true })
+    return traced(activeTelemetry(), 'xcom.deserialize', {}, async (span) => {
+      if (span.recording) span.set({ 'xcom.value.size': ref.size, 'xcom.value.format': 'json' })
+      const text =
+        typeof read === 'string'
+          ? read
+          : Buffer.from(read.buffer, read.byteOffset, read.byteLength).toString('utf8')
+      // Text written without envelopes, and just verified against its checksum, needs JSON.parse alone.
+      return this.serializer.deserialize(text, { plain: ref.plainJson === true })
+    })
   }
 
   /**
@@ -131,7 +141,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
       )
     }
     const { ref, codec } = await checkReference(stored, ctx, this.#codecs, this.maxValueSize)
-    return openValueStream(this.store, ref, codec)
+    return openValueStream(this.store, ref, codec, ctx)
   }
 
   /**
@@ -173,7 +183,16 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
    */
   async sweep(ctx: SweepContext): Promise<SweepReport> {
     await this.#claim.check(ctx.database)
-    return sweepStore(this.store, ctx, this.#settings.now().getTime() - ctx.graceMs)
+    const report = await sweepStore(this.store, ctx, this.#settings.now().getTime() - ctx.graceMs)
+    const { logger } = activeTelemetry()
+    if (logger.enabled('info')) {
+      const { scanned, deleted, failed, foreign = 0, incomplete = 0 } = report
+      logger.info(
+        `Swept ${this.store.url}${ctx.dryRun ? ' (dry run)' : ''}: ${scanned} objects scanned, ${deleted} unreferenced ${ctx.dryRun ? 'to delete' : 'deleted'}, ${failed.length} failed, ${foreign} of other databases left, ${incomplete} leftovers of interrupted writes removed.`,
+        { uri: this.store.url, scanned, deleted, failed: failed.length, foreign, incomplete },
+      )
+    }
+    return report
   }
 
   /**

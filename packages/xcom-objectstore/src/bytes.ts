@@ -166,16 +166,24 @@ export function checkDigest(expected: Expected, size: number, checksum: string):
 /**
  * Passes bytes through while hashing them; errors the stream with `E_CORRUPT` when it carries more bytes than
  * expected, or, at its end, when the size or checksum differs. A consumer must not trust the bytes of such a stream
- * before it ends cleanly.
+ * before it ends cleanly. `failed` is called once when it does.
  */
-export function verifying(expected: Expected): TransformStream<Uint8Array, Uint8Array> {
+export function verifying(expected: Expected, failed?: () => void): TransformStream<Uint8Array, Uint8Array> {
   const tally = verifier(expected)
+  const guarded = (step: () => void) => {
+    try {
+      step()
+    } catch (error) {
+      failed?.()
+      throw error
+    }
+  }
   return new TransformStream({
     transform(chunk, controller) {
-      tally.take(chunk)
+      guarded(() => tally.take(chunk))
       controller.enqueue(chunk)
     },
-    flush: () => tally.check(),
+    flush: () => guarded(() => tally.check()),
   })
 }
 

@@ -1,9 +1,19 @@
-import { type Bytes, type Codec, type ObjectInfo, type ObjectStore, XComError } from '@xcom/core'
-import { plainBytes } from '@xcom/core/adapter'
+import {
+  type Bytes,
+  type Codec,
+  type ObjectBody,
+  type ObjectInfo,
+  type ObjectStore,
+  XComError,
+  type XComKey,
+} from '@xcom/core'
+import { activeTelemetry, plainBytes, type Telemetry } from '@xcom/core/adapter'
 import { readVerified, readVerifiedText, sized, verifying } from './bytes.ts'
+import { algorithmOf } from './checksum.ts'
 import type { CodecLookup } from './codecs.ts'
 import { expectedOf, META, type ObjectReference } from './reference.ts'
 import { uriOf } from './store-util.ts'
+import { countChecksumFailure, locationAttributes, logReplicaFallback, traced } from './telemetry.ts'
 
 /**
  * Reads the object of a checked reference, verified against its size and checksum and decompressed to exactly its
@@ -16,33 +26,75 @@ export async function readValue(
   store: ObjectStore,
   ref: ObjectReference,
   codec: Codec | undefined,
+  xcom?: XComKey,
 ): Promise<Bytes | string> {
-  return firstReplica(store, ref, async (replica) => {
-    const body = await replica.get(ref.objectKey)
-    if (body.size !== ref.storedSize) {
-      throw new XComError(
-        'E_CORRUPT',
-        `The object ${ref.uri} is corrupt: it holds ${body.size} bytes where ${ref.storedSize} were written. Clear this XCom and push it again.`,
-        { uri: ref.uri },
-      )
-    }
-    if (!codec && ref.format === 'json') return readVerifiedText(body, expectedOf(ref))
-    const storedBytes = await readVerified(body, expectedOf(ref))
-    if (!codec) return storedBytes
-    const raw = await codec
-      .decompress(storedBytes, { maxSize: ref.size, uri: ref.uri })
-      .catch((error: unknown) => {
-        throw XComError.is(error, 'E_TOO_LARGE') ? inflatesPast(ref) : error
-      })
-    if (raw.byteLength !== ref.size) {
-      throw new XComError(
-        'E_CORRUPT',
-        `The object ${ref.uri} is corrupt: it decompresses to ${raw.byteLength} bytes where ${ref.size} were written.`,
-        { uri: ref.uri },
-      )
-    }
-    return plainBytes(raw)
+  const telemetry = activeTelemetry()
+  return firstReplica(store, ref, xcom, async (replica) => {
+    const stored = await download<Bytes | string>(telemetry, replica, ref, (body) =>
+      !codec && ref.format === 'json'
+        ? readVerifiedText(body, expectedOf(ref))
+        : readVerified(body, expectedOf(ref)),
+    )
+    if (!codec || typeof stored === 'string') return stored
+    return traced(telemetry, 'xcom.decompress', { 'xcom.codec': codec.name }, async (span) => {
+      if (span.recording) span.set({ 'xcom.value.stored_size': ref.storedSize, 'xcom.value.size': ref.size })
+      const raw = await codec
+        .decompress(stored, { maxSize: ref.size, uri: ref.uri })
+        .catch((error: unknown) => {
+          throw XComError.is(error, 'E_TOO_LARGE') ? inflatesPast(ref) : error
+        })
+      if (raw.byteLength !== ref.size) {
+        throw new XComError(
+          'E_CORRUPT',
+          `The object ${ref.uri} is corrupt: it decompresses to ${raw.byteLength} bytes where ${ref.size} were written.`,
+          { uri: ref.uri },
+        )
+      }
+      return plainBytes(raw)
+    })
   })
+}
+
+/**
+ * Gets the object from one replica and `read`s it (verifying size and checksum) in client span `xcom.download`; a
+ * verification failure (`E_CORRUPT`) counts in `xcom.checksum.failures`.
+ */
+async function download<T>(
+  telemetry: Telemetry,
+  replica: ObjectStore,
+  ref: ObjectReference,
+  read: (body: ObjectBody) => Promise<T>,
+): Promise<T> {
+  return traced(
+    telemetry,
+    'xcom.download',
+    {},
+    async (span) => {
+      if (span.recording)
+        span.set({
+          ...locationAttributes(replica.url),
+          'xcom.object.key': ref.objectKey,
+          'xcom.value.stored_size': ref.storedSize,
+          'xcom.checksum.algorithm': algorithmOf(ref.checksum),
+        })
+      const body = await replica.get(ref.objectKey)
+      try {
+        if (body.size !== ref.storedSize) {
+          throw new XComError(
+            'E_CORRUPT',
+            `The object ${ref.uri} is corrupt: it holds ${body.size} bytes where ${ref.storedSize} were written. Clear this XCom and push it again.`,
+            { uri: ref.uri },
+          )
+        }
+        return await read(body)
+      } catch (error) {
+        if (XComError.is(error, 'E_CORRUPT'))
+          countChecksumFailure(telemetry, replica.url, algorithmOf(ref.checksum))
+        throw error
+      }
+    },
+    { client: true },
+  )
 }
 
 /**
@@ -54,9 +106,22 @@ export async function openValueStream(
   store: ObjectStore,
   ref: ObjectReference,
   codec: Codec | undefined,
+  xcom?: XComKey,
 ): Promise<ReadableStream<Bytes>> {
-  const body = await firstReplica(store, ref, (replica) => replica.get(ref.objectKey))
-  const verified = body.stream().pipeThrough(verifying(expectedOf(ref)))
+  const telemetry = activeTelemetry()
+  let source = store
+  const body = await firstReplica(store, ref, xcom, (replica) => {
+    source = replica
+    // Only the request is in the span: the bytes are read, verified and decompressed as the caller consumes them.
+    return download(telemetry, replica, ref, async (opened) => opened)
+  })
+  const verified = body
+    .stream()
+    .pipeThrough(
+      verifying(expectedOf(ref), () =>
+        countChecksumFailure(telemetry, source.url, algorithmOf(ref.checksum)),
+      ),
+    )
   return codec
     ? inflated(
         verified.pipeThrough(codec.decompressStream({ maxSize: ref.size, uri: ref.uri })),
@@ -95,7 +160,11 @@ export async function readObject(
   const stored =
     checksum === undefined
       ? plainBytes(await body.bytes())
-      : await readVerified(body, { size: info.size, checksum, uri })
+      : await readVerified(body, { size: info.size, checksum, uri }).catch((error: unknown) => {
+          if (XComError.is(error, 'E_CORRUPT'))
+            countChecksumFailure(activeTelemetry(), store.url, algorithmOf(checksum))
+          throw error
+        })
   const named = info.metadata[META.codec]
   const recorded = Number(info.metadata[META.size])
   // A recorded size bounds decompression exactly; without one, maxValueSize does.
@@ -117,14 +186,18 @@ export async function readObject(
 async function firstReplica<T>(
   store: ObjectStore,
   ref: ObjectReference,
+  xcom: XComKey | undefined,
   read: (replica: ObjectStore) => Promise<T>,
 ): Promise<T> {
   const errors: unknown[] = []
-  for (const replica of store.replicas ?? [store]) {
+  const replicas = store.replicas ?? [store]
+  for (const [index, replica] of replicas.entries()) {
     try {
       return await read(replica)
     } catch (error) {
       errors.push(error)
+      const next = replicas[index + 1]
+      if (next) logReplicaFallback(activeTelemetry(), xcom, replica.url, ref.objectKey, next.url, error)
     }
   }
   const failure = errors.find((error) => !XComError.is(error, 'E_NOT_FOUND'))

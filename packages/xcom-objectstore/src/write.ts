@@ -1,6 +1,13 @@
 import type { Codec, SerializerRegistry, StoredValue, XComContext } from '@xcom/core'
 import { XComError } from '@xcom/core'
-import { concatBytes, plainBytes, readChunks, toReadableStream } from '@xcom/core/adapter'
+import {
+  type Attributes,
+  activeTelemetry,
+  concatBytes,
+  plainBytes,
+  readChunks,
+  toReadableStream,
+} from '@xcom/core/adapter'
 import { type BinaryValue, chunksOf, hashing, isBinaryValue, readHead, utf8Slices } from './bytes.ts'
 import { CHECKSUM_ALGORITHMS, checksumOf } from './checksum.ts'
 import type { PrefixClaim } from './claim.ts'
@@ -8,6 +15,7 @@ import { objectKeyOf } from './keys.ts'
 import { type BackendSettings, checkValueSize } from './options.ts'
 import { type ObjectReference, objectMetadata } from './reference.ts'
 import { uriOf } from './store-util.ts'
+import { cheapSpan, locationAttributes, logCompressionSkipped, logOffloaded, traced } from './telemetry.ts'
 
 /** Bytes of a stream value compressed on trial to decide whether compressing the whole stream is worth it. */
 const COMPRESSION_SAMPLE = 1024 * 1024
@@ -23,6 +31,8 @@ interface Upload {
   compressionSkipped: string | undefined
   /** The JSON text holds no envelope. */
   plainJson?: boolean
+  /** A stream of unknown length: its codec, if any, runs inside the upload (no `xcom.compress` span of its own). */
+  streamed?: boolean
 }
 
 /** What is known of the stored bytes: before the upload (some of it), or after (all of it). */
@@ -55,8 +65,14 @@ export class ValueWriter {
   async serialize(value: unknown, ctx: XComContext): Promise<StoredValue> {
     if (isBinaryValue(value)) return this.#serializeBinary(value, ctx)
     const { threshold, compression, checksum } = this.#settings
-    const { text, plain } = this.#serializer.serializeText(value)
-    const size = Buffer.byteLength(text, 'utf8')
+    const serialized = cheapSpan(activeTelemetry(), 'xcom.serialize', (span) => {
+      const { text, plain } = this.#serializer.serializeText(value)
+      const size = Buffer.byteLength(text, 'utf8')
+      if (span.recording) span.set({ 'xcom.value.size': size, 'xcom.value.format': 'json' })
+      return { text, plain, size }
+    })
+    // Awaited only when it is a span's promise: a bare serialization costs no extra tick.
+    const { text, plain, size } = serialized instanceof Promise ? await serialized : serialized
     if (threshold === -1 || size <= threshold) return this.#inline(text, size)
     this.#checkSize(size)
     // Large uncompressed text is encoded slice by slice while it is written: no second copy of the value.
@@ -132,9 +148,9 @@ export class ValueWriter {
     let stored = raw
     let upload: Upload = { format, codec: undefined, compressionSkipped: undefined, plainJson }
     if (compression) {
-      const compressed = await compression.compress(raw)
-      if (this.#pays(raw.byteLength, compressed.byteLength)) {
-        stored = plainBytes(compressed)
+      const compressed = await this.#compress(ctx, compression, raw)
+      if (compressed) {
+        stored = compressed
         upload = { ...upload, codec: compression }
       } else {
         upload = { ...upload, compressionSkipped: compression.name }
@@ -157,6 +173,27 @@ export class ValueWriter {
     return this.#write(ctx, upload, hashed.chunks, { size, storedSize }, () => ({ size, ...hashed.digest() }))
   }
 
+  /**
+   * Compresses a value held in memory in span `xcom.compress`: the compressed bytes, or undefined when they do not
+   * shrink it enough (`xcom.compression.skipped`).
+   */
+  async #compress(ctx: XComContext, codec: Codec, raw: Uint8Array): Promise<Uint8Array | undefined> {
+    const telemetry = activeTelemetry()
+    return traced(telemetry, 'xcom.compress', { 'xcom.codec': codec.name }, async (span) => {
+      const compressed = await codec.compress(raw)
+      const pays = this.#pays(raw.byteLength, compressed.byteLength)
+      if (!pays) logCompressionSkipped(telemetry, ctx, codec.name, raw.byteLength, compressed.byteLength)
+      if (span.recording)
+        span.set({
+          'xcom.value.size': raw.byteLength,
+          'xcom.compression.output_size': compressed.byteLength,
+          'xcom.value.stored_size': pays ? compressed.byteLength : raw.byteLength,
+          'xcom.compression.skipped': !pays,
+        })
+      return pays ? plainBytes(compressed) : undefined
+    })
+  }
+
   /** Writes a stream value larger than the threshold: the head already read, then the rest, hashed on the way. */
   async #uploadStream(
     ctx: XComContext,
@@ -165,13 +202,22 @@ export class ValueWriter {
     rest: AsyncIterator<Uint8Array>,
   ): Promise<StoredValue> {
     const { compression } = this.#settings
-    let upload: Upload = { format: 'bytes', codec: undefined, compressionSkipped: undefined }
+    let upload: Upload = { format: 'bytes', codec: undefined, compressionSkipped: undefined, streamed: true }
     if (compression) {
       const sample = concatBytes(takeBytes(head, COMPRESSION_SAMPLE)).subarray(0, COMPRESSION_SAMPLE)
+      // A trial on a sample, not a compression of the value: no span of its own (the upload span says the codec).
       const compressed = await compression.compress(sample)
-      upload = this.#pays(sample.byteLength, compressed.byteLength)
-        ? { ...upload, codec: compression }
-        : { ...upload, compressionSkipped: compression.name }
+      if (this.#pays(sample.byteLength, compressed.byteLength)) upload = { ...upload, codec: compression }
+      else {
+        upload = { ...upload, compressionSkipped: compression.name }
+        logCompressionSkipped(
+          activeTelemetry(),
+          ctx,
+          compression.name,
+          sample.byteLength,
+          compressed.byteLength,
+        )
+      }
     }
     let size = headSize
     const checkSize = (bytes: number) => this.#checkSize(bytes)
@@ -210,26 +256,43 @@ export class ValueWriter {
     const createdAt = new Date().toISOString()
     const metadata = objectMetadata(ctx, database, { ...upload, createdAt, ...known })
     const contentType = upload.format === 'json' ? 'application/json' : 'application/octet-stream'
+    const telemetry = activeTelemetry()
     try {
-      const { size: written } = await store.put(objectKey, body, {
-        metadata,
-        contentType,
-        ...(known.storedSize === undefined ? {} : { size: known.storedSize }),
-      })
-      const facts = done()
-      if (written !== facts.storedSize) {
-        throw new XComError(
-          'E_BACKEND',
-          `Writing ${uri}: the store reports ${written} bytes written where ${facts.storedSize} were sent.`,
-          { uri },
-        )
-      }
+      const facts = await traced(
+        telemetry,
+        'xcom.upload',
+        {},
+        async (span) => {
+          if (span.recording) span.set(uploadAttributes(store.url, objectKey, upload, this.#settings))
+          const { size: written } = await store.put(objectKey, body, {
+            metadata,
+            contentType,
+            ...(known.storedSize === undefined ? {} : { size: known.storedSize }),
+          })
+          const facts = done()
+          if (span.recording)
+            span.set({ 'xcom.value.size': facts.size, 'xcom.value.stored_size': facts.storedSize })
+          if (written !== facts.storedSize) {
+            throw new XComError(
+              'E_BACKEND',
+              `Writing ${uri}: the store reports ${written} bytes written where ${facts.storedSize} were sent.`,
+              { uri },
+            )
+          }
+          return facts
+        },
+        { client: true },
+      )
+      const codec = upload.codec?.name ?? 'none'
+      if (upload.codec)
+        telemetry.count('xcom.compression.saved', facts.size - facts.storedSize, { 'xcom.codec': codec })
+      logOffloaded(telemetry, ctx, uri, facts.size, facts.storedSize, codec)
       const ref: ObjectReference = {
         uri,
         objectKey,
         size: facts.size,
         storedSize: facts.storedSize,
-        codec: upload.codec?.name ?? 'none',
+        codec,
         format: upload.format,
         checksum: facts.checksum,
         createdAt,
@@ -267,6 +330,24 @@ function writeFailed(error: unknown, uri: string): XComError {
     cause: error,
     uri,
   })
+}
+
+/** What `xcom.upload` says of a write before it starts: where, what and how (the object key carries no secret). */
+function uploadAttributes(
+  storeUrl: string,
+  objectKey: string,
+  upload: Upload,
+  settings: BackendSettings,
+): Attributes {
+  return {
+    ...locationAttributes(storeUrl),
+    'xcom.object.key': objectKey,
+    'xcom.value.format': upload.format,
+    'xcom.codec': upload.codec?.name ?? 'none',
+    'xcom.compression.skipped': upload.compressionSkipped === undefined ? undefined : true,
+    'xcom.checksum.algorithm': settings.checksum,
+    'xcom.upload.streamed': upload.streamed === true,
+  }
 }
 
 /** The first chunks of `chunks` holding at least `size` bytes. */

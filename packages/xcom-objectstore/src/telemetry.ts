@@ -1,0 +1,114 @@
+import { formatIdentity, type XComKey } from '@xcom/core'
+import { type Attributes, errorType, type SpanHandle, type Telemetry } from '@xcom/core/adapter'
+import { uriOf } from './store-util.ts'
+
+/**
+ * Where a store keeps its objects, as span attributes: the URL's scheme and bucket (the part after any `conn_id@`),
+ * never the rest of the URL. Same reading as core's `xcom.storage.*` of the operation span.
+ */
+export function locationAttributes(storeUrl: string): Attributes {
+  const match = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)/i.exec(storeUrl)
+  const host = match?.[2] ?? ''
+  return {
+    'xcom.storage.scheme': match?.[1]?.toLowerCase(),
+    'xcom.storage.bucket': host.slice(host.lastIndexOf('@') + 1) || undefined,
+  }
+}
+
+/** `debug`: the configured codec was not used for this value because it did not shrink it enough. */
+export function logCompressionSkipped(
+  telemetry: Telemetry,
+  ctx: XComKey,
+  codec: string,
+  size: number,
+  compressedSize: number | undefined,
+): void {
+  if (!telemetry.logger.enabled('debug')) return
+  const xcom = formatIdentity(ctx)
+  const trial = compressedSize === undefined ? '' : ` (${compressedSize} bytes compressed)`
+  telemetry.logger.debug(
+    `XCom ${xcom}: ${codec} skipped, ${size} bytes do not compress enough${trial}; stored uncompressed.`,
+    { xcom, codec, size, compressedSize },
+  )
+}
+
+/** `debug`: a value went to object storage. */
+export function logOffloaded(
+  telemetry: Telemetry,
+  ctx: XComKey,
+  uri: string,
+  size: number,
+  storedSize: number,
+  codec: string,
+): void {
+  if (!telemetry.logger.enabled('debug')) return
+  const xcom = formatIdentity(ctx)
+  telemetry.logger.debug(
+    `XCom ${xcom} offloaded to ${uri}: ${size} bytes stored as ${storedSize} (codec ${codec}).`,
+    { xcom, uri, size, storedSize, codec },
+  )
+}
+
+/** `warn`: reading one replica failed and the next is read instead. */
+export function logReplicaFallback(
+  telemetry: Telemetry,
+  ctx: XComKey | undefined,
+  failed: string,
+  objectKey: string,
+  next: string,
+  error: unknown,
+): void {
+  if (!telemetry.logger.enabled('warn')) return
+  const xcom = ctx ? formatIdentity(ctx) : objectKey
+  const uri = uriOf(failed, objectKey)
+  const code = errorType(error)
+  telemetry.logger.warn(
+    `Reading XCom ${xcom} from ${uri} failed (${code}), reading the next replica (${next}): ${(error as Error)?.message ?? String(error)}`,
+    { xcom, uri, code, next },
+  )
+}
+
+/** Counts a stored copy whose bytes failed their size or checksum check (`E_CORRUPT` from verification). */
+export function countChecksumFailure(telemetry: Telemetry, storeUrl: string, algorithm?: string): void {
+  telemetry.count('xcom.checksum.failures', 1, {
+    'xcom.storage.scheme': locationAttributes(storeUrl)['xcom.storage.scheme'],
+    'xcom.checksum.algorithm': algorithm,
+  })
+}
+
+/** Whether each telemetry's spans were recording when last seen: decides whether an optional span is worth starting. */
+const recordingSeen = new WeakMap<Telemetry, boolean>()
+
+/** `telemetry.span(...)`, remembering whether the span was recorded (see {@link cheapSpan}). */
+export function traced<T>(
+  telemetry: Telemetry,
+  name: string,
+  attributes: Attributes,
+  fn: (span: SpanHandle) => Promise<T>,
+  options?: { client?: boolean },
+): Promise<T> {
+  return telemetry.span(
+    name,
+    attributes,
+    (span) => {
+      recordingSeen.set(telemetry, span.recording)
+      return fn(span)
+    },
+    options,
+  )
+}
+
+/**
+ * Runs the synchronous `fn` in span `name` when this telemetry's spans were recording when last seen (or were never
+ * seen), else bare: without an SDK, work that may stay on the inline path pays no span (a no-op span costs ~1 µs).
+ */
+export function cheapSpan<T>(
+  telemetry: Telemetry,
+  name: string,
+  fn: (span: SpanHandle) => T,
+): T | Promise<T> {
+  if (recordingSeen.get(telemetry) === false) return fn(NOT_RECORDING)
+  return traced(telemetry, name, {}, async (span) => fn(span))
+}
+
+const NOT_RECORDING: SpanHandle = { recording: false, set() {} }
