@@ -8,13 +8,18 @@ import {
 import { XComError } from '@xcom/core'
 import type { AzureCredentialOptions } from './connection.ts'
 import { scrub } from './errors.ts'
+import type { RetryLogPolicy } from './retries.ts'
 
-/** Builds the service client from credential options (first of: connection string, key, SAS, anonymous). */
+/**
+ * Builds the service client from credential options (first of: connection string, key, SAS, anonymous), with the
+ * `policy` run per attempt (the retry log).
+ */
 export function buildServiceClient(
   options: AzureCredentialOptions & { retryOptions?: StorageRetryOptions | undefined },
   url: string,
+  policy: RetryLogPolicy,
 ): BlobServiceClient {
-  const pipeline: StoragePipelineOptions = options.retryOptions ? { retryOptions: options.retryOptions } : {}
+  const pipeline = withPolicy(options.retryOptions ? { retryOptions: options.retryOptions } : {}, policy)
   if (options.connectionString) {
     try {
       return BlobServiceClient.fromConnectionString(options.connectionString, pipeline)
@@ -68,6 +73,27 @@ export function buildServiceClient(
     `No Azure credentials for ${url}: pass accountKey, sasToken or connectionString, anonymous: true for a public container, ` +
       'or a client built with a credential of @azure/identity (e.g. new BlobServiceClient(accountUrl, new DefaultAzureCredential())).',
   )
+}
+
+/**
+ * `options` with `policy` added at position `perRetry`. Every client derived from a service client (container, blob)
+ * shares its pipeline but hands its options to @azure/core-client again, which would add the policy again and fail
+ * ("Duplicate policy names"): so `additionalPolicies` (honoured, though missing from the storage package's type) is
+ * given to the first reader only.
+ */
+export function withPolicy(
+  options: StoragePipelineOptions,
+  policy: { name: string; sendRequest: (...args: never[]) => unknown },
+): StoragePipelineOptions {
+  let given = false
+  return Object.defineProperty({ ...options }, 'additionalPolicies', {
+    enumerable: true,
+    get() {
+      if (given) return undefined
+      given = true
+      return [{ policy, position: 'perRetry' }]
+    },
+  })
 }
 
 /** The account name in an account URL: the first host label, or the first path segment for an IP or localhost. */

@@ -30,6 +30,7 @@ import { removeUncommittedBlobs } from './incomplete.ts'
 import { listBlobPages } from './list.ts'
 import { decodeMetadata, encodeMetadata } from './metadata.ts'
 import { type AzureBlobObjectStoreOptions, type AzureSettings, resolveOptions } from './options.ts'
+import { retryLogPolicy } from './retries.ts'
 import { BlockReader, stageBlocks } from './upload.ts'
 
 /**
@@ -72,7 +73,8 @@ export class AzureBlobObjectStore implements ObjectStore {
       // A buffer's blocks are views of it; a stream's chunks are copied together into each block.
       wholeBufferPut: true,
     }
-    const client = options.client ?? buildServiceClient(options, this.url)
+    // A client passed in keeps its own pipeline: its retries are not logged (see the README).
+    const client = options.client ?? buildServiceClient(options, this.url, retryLogPolicy(settings))
     this.containerClient =
       'getContainerClient' in client ? client.getContainerClient(settings.container) : client
     this.#deleter = new BlobDeleter({

@@ -4,6 +4,7 @@ import { XComError } from '@xcom/core'
 import { JWT, PassThroughClient } from 'google-auth-library'
 import type { GcsConnectionOptions, GcsCredentials } from './connection.ts'
 import { fastCrc32cValidator } from './crc32c.ts'
+import { loggingRetryableErrorFn, type ObjectScope } from './retries.ts'
 import type { GcsObjectStoreOptions } from './store.ts'
 
 /** The scopes @google-cloud/storage asks for by default. */
@@ -16,14 +17,16 @@ const STORAGE_SCOPES = [
 /**
  * The client of a store given no ready `client`: its `storageOptions`, the authentication below, the faster CRC-32C
  * (unless `storageOptions` names one), `apiEndpoint`, and retries with `idempotencyStrategy: RetryAlways` under
- * `retryOptions` and `maxRetries`.
+ * `retryOptions` and `maxRetries`, each retry logged (its `retryableErrorFn`, the caller's or the SDK's, is wrapped).
  * @throws XComError `E_CONFIG` when the key file cannot be read or is not JSON.
  */
 export function buildStorage(
   options: GcsConnectionOptions & Pick<GcsObjectStoreOptions, 'retryOptions' | 'storageOptions'>,
   url: string,
+  scope: ObjectScope,
 ): Storage {
   const base = options.storageOptions ?? {}
+  const decide = options.retryOptions?.retryableErrorFn ?? base.retryOptions?.retryableErrorFn
   return new Storage({
     ...base,
     ...authOptionsOf(options, url),
@@ -34,6 +37,8 @@ export function buildStorage(
       ...base.retryOptions,
       ...options.retryOptions,
       ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+      // The SDK asks this before each retry: the one hook it offers to log them.
+      retryableErrorFn: loggingRetryableErrorFn(scope, decide),
     },
   })
 }

@@ -159,7 +159,7 @@ export class GcsObjectStore implements ObjectStore {
     this.#validation = options.validation ?? 'crc32c'
     this.#deleteConcurrency = positive(options.deleteConcurrency, 'deleteConcurrency', this.url) ?? 16
     this.#pageSize = positive(options.pageSize, 'pageSize', this.url) ?? 1000
-    this.client = options.client ?? buildStorage(options, this.url)
+    this.client = options.client ?? buildStorage(options, this.url, this)
     this.#bucket = this.client.bucket(this.bucket)
   }
 

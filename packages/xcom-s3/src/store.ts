@@ -35,6 +35,7 @@ import { bodyOf, responseBody } from './download.ts'
 import { toXComError } from './errors.ts'
 import { abortIncompleteUploads } from './incomplete.ts'
 import { MAX_OBJECT_SIZE, type S3ObjectStoreOptions, type StoreSettings, storeSettings } from './options.ts'
+import { addRetryLog } from './retries.ts'
 import { uploadBody } from './upload.ts'
 
 /**
@@ -100,6 +101,8 @@ export class S3ObjectStore implements ObjectStore {
     this.#secrets = secretsOf(options.credentials)
     this.#ownsClient = options.client === undefined
     this.client = options.client ?? createClient(options, this.#settings.maxSockets)
+    // A client passed in gets the log too (added once, without this store's connection id: others may share it).
+    addRetryLog(this.client, this.#ownsClient ? options.connectionId : undefined)
   }
 
   /**

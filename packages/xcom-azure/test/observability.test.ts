@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto'
+import { AccountSASPermissions, BlobServiceClient } from '@azure/storage-blob'
+import { context, trace } from '@opentelemetry/api'
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace'
+import { MemoryMetadataStore, XCom } from '@xcom/core'
+import { ObjectStoreXComBackend } from '@xcom/objectstore'
+import { expectBytes, randomBytes } from '@xcom/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { withPolicy } from '../src/client.ts'
+import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from '../src/index.ts'
+import { startFaultProxy } from './fault-proxy.ts'
+import { azuriteFor } from './support.ts'
+
+const ID = { dagId: 'etl', runId: 'run-1', taskId: 'extract' }
+/** What Azure answers when it is briefly overloaded: a status its retry policy retries. */
+const BUSY = { status: 503, headers: { 'x-ms-error-code': 'ServerBusy' }, body: '' }
+/** Quick retries, so the tests do not wait the SDK's default 4 s between attempts. */
+const FAST_RETRIES = { maxTries: 4, retryDelayInMs: 10, maxRetryDelayInMs: 50 }
+
+const spans = new InMemorySpanExporter()
+const tracer = new TracerProvider({
+  spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
+}).getTracer('test')
+beforeAll(() => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+})
+afterAll(() => {
+  context.disable()
+})
+
+interface Line {
+  level: string
+  message: string
+  fields: Record<string, unknown>
+}
+
+/** A console-like logger keeping every line. */
+function captureLogger() {
+  const lines: Line[] = []
+  const at = (level: string) => (message: string, fields: Record<string, unknown>) => {
+    lines.push({ level, message, fields })
+  }
+  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } }
+}
+
+const azurite = await azuriteFor('the observability tests')
+const proxy =
+  azurite &&
+  (await startFaultProxy(new URL(azurite.connectionString.match(/BlobEndpoint=([^;]+)/)?.[1] ?? '').origin))
+afterAll(async () => {
+  await proxy?.stop()
+})
+
+describe.runIf(azurite && proxy)('retries of the Azure client are logged at info', () => {
+  const target = azurite as NonNullable<typeof azurite>
+  const faults = proxy as NonNullable<typeof proxy>
+  const accountUrl = () => `${faults.endpoint}/${target.azurite?.accountName}`
+  const sas = () =>
+    new URL(
+      target.service.generateAccountSasUrl(
+        new Date(Date.now() + 3_600_000),
+        AccountSASPermissions.parse('rwdlac'),
+        'sco',
+      ),
+    ).search
+  const configurations: [string, () => Partial<AzureBlobObjectStoreOptions>, () => string][] = [
+    [
+      'an account key',
+      () => ({ accountName: target.azurite?.accountName, accountKey: target.azurite?.accountKey }),
+      () => target.azurite?.accountKey ?? '',
+    ],
+    ['a SAS token', () => ({ sasToken: sas() }), () => new URLSearchParams(sas()).get('sig') ?? ''],
+  ]
+
+  for (const [name, credentials, secretOf] of configurations) {
+    it(`one line per retry of a push and a pull, naming the URI and the attempt, without ${name}`, async () => {
+      const store = new AzureBlobObjectStore({
+        ...credentials(),
+        accountUrl: accountUrl(),
+        container: target.container,
+        prefix: `${target.runPrefix}/${randomUUID()}`,
+        connectionId: 'conn',
+        retryOptions: FAST_RETRIES,
+      })
+      const { lines, logger } = captureLogger()
+      const backend = new ObjectStoreXComBackend({ store, threshold: 0 })
+      const xcom = new XCom({
+        metadata: new MemoryMetadataStore(),
+        backend,
+        logger,
+        logLevel: 'info',
+        telemetry: { tracer },
+      })
+      faults.failNext(2, BUSY, (request) => request.method === 'PUT' && /\/retried\//.test(request.url ?? ''))
+      await xcom.push({ ...ID, key: 'retried' }, { rows: [1, 2, 3] })
+      faults.failNext(1, BUSY, (request) => request.method === 'GET' && /\/retried\//.test(request.url ?? ''))
+      expect(await xcom.pull({ ...ID, key: 'retried' })).toEqual({ rows: [1, 2, 3] })
+      const [objectKey] = await keysOf(store)
+      const uri = `${store.url}/${objectKey}`
+      expect(uri.startsWith(`abfs://conn@${target.container}/`)).toBe(true)
+      const retries = lines.filter((line) => line.message.startsWith('Retrying'))
+      expect(retries.map((line) => [line.level, line.fields])).toEqual([
+        ['info', { uri, operation: 'PUT', attempt: 2, reason: '503 ServerBusy' }],
+        ['info', { uri, operation: 'PUT', attempt: 3, reason: '503 ServerBusy' }],
+        ['info', { uri, operation: 'GET', attempt: 2, reason: '503 ServerBusy' }],
+      ])
+      expect(retries[0]?.message).toBe(`Retrying PUT of ${uri}: attempt 2 after 503 ServerBusy.`)
+      const secret = secretOf()
+      expect(secret.length).toBeGreaterThan(10)
+      const recorded = spans
+        .getFinishedSpans()
+        .map((span) => JSON.stringify([span.attributes, span.events, span.status]))
+      for (const text of [...lines.map((line) => JSON.stringify(line)), ...recorded])
+        expect(text).not.toContain(secret)
+      await xcom.close()
+    })
+  }
+
+  it("runs every request of a put, a staged put and a read in the caller's active span", async () => {
+    const seen: (string | undefined)[] = []
+    const policy = {
+      name: 'testActiveSpan',
+      sendRequest: (request: never, next: (request: never) => unknown) => {
+        seen.push(trace.getActiveSpan()?.spanContext().spanId)
+        return next(request)
+      },
+    }
+    const client = BlobServiceClient.fromConnectionString(target.connectionString, withPolicy({}, policy))
+    const store = new AzureBlobObjectStore({
+      client,
+      container: target.container,
+      prefix: `${target.runPrefix}/${randomUUID()}`,
+      blockSize: 1024 * 1024,
+      concurrency: 2,
+    })
+    const data = randomBytes(3 * 1024 * 1024 + 5, 11)
+    const span = tracer.startSpan('test.op')
+    await context.with(trace.setSpan(context.active(), span), async () => {
+      await store.put('context/small', new Uint8Array(3))
+      await store.put('context/big', data)
+      expectBytes(await (await store.get('context/big')).bytes(), data)
+    })
+    span.end()
+    // One upload, 4 staged blocks and their commit, then the reads of the big blob.
+    expect(seen.length).toBeGreaterThanOrEqual(7)
+    expect(new Set(seen)).toEqual(new Set([span.spanContext().spanId]))
+  })
+})
+
+/** The object keys of the XCom values under `etl/` (not the prefix's claim). */
+async function keysOf(store: {
+  list(prefix: string): AsyncIterable<{ objectKey: string }>
+}): Promise<string[]> {
+  const keys: string[] = []
+  for await (const info of store.list('etl/')) keys.push(info.objectKey)
+  return keys
+}
