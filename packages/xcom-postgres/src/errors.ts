@@ -29,7 +29,10 @@ export function postgresError(
   const reason = typeof message === 'string' && message.length > 0 ? message : String(error)
   let xcomCode: XComErrorCode = 'E_BACKEND'
   let hint = 'check the server logs and retry.'
+  // Refused logins and unreachable servers fail whatever was being done: the message says connecting.
+  let doing = action
   if (sqlState === '28000' || sqlState === '28P01') {
+    doing = 'connecting'
     xcomCode = 'E_PERMISSION_DENIED'
     hint = 'check the user and password of XCOM_METADATA_URL (or PGUSER / PGPASSWORD) and pg_hba.conf.'
   } else if (sqlState === '42501') {
@@ -49,13 +52,16 @@ export function postgresError(
     sqlState.startsWith('57P') ||
     /timeout|terminated|Connection ended/i.test(reason)
   ) {
+    doing = 'connecting'
     hint =
       'the server could not be reached: check that it is running and that XCOM_METADATA_URL names the right host and port.'
   }
   const database = `${target.url} (schema ${target.schema})`
   return new XComError(
     xcomCode,
-    `${capitalize(action)} in the PostgreSQL metadata database ${database} failed: ${reason}; ${hint}`,
+    doing === 'connecting'
+      ? `Connecting to the PostgreSQL metadata database ${database} failed: ${reason}; ${hint}`
+      : `${capitalize(doing)} in the PostgreSQL metadata database ${database} failed: ${reason}; ${hint}`,
     {
       cause: error,
       uri: target.url,
