@@ -2,6 +2,8 @@
  * `@xcom/core/adapter`: helpers for authors of stores, backends and codecs. Applications need only `@xcom/core`; an
  * adapter implements the contracts exported there with these.
  */
+
+export { storageAttributes } from './attributes.ts'
 export { malformedValue } from './backend.ts'
 export {
   allocateBytes,
@@ -54,6 +56,8 @@ export {
   activeTelemetry,
   type CounterName,
   errorType,
+  logRetry,
+  type RetriedRequest,
   type SpanHandle,
   Telemetry,
 } from './telemetry.ts'

@@ -20,15 +20,27 @@ export function identityAttributes(identity: XComIdentity): Attributes {
 export function storedAttributes(stored: StoredValue): Attributes {
   if (stored.kind !== 'reference') return { 'xcom.location': stored.kind, 'xcom.value.size': stored.size }
   const { ref } = stored
-  const uri = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)/i.exec(ref.uri)
   return {
     'xcom.location': 'object_storage',
     'xcom.value.size': stored.size,
-    'xcom.storage.scheme': uri?.[1]?.toLowerCase(),
-    'xcom.storage.bucket': uri?.[2]?.slice(uri[2].lastIndexOf('@') + 1) || undefined,
+    ...storageAttributes(ref.uri),
     'xcom.value.stored_size': typeof ref.storedSize === 'number' ? ref.storedSize : undefined,
     'xcom.codec': typeof ref.codec === 'string' ? ref.codec : undefined,
     'xcom.checksum.algorithm':
       typeof ref.checksum === 'string' && ref.checksum.includes(':') ? ref.checksum.split(':')[0] : undefined,
+  }
+}
+
+/**
+ * Where an object storage URI (or a store's URL) points, as span attributes: its scheme and bucket (the host part
+ * after any `conn_id@`), never the rest: a URI that is not `scheme://...` gives none.
+ */
+export function storageAttributes(uri: string): Attributes {
+  const match = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)/i.exec(uri)
+  if (!match) return {}
+  const host = match[2] ?? ''
+  return {
+    'xcom.storage.scheme': match[1]?.toLowerCase(),
+    'xcom.storage.bucket': host.slice(host.lastIndexOf('@') + 1) || undefined,
   }
 }

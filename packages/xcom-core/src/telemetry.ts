@@ -268,3 +268,26 @@ function defined(attributes: Attributes): Record<string, string | number | boole
   }
   return result
 }
+
+/** One request an adapter's SDK retries: what, on which object, which attempt comes next, and why. */
+export interface RetriedRequest {
+  /** The SDK operation, e.g. `PutObject`, `PUT block`, `objects.insert`. */
+  operation: string
+  /** The object's URI (never a signed URL). */
+  uri: string
+  /** The attempt about to be made (2 for the first retry). */
+  attempt: number
+  /** Why the previous attempt failed, in codes only: `503 SlowDown`, `ECONNRESET`. */
+  reason: string
+}
+
+/** Logs a retried request at `info` through the active XCom operation's logger (nothing outside one). */
+export function logRetry(request: RetriedRequest): void {
+  const { operation, uri, attempt, reason } = request
+  activeTelemetry().logger.info(`Retrying ${operation} of ${uri}: attempt ${attempt} after ${reason}.`, {
+    uri,
+    operation,
+    attempt,
+    reason,
+  })
+}
