@@ -90,6 +90,23 @@ export class Purger {
     return { dryRun, purgesRetried: purges.purged, purgesFailed: purges.failedPurges, sweep }
   }
 
+  /**
+   * Deletes what a push stored when its row could not be written (never committed): nothing references it. A failure
+   * is a warning, not an error: the object waits for the sweep of `gc()` once the grace period has passed.
+   */
+  async purgeUnwritten(record: XComRecord): Promise<void> {
+    try {
+      await this.#purgeOne(record)
+    } catch (error) {
+      const xcom = formatIdentity(record)
+      this.#options.telemetry.count('xcom.purge.failures', 1, { 'error.type': errorType(error) })
+      this.#options.telemetry.logger.warn(
+        `Deleting what the failed push of XCom ${xcom} stored failed: ${(error as Error)?.message ?? String(error)}. No row references it; gc() sweeps it after the grace period.`,
+        { xcom, uri: uriOf(record), code: errorType(error) },
+      )
+    }
+  }
+
   async #purgeOne(record: XComRecord): Promise<void> {
     const { backend, telemetry } = this.#options
     await telemetry.span(
@@ -108,7 +125,7 @@ export class Purger {
     telemetry.count('xcom.purge.failures', 1, { 'error.type': code })
     telemetry.logger.warn(
       `Purging the replaced or cleared value of XCom ${xcom} failed: ${(error as Error)?.message ?? String(error)}. It stays recorded; the next gc() deletes it.`,
-      { xcom, uri: record.value.kind === 'reference' ? record.value.ref.uri : undefined, code },
+      { xcom, uri: uriOf(record), code },
     )
   }
 
@@ -118,4 +135,8 @@ export class Purger {
     const pending = await this.#options.metadata.pendingPurges(Number.MAX_SAFE_INTEGER)
     for (const purge of pending) yield purge.record
   }
+}
+
+function uriOf(record: XComRecord): string | undefined {
+  return record.value.kind === 'reference' ? record.value.ref.uri : undefined
 }

@@ -178,7 +178,7 @@ export class XCom {
         current = null // unknown: leave the stored value to gc()
       }
       if (current === record.id) return record // committed after all; the replaced value's purge is queued for gc()
-      if (current !== null) await this.backend.purge(stored, ctx).catch(() => {})
+      if (current !== null) await this.#purger.purgeUnwritten(record)
       throw wrap(error, 'writing the row of', key)
     }
     if (replaced) await this.#purger.purge([replaced])
@@ -222,6 +222,13 @@ export class XCom {
    * @throws XComError `E_NOT_FOUND`; `E_BACKEND` when the backend cannot stream this value.
    */
   async pullStream(identity: XComIdentity): Promise<ReadableStream<Bytes>> {
+    // The span covers opening the stream; the checksum is verified when the caller reads its end.
+    return this.#telemetry.operation('pull_stream', identityAttributes(identity), (span) =>
+      this.#pullStream(identity, span),
+    )
+  }
+
+  async #pullStream(identity: XComIdentity, span: SpanHandle): Promise<ReadableStream<Bytes>> {
     const key = resolveIdentity(identity)
     const record = await this.#call('reading the row of', key, () => this.metadata.get(key))
     const missing = () => this.#notFound(key, '', 'push it first')
@@ -236,11 +243,14 @@ export class XCom {
         },
       )
     }
-    const opened = await this.#readCurrent(record, (current) =>
-      this.#call('streaming', current, async () => {
-        if (current.value.kind === 'malformed') throw malformedValue(current.value.reason)
-        return open.call(this.backend, current.value, contextOf(current))
-      }),
+    const opened = await this.#readCurrent(
+      record,
+      (current) =>
+        this.#call('streaming', current, async () => {
+          if (current.value.kind === 'malformed') throw malformedValue(current.value.reason)
+          return open.call(this.backend, current.value, contextOf(current))
+        }),
+      span,
     )
     if ('gone' in opened) throw await missing()
     return opened.value

@@ -3,7 +3,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { MemoryMetadataStore, XCom } from '../src/index.ts'
+import { MemoryMetadataStore, type StoredValue, XCom } from '../src/index.ts'
 import { ExternalBackend } from './fixtures/external-backend.ts'
 
 /** A reader collected on demand: the test reads the meter's points after each scenario. */
@@ -148,6 +148,38 @@ describe('metrics', () => {
     expect(sizes.map((point) => (point.value as { sum: number }).sum)).toEqual([102, 102])
     const offloaded = await points('xcom.offloaded.values')
     expect(offloaded.map((point) => point.value)).toEqual([1])
+  })
+
+  it('pullStream is a span of its own, and a push whose row was not written cleans up or warns', async () => {
+    class Streaming extends ExternalBackend {
+      async openStream(stored: StoredValue): Promise<ReadableStream<Uint8Array>> {
+        const text = String(await this.deserializeValue(stored))
+        return new Blob([text]).stream()
+      }
+    }
+    const backend = new Streaming()
+    const lines: unknown[][] = []
+    const metadata = new MemoryMetadataStore()
+    const xcom = new XCom({
+      metadata,
+      backend,
+      telemetry: { tracer: tracerProvider.getTracer('test') },
+      logger: { debug() {}, info() {}, warn: (...args: unknown[]) => lines.push(args), error() {} },
+    })
+    await xcom.push(id, 'streamed')
+    await new Response(await xcom.pullStream(id)).text()
+    const stream = spans.getFinishedSpans().find((span) => span.name === 'xcom.pull_stream')
+    expect(stream?.attributes).toMatchObject({ 'xcom.task_id': 'extract', 'xcom.location': 'object_storage' })
+    metadata.put = async () => {
+      throw new Error('database went away')
+    }
+    await expect(xcom.push({ ...id, taskId: 'lost' }, 1)).rejects.toMatchObject({ code: 'E_BACKEND' })
+    expect(lines).toEqual([]) // the object was deleted: nothing to say
+    backend.failPurges = true
+    await expect(xcom.push({ ...id, taskId: 'lost' }, 2)).rejects.toMatchObject({ code: 'E_BACKEND' })
+    expect(lines[0]?.[0]).toMatch(
+      /^Deleting what the failed push of XCom etl\/r1\/lost\/return_value stored failed: store unavailable\. No row references it; gc\(\) sweeps it after the grace period\.$/,
+    )
   })
 
   it('a failed purge: a warning naming the XCom, an error span and a counter', async () => {
