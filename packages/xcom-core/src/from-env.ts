@@ -1,5 +1,13 @@
 import { BaseXComBackend } from './backend.ts'
-import { type Env, importExport, OBJECT_STORAGE_BACKEND, type XComConfig } from './config.ts'
+import {
+  type Env,
+  importExport,
+  OBJECT_STORAGE_BACKEND,
+  readLogSettings,
+  readXComConfig,
+  type XComConfig,
+} from './config.ts'
+import { EnvConnectionResolver } from './connections.ts'
 import type { ConnectionResolver, MetadataStore, MetadataStoreFactory, XComBackend } from './contracts.ts'
 import { XComError } from './errors.ts'
 import type { LogFormat, Logger, LogLevel, LogStream } from './logger.ts'
@@ -7,6 +15,7 @@ import { maskText, maskUrl } from './mask.ts'
 import { MemoryMetadataStore } from './memory-metadata-store.ts'
 import type { SerializerRegistry } from './serializer/index.ts'
 import type { TelemetryOptions } from './telemetry.ts'
+import type { XComOptions } from './xcom-types.ts'
 
 /** What a backend class may implement to be built by `XCom.fromEnv` (via XCOM_BACKEND). */
 export interface BackendEnvContext {
@@ -262,4 +271,35 @@ function registrationFailed(error: unknown, where: string): XComError {
     `Registering the serializers of ${where}: ${message}`,
     { cause: error },
   )
+}
+
+/**
+ * What `XCom.fromEnv` builds an XCom with: the metadata store and backend the variables name, the serializers they
+ * register, the log level and format they set, and the caller's logger and telemetry. Closes the store on failure.
+ */
+export async function xcomOptionsFromEnv(env: Env, options: XComFromEnvOptions): Promise<XComOptions> {
+  const config = readXComConfig(env)
+  const metadata = await openMetadataStore(config)
+  try {
+    const { serializer } = options
+    const backend = await loadBackend(config, env, {
+      connections: new EnvConnectionResolver(env),
+      config,
+      ...(serializer ? { serializer } : {}),
+    })
+    await applySerializers(backend, config, options)
+    const log = readLogSettings(env)
+    return {
+      metadata,
+      backend,
+      logLevel: options.logLevel ?? log.level ?? 'warn',
+      logFormat: options.logFormat ?? log.format ?? 'text',
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.logStream ? { logStream: options.logStream } : {}),
+      ...(options.telemetry !== undefined ? { telemetry: options.telemetry } : {}),
+    }
+  } catch (error) {
+    await metadata.close()
+    throw error
+  }
 }

@@ -27,7 +27,14 @@ export { AIRFLOW_BACKEND_CLASSES, type XComFromEnvOptions } from './from-env.ts'
 export { formatIdentity, IDENTITY_LIMITS, XCOM_RETURN_KEY } from './identity.ts'
 export type { LogFields, LogFormat, Logger, LogLevel, LogStream } from './logger.ts'
 export { MemoryMetadataStore } from './memory-metadata-store.ts'
-export type { GcOptions, GcProgress, GcReport, PulledXCom, PurgeReport } from './reports.ts'
 export * from './serializer/index.ts'
 export type { MeterLike, SpanLike, TelemetryOptions, TracerLike } from './telemetry.ts'
-export { XCom, type XComOptions } from './xcom.ts'
+export { XCom } from './xcom.ts'
+export type {
+  GcOptions,
+  GcProgress,
+  GcReport,
+  PulledXCom,
+  PurgeReport,
+  XComOptions,
+} from './xcom-types.ts'

@@ -2,8 +2,8 @@ import { mapLimit } from './concurrency.ts'
 import type { DatabaseIdentity, MetadataStore, XComBackend, XComRecord } from './contracts.ts'
 import { XComError } from './errors.ts'
 import { contextOf, formatIdentity } from './identity.ts'
-import type { GcOptions, GcReport } from './reports.ts'
 import { errorType, type Telemetry } from './telemetry.ts'
+import type { GcOptions, GcReport } from './xcom-types.ts'
 
 /** What a {@link Purger} works with: the XCom's stores, its telemetry and how to reach the rest of its state. */
 export interface PurgerOptions {

@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { createRequire } from 'node:module'
 import type * as OTel from '@opentelemetry/api'
+import { readLogSettings } from './config.ts'
 import { XComError } from './errors.ts'
-import { XComLogger } from './logger.ts'
+import { type LogFormat, type Logger, type LogLevel, type LogStream, XComLogger } from './logger.ts'
 import { maskText } from './mask.ts'
 
 /** Span and metric attributes; `undefined` entries are left out. */
@@ -289,5 +290,28 @@ export function logRetry(request: RetriedRequest): void {
     operation,
     attempt,
     reason,
+  })
+}
+
+/**
+ * The telemetry of `new XCom(options)`: its tracer and meter (or the global ones), and a logger at `logLevel` (else
+ * XCOM_LOG_LEVEL of the process, else `warn`) writing to `logger`, or to `logStream` in `logFormat`.
+ */
+export function telemetryOf(options: {
+  telemetry?: TelemetryOptions | false | undefined
+  logger?: Logger | undefined
+  logLevel?: LogLevel | undefined
+  logFormat?: LogFormat | undefined
+  logStream?: LogStream | undefined
+}): Telemetry {
+  const fromEnv = options.logLevel && options.logFormat ? {} : readLogSettings(process.env)
+  return new Telemetry({
+    telemetry: options.telemetry,
+    logger: new XComLogger({
+      ...(options.logger ? { logger: options.logger } : {}),
+      level: options.logLevel ?? fromEnv.level ?? 'warn',
+      format: options.logFormat ?? fromEnv.format ?? 'text',
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    }),
   })
 }

@@ -3,8 +3,7 @@ import { identityAttributes, storedAttributes } from './attributes.ts'
 import { BaseXComBackend, malformedValue } from './backend.ts'
 import { type CheckReport, runChecks } from './check.ts'
 import { mapLimit } from './concurrency.ts'
-import { type Env, readLogSettings, readXComConfig } from './config.ts'
-import { EnvConnectionResolver } from './connections.ts'
+import type { Env } from './config.ts'
 import type {
   Bytes,
   DatabaseIdentity,
@@ -19,39 +18,13 @@ import type {
   XComRecord,
 } from './contracts.ts'
 import { XComError } from './errors.ts'
-import { applySerializers, loadBackend, openMetadataStore, type XComFromEnvOptions } from './from-env.ts'
+import { type XComFromEnvOptions, xcomOptionsFromEnv } from './from-env.ts'
 import { contextOf, formatIdentity, resolveIdentity, validateIdentifier } from './identity.ts'
-import { type LogFormat, type Logger, type LogLevel, type LogStream, XComLogger } from './logger.ts'
 import { Purger } from './purger.ts'
 import { validateQuery } from './query.ts'
-import type { GcOptions, GcReport, PulledXCom, PurgeReport } from './reports.ts'
-import { type SpanHandle, Telemetry, type TelemetryOptions } from './telemetry.ts'
+import { type SpanHandle, type Telemetry, telemetryOf } from './telemetry.ts'
 import { wrap } from './wrap-error.ts'
-
-/** Options of {@link XCom}. */
-export interface XComOptions {
-  /** Where rows live. */
-  metadata: MetadataStore
-  /** How values are stored. @default new BaseXComBackend() (everything inline) */
-  backend?: XComBackend
-  /** The clock, for tests. @default () => new Date() */
-  now?: () => Date
-  /** How many values `pullMany` and purges handle at once. @default 8 */
-  concurrency?: number
-  /**
-   * OpenTelemetry: the tracer and meter to record spans and metrics with, or false for none.
-   * @default the global providers' when `@opentelemetry/api` is installed (nothing is recorded without an SDK)
-   */
-  telemetry?: TelemetryOptions | false
-  /** Where xcom's log lines go: any object with debug/info/warn/error (console, pino, winston). @default stderr */
-  logger?: Logger
-  /** The lowest level logged. @default XCOM_LOG_LEVEL (or AIRFLOW__LOGGING__LOGGING_LEVEL), else `warn` */
-  logLevel?: LogLevel
-  /** The line format of the default logger (stderr). @default XCOM_LOG_FORMAT, else `text` */
-  logFormat?: LogFormat
-  /** Where the default logger writes its lines. @default process.stderr */
-  logStream?: LogStream
-}
+import type { GcOptions, GcReport, PulledXCom, PurgeReport, XComOptions } from './xcom-types.ts'
 
 /**
  * Push, pull and clear values passed between tasks. Identities are validated before any I/O; replaced and cleared
@@ -78,16 +51,7 @@ export class XCom {
     this.backend = options.backend ?? new BaseXComBackend()
     this.#now = options.now ?? (() => new Date())
     this.#concurrency = Math.max(1, options.concurrency ?? 8)
-    const fromEnv = options.logLevel && options.logFormat ? {} : readLogSettings(process.env)
-    this.#telemetry = new Telemetry({
-      telemetry: options.telemetry,
-      logger: new XComLogger({
-        ...(options.logger ? { logger: options.logger } : {}),
-        level: options.logLevel ?? fromEnv.level ?? 'warn',
-        format: options.logFormat ?? fromEnv.format ?? 'text',
-        ...(options.logStream ? { stream: options.logStream } : {}),
-      }),
-    })
+    this.#telemetry = telemetryOf(options)
     this.#purger = new Purger({
       metadata: this.metadata,
       backend: this.backend,
@@ -108,29 +72,11 @@ export class XCom {
    * @throws XComError `E_CONFIG` naming the variable and what would be valid.
    */
   static async fromEnv(env: Env = process.env, options: XComFromEnvOptions = {}): Promise<XCom> {
-    const config = readXComConfig(env)
-    const connections = new EnvConnectionResolver(env)
-    const metadata = await openMetadataStore(config)
+    const built = await xcomOptionsFromEnv(env, options)
     try {
-      const { serializer } = options
-      const backend = await loadBackend(config, env, {
-        connections,
-        config,
-        ...(serializer ? { serializer } : {}),
-      })
-      await applySerializers(backend, config, options)
-      const log = readLogSettings(env)
-      return new XCom({
-        metadata,
-        backend,
-        logLevel: options.logLevel ?? log.level ?? 'warn',
-        logFormat: options.logFormat ?? log.format ?? 'text',
-        ...(options.logger ? { logger: options.logger } : {}),
-        ...(options.logStream ? { logStream: options.logStream } : {}),
-        ...(options.telemetry !== undefined ? { telemetry: options.telemetry } : {}),
-      })
+      return new XCom(built)
     } catch (error) {
-      await metadata.close()
+      await built.metadata.close()
       throw error
     }
   }

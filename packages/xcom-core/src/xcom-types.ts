@@ -1,4 +1,31 @@
-import type { SweepReport, XComKey } from './contracts.ts'
+import type { MetadataStore, SweepReport, XComBackend, XComKey } from './contracts.ts'
+import type { LogFormat, Logger, LogLevel, LogStream } from './logger.ts'
+import type { TelemetryOptions } from './telemetry.ts'
+
+/** Options of {@link XCom}. */
+export interface XComOptions {
+  /** Where rows live. */
+  metadata: MetadataStore
+  /** How values are stored. @default new BaseXComBackend() (everything inline) */
+  backend?: XComBackend
+  /** The clock, for tests. @default () => new Date() */
+  now?: () => Date
+  /** How many values `pullMany` and purges handle at once. @default 8 */
+  concurrency?: number
+  /**
+   * OpenTelemetry: the tracer and meter to record spans and metrics with, or false for none.
+   * @default the global providers' when `@opentelemetry/api` is installed (nothing is recorded without an SDK)
+   */
+  telemetry?: TelemetryOptions | false
+  /** Where xcom's log lines go: any object with debug/info/warn/error (console, pino, winston). @default stderr */
+  logger?: Logger
+  /** The lowest level logged. @default XCOM_LOG_LEVEL (or AIRFLOW__LOGGING__LOGGING_LEVEL), else `warn` */
+  logLevel?: LogLevel
+  /** The line format of the default logger (stderr). @default XCOM_LOG_FORMAT, else `text` */
+  logFormat?: LogFormat
+  /** Where the default logger writes its lines. @default process.stderr */
+  logStream?: LogStream
+}
 
 /** One XCom returned by `pullMany`; `T` is the type the caller expects its value to have. */
 export interface PulledXCom<T = unknown> extends XComKey {
