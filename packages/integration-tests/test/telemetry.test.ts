@@ -1,20 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { context, SpanStatusCode } from '@opentelemetry/api'
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
-import { type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
-import {
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace'
+import { SpanStatusCode } from '@opentelemetry/api'
+import type { ReadableSpan } from '@opentelemetry/sdk-trace'
 import { AzureBlobObjectStore } from '@xcom/azure'
 import { XCom } from '@xcom/core'
 import {
   type AzuriteHandle,
   type GcsServerHandle,
+  type RecordedMeter,
+  recordedText,
+  recordTelemetry,
   requireServiceOrSkip,
   type S3rverHandle,
   startAzurite,
@@ -22,12 +18,6 @@ import {
   startS3rver,
 } from '@xcom/test-services'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-
-/** Collected on demand: each test reads the points its calls recorded. */
-class TestReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
 
 const BUCKET = 'xcom-telemetry'
 /** Secrets of the connections below: none may reach a span, an event or a log line. */
@@ -38,17 +28,16 @@ const VALUE = {
   rows: Array.from({ length: 8000 }, (_, index) => ({ index, city: 'Zürich', ok: index % 2 === 0 })),
 }
 
-const spans = new InMemorySpanExporter()
-const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] })
-const contextManager = new AsyncLocalStorageContextManager()
-let reader: TestReader
+const recording = recordTelemetry()
+const { spans, tracerProvider } = recording
+/** The meter of the latest {@link recordedXCom}: each test reads the points its calls recorded. */
+let meter: RecordedMeter
 let dir: string
 let s3: S3rverHandle | undefined
 let azurite: AzuriteHandle | undefined
 let gcs: GcsServerHandle | undefined
 
 beforeAll(async () => {
-  context.setGlobalContextManager(contextManager.enable())
   dir = await mkdtemp(join(tmpdir(), 'xcom-telemetry-'))
   s3 = await requireServiceOrSkip('s3rver', () => startS3rver({ bucket: BUCKET }))
   azurite = await requireServiceOrSkip('azurite', async () => {
@@ -67,7 +56,7 @@ beforeAll(async () => {
   gcs = await requireServiceOrSkip('GCS JSON-API test server', () => startGcsServer({ buckets: [BUCKET] }))
 }, 120_000)
 afterAll(async () => {
-  context.disable()
+  recording.stop()
   await Promise.all([s3?.stop(), azurite?.stop(), gcs?.stop()])
   await rm(dir, { recursive: true, force: true })
 })
@@ -134,8 +123,7 @@ function storeEnvs(
 
 /** An XCom from the environment for `store`, recording into the test's providers and logging at debug. */
 async function recordedXCom(store: Record<string, string>, database: string) {
-  reader = new TestReader()
-  const meterProvider = new MeterProvider({ readers: [reader] })
+  meter = recording.meter()
   const lines: string[] = []
   const xcom = await XCom.fromEnv(
     {
@@ -147,7 +135,7 @@ async function recordedXCom(store: Record<string, string>, database: string) {
       ...store,
     },
     {
-      telemetry: { tracer: tracerProvider.getTracer('it'), meter: meterProvider.getMeter('it') },
+      telemetry: { tracer: tracerProvider.getTracer('it'), meter: meter.meter },
       logStream: { write: (line: string) => lines.push(line) },
     },
   )
@@ -158,27 +146,6 @@ async function recordedXCom(store: Record<string, string>, database: string) {
 function childrenOf(parent: ReadableSpan | undefined, all: ReadableSpan[]): string[] {
   const id = parent?.spanContext().spanId
   return all.filter((span) => span.parentSpanContext?.spanId === id).map((span) => span.name)
-}
-
-/** Every string a span or log carries: attributes, status, events. */
-function everyText(all: ReadableSpan[], lines: string[]): string {
-  return JSON.stringify([
-    lines,
-    all.map((span) => [
-      span.name,
-      span.attributes,
-      span.status,
-      span.events.map((event) => event.attributes),
-    ]),
-  ])
-}
-
-async function counter(name: string): Promise<number> {
-  const { resourceMetrics } = await reader.collect()
-  return resourceMetrics.scopeMetrics
-    .flatMap((scope) => scope.metrics.filter((metric) => metric.descriptor.name === name))
-    .flatMap((metric) => metric.dataPoints as DataPoint<number>[])
-    .reduce((sum, point) => sum + point.value, 0)
 }
 
 describe.each(['file', 's3', 'azure', 'gcs'])('telemetry through %s', (name) => {
@@ -217,12 +184,12 @@ describe.each(['file', 's3', 'azure', 'gcs'])('telemetry through %s', (name) => 
     expect(push?.attributes['xcom.value.stored_size']).toBeLessThan(size / 4)
     if (name !== 'file') expect(push?.attributes['xcom.storage.bucket']).toBe(BUCKET)
     for (const span of all) expect(span.status.code, span.name).toBe(SpanStatusCode.UNSET)
-    expect(await counter('xcom.offloaded.values')).toBe(1)
-    expect(await counter('xcom.compression.saved')).toBeGreaterThan(size / 2)
+    expect(await meter.counter('xcom.offloaded.values')).toBe(1)
+    expect(await meter.counter('xcom.compression.saved')).toBeGreaterThan(size / 2)
     // --verbose's lines: one per call, naming the XCom, in JSON.
     const debug = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
     expect(debug.filter((line) => /^(push|pull) done/.test(String(line.msg)))).toHaveLength(2)
-    const text = everyText(all, lines)
+    const text = recordedText(all, lines)
     for (const secret of store.secrets) expect(text).not.toContain(secret)
   })
 })
@@ -240,7 +207,7 @@ describe('a failed purge', () => {
       const purge = spans.getFinishedSpans().find((span) => span.name === 'xcom.purge')
       expect(purge?.status.code).toBe(SpanStatusCode.ERROR)
       expect(purge?.attributes['error.type']).toMatch(/^E_/)
-      expect(await counter('xcom.purge.failures')).toBe(1)
+      expect(await meter.counter('xcom.purge.failures')).toBe(1)
       const warnings = lines.map((line) => JSON.parse(line)).filter((line) => line.level === 'warn')
       expect(warnings).toHaveLength(1)
       expect(warnings[0]).toMatchObject({
@@ -250,7 +217,7 @@ describe('a failed purge', () => {
         xcom: 'etl/r1/extract/return_value',
         uri: expect.stringMatching(new RegExp(`^gs://local_gcs@${BUCKET}/purge/etl/r1/extract/`)),
       })
-      expect(everyText(spans.getFinishedSpans(), lines)).not.toContain(GCS_CANARY)
+      expect(recordedText(spans.getFinishedSpans(), lines)).not.toContain(GCS_CANARY)
       expect((await xcom.gc({ graceMs: 0 })).purgesRetried).toBe(1)
     } finally {
       await xcom.close()

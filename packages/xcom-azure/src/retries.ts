@@ -1,4 +1,4 @@
-import { activeTelemetry } from '@xcom/core/adapter'
+import { logRetry } from '@xcom/core/adapter'
 
 /** The parts of @azure/core-rest-pipeline's request, response and policy this uses (any `PipelinePolicy` fits). */
 interface RequestLike {
@@ -49,16 +49,7 @@ export function retryLogPolicy(scope: BlobScope): RetryLogPolicy {
         const uri = uriOf(request.url, scope)
         const comp = new URL(request.url).searchParams.get('comp')
         const operation = comp ? `${request.method} ${comp}` : request.method
-        const { attempt, reason } = state
-        activeTelemetry().logger.info(
-          `Retrying ${operation} of ${uri}: attempt ${attempt} after ${reason}.`,
-          {
-            uri,
-            operation,
-            attempt,
-            reason,
-          },
-        )
+        logRetry({ operation, uri, ...state })
       }
       try {
         const response = await next(request)

@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { AccountSASPermissions, BlobServiceClient } from '@azure/storage-blob'
 import { context, trace } from '@opentelemetry/api'
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace'
-import { MemoryMetadataStore, XCom } from '@xcom/core'
+import { MemoryMetadataStore, type ObjectStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
+import { captureLogger, recordedText, recordTelemetry, startFaultProxy } from '@xcom/test-services'
 import { expectBytes, randomBytes } from '@xcom/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { withPolicy } from '../src/client.ts'
 import { AzureBlobObjectStore, type AzureBlobObjectStoreOptions } from '../src/index.ts'
-import { startFaultProxy } from './fault-proxy.ts'
 import { azuriteFor } from './support.ts'
 
 const ID = { dagId: 'etl', runId: 'run-1', taskId: 'extract' }
@@ -18,30 +16,22 @@ const BUSY = { status: 503, headers: { 'x-ms-error-code': 'ServerBusy' }, body: 
 /** Quick retries, so the tests do not wait the SDK's default 4 s between attempts. */
 const FAST_RETRIES = { maxTries: 4, retryDelayInMs: 10, maxRetryDelayInMs: 50 }
 
-const spans = new InMemorySpanExporter()
-const tracer = new TracerProvider({
-  spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
-}).getTracer('test')
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
-})
+const recording = recordTelemetry()
 afterAll(() => {
-  context.disable()
+  recording.stop()
 })
 
-interface Line {
-  level: string
-  message: string
-  fields: Record<string, unknown>
-}
-
-/** A console-like logger keeping every line. */
-function captureLogger() {
-  const lines: Line[] = []
-  const at = (level: string) => (message: string, fields: Record<string, unknown>) => {
-    lines.push({ level, message, fields })
-  }
-  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } }
+/** An XCom offloading every value to `store`, tracing into the recording and logging at info into a captured logger. */
+function loggedXCom(store: ObjectStore) {
+  const { lines, logger } = captureLogger()
+  const xcom = new XCom({
+    metadata: new MemoryMetadataStore(),
+    backend: new ObjectStoreXComBackend({ store, threshold: 0 }),
+    logger,
+    logLevel: 'info',
+    telemetry: { tracer: recording.tracer },
+  })
+  return { xcom, lines }
 }
 
 const azurite = await azuriteFor('the observability tests')
@@ -83,15 +73,7 @@ describe.runIf(azurite && proxy)('retries of the Azure client are logged at info
         connectionId: 'conn',
         retryOptions: FAST_RETRIES,
       })
-      const { lines, logger } = captureLogger()
-      const backend = new ObjectStoreXComBackend({ store, threshold: 0 })
-      const xcom = new XCom({
-        metadata: new MemoryMetadataStore(),
-        backend,
-        logger,
-        logLevel: 'info',
-        telemetry: { tracer },
-      })
+      const { xcom, lines } = loggedXCom(store)
       faults.failNext(2, BUSY, (request) => request.method === 'PUT' && /\/retried\//.test(request.url ?? ''))
       await xcom.push({ ...ID, key: 'retried' }, { rows: [1, 2, 3] })
       faults.failNext(1, BUSY, (request) => request.method === 'GET' && /\/retried\//.test(request.url ?? ''))
@@ -108,11 +90,7 @@ describe.runIf(azurite && proxy)('retries of the Azure client are logged at info
       expect(retries[0]?.message).toBe(`Retrying PUT of ${uri}: attempt 2 after 503 ServerBusy.`)
       const secret = secretOf()
       expect(secret.length).toBeGreaterThan(10)
-      const recorded = spans
-        .getFinishedSpans()
-        .map((span) => JSON.stringify([span.attributes, span.events, span.status]))
-      for (const text of [...lines.map((line) => JSON.stringify(line)), ...recorded])
-        expect(text).not.toContain(secret)
+      expect(recordedText(recording.spans.getFinishedSpans(), lines)).not.toContain(secret)
       await xcom.close()
     })
   }
@@ -135,7 +113,7 @@ describe.runIf(azurite && proxy)('retries of the Azure client are logged at info
       concurrency: 2,
     })
     const data = randomBytes(3 * 1024 * 1024 + 5, 11)
-    const span = tracer.startSpan('test.op')
+    const span = recording.tracer.startSpan('test.op')
     await context.with(trace.setSpan(context.active(), span), async () => {
       await store.put('context/small', new Uint8Array(3))
       await store.put('context/big', data)

@@ -1,5 +1,5 @@
 import { type ApiError, RETRYABLE_ERR_FN_DEFAULT } from '@google-cloud/storage'
-import { activeTelemetry } from '@xcom/core/adapter'
+import { logRetry } from '@xcom/core/adapter'
 
 /** Where the store's objects are, to turn a request URL into the object URI of a message. */
 export interface ObjectScope {
@@ -35,15 +35,8 @@ export function loggingRetryableErrorFn(
     failures.delete(request.href)
     failures.set(request.href, failed)
     if (failures.size > TRACKED_REQUESTS) failures.delete(failures.keys().next().value as string)
-    const attempt = failed + 1
     const { uri, operation } = describe(request.href, scope)
-    const reason = reasonOf(error)
-    activeTelemetry().logger.info(`Retrying ${operation} of ${uri}: attempt ${attempt} after ${reason}.`, {
-      uri,
-      operation,
-      attempt,
-      reason,
-    })
+    logRetry({ operation, uri, attempt: failed + 1, reason: reasonOf(error) })
     return retried
   }
 }

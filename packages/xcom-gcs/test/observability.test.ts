@@ -2,10 +2,9 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { context, trace } from '@opentelemetry/api'
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace'
-import { MemoryMetadataStore, XCom } from '@xcom/core'
+import { MemoryMetadataStore, type ObjectStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
+import { captureLogger, recordedText, recordTelemetry } from '@xcom/test-services'
 import { expectBytes, randomBytes } from '@xcom/testing'
 import type { JWT } from 'google-auth-library'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -32,16 +31,12 @@ const SECRETS = [
   ...privateKey.split('\n').filter((line) => line.length > 20 && !line.startsWith('-')),
 ]
 
-const spans = new InMemorySpanExporter()
-const tracer = new TracerProvider({
-  spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
-}).getTracer('test')
+const recording = recordTelemetry()
 const local = useLocalTarget()
 /** A loopback stand-in for oauth2.googleapis.com/token that grants every key a token. */
 let tokenServer: Server
 let tokenUrl: string
 beforeAll(async () => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
   tokenServer = createServer((request, response) => {
     request.resume()
     request.on('end', () => {
@@ -53,23 +48,21 @@ beforeAll(async () => {
   tokenUrl = `http://127.0.0.1:${(tokenServer.address() as AddressInfo).port}/token`
 })
 afterAll(async () => {
-  context.disable()
+  recording.stop()
   await new Promise((resolve) => tokenServer?.close(resolve))
 })
 
-interface Line {
-  level: string
-  message: string
-  fields: Record<string, unknown>
-}
-
-/** A console-like logger keeping every line. */
-function captureLogger() {
-  const lines: Line[] = []
-  const at = (level: string) => (message: string, fields: Record<string, unknown>) => {
-    lines.push({ level, message, fields })
-  }
-  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } }
+/** An XCom offloading every value to `store`, tracing into the recording and logging at info into a captured logger. */
+function loggedXCom(store: ObjectStore) {
+  const { lines, logger } = captureLogger()
+  const xcom = new XCom({
+    metadata: new MemoryMetadataStore(),
+    backend: new ObjectStoreXComBackend({ store, threshold: 0 }),
+    logger,
+    logLevel: 'info',
+    telemetry: { tracer: recording.tracer },
+  })
+  return { xcom, lines }
 }
 
 /** A store authenticating with the service account key, its token requests sent to the loopback token server. */
@@ -93,15 +86,7 @@ async function storeWithKey(): Promise<GcsObjectStore> {
 describe('retries of the GCS client are logged at info', () => {
   it('one line per retry of a push and a read, naming the URI and the attempt, without the key or token', async () => {
     const store = await storeWithKey()
-    const { lines, logger } = captureLogger()
-    const backend = new ObjectStoreXComBackend({ store, threshold: 0 })
-    const xcom = new XCom({
-      metadata: new MemoryMetadataStore(),
-      backend,
-      logger,
-      logLevel: 'info',
-      telemetry: { tracer },
-    })
+    const { xcom, lines } = loggedXCom(store)
     local().server?.failNext({ status: 503, times: 2, method: 'POST', pathIncludes: 'retried' })
     await xcom.push({ ...ID, key: 'retried' }, { rows: [1, 2, 3] })
     local().server?.failNext({ status: 503, times: 1, method: 'GET', pathIncludes: 'retried' })
@@ -121,12 +106,8 @@ describe('retries of the GCS client are logged at info', () => {
       `Retrying upload of ${uri}: attempt 2 after ${retries[0]?.fields.reason}.`,
     )
     expect(retries[0]?.fields.reason).toMatch(/^503\b/)
-    const recorded = spans
-      .getFinishedSpans()
-      .map((span) => JSON.stringify([span.attributes, span.events, span.status]))
-    for (const text of [...lines.map((line) => JSON.stringify(line)), ...recorded]) {
-      for (const secret of SECRETS) expect(text).not.toContain(secret)
-    }
+    const text = recordedText(recording.spans.getFinishedSpans(), lines)
+    for (const secret of SECRETS) expect(text).not.toContain(secret)
     await xcom.close()
   })
 })
@@ -143,7 +124,7 @@ describe("the caller's OpenTelemetry context reaches the GCS client", () => {
       },
     })
     const data = randomBytes(2 * 1024 * 1024 + 3, 5)
-    const span = tracer.startSpan('test.op')
+    const span = recording.tracer.startSpan('test.op')
     await context.with(trace.setSpan(context.active(), span), async () => {
       await store.put('context/small', new Uint8Array(3))
       await store.put('context/big', data)

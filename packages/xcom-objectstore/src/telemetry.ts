@@ -1,19 +1,15 @@
 import { formatIdentity, type XComKey } from '@xcom/core'
-import { type Attributes, errorType, type SpanHandle, type Telemetry } from '@xcom/core/adapter'
+import {
+  type Attributes,
+  errorType,
+  type SpanHandle,
+  storageAttributes,
+  type Telemetry,
+} from '@xcom/core/adapter'
 import { uriOf } from './store-util.ts'
 
-/**
- * Where a store keeps its objects, as span attributes: the URL's scheme and bucket (the part after any `conn_id@`),
- * never the rest of the URL. Same reading as core's `xcom.storage.*` of the operation span.
- */
-export function locationAttributes(storeUrl: string): Attributes {
-  const match = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)/i.exec(storeUrl)
-  const host = match?.[2] ?? ''
-  return {
-    'xcom.storage.scheme': match?.[1]?.toLowerCase(),
-    'xcom.storage.bucket': host.slice(host.lastIndexOf('@') + 1) || undefined,
-  }
-}
+/** Where a store keeps its objects, as span attributes: core's reading of its URL (scheme and bucket, nothing else). */
+export { storageAttributes as locationAttributes }
 
 /** `debug`: the configured codec was not used for this value because it did not shrink it enough. */
 export function logCompressionSkipped(
@@ -71,7 +67,7 @@ export function logReplicaFallback(
 /** Counts a stored copy whose bytes failed their size or checksum check (`E_CORRUPT` from verification). */
 export function countChecksumFailure(telemetry: Telemetry, storeUrl: string, algorithm?: string): void {
   telemetry.count('xcom.checksum.failures', 1, {
-    'xcom.storage.scheme': locationAttributes(storeUrl)['xcom.storage.scheme'],
+    'xcom.storage.scheme': storageAttributes(storeUrl)['xcom.storage.scheme'],
     'xcom.checksum.algorithm': algorithm,
   })
 }

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3'
-import { activeTelemetry } from '@xcom/core/adapter'
+import { logRetry } from '@xcom/core/adapter'
 
 /** The name of the middleware that logs retries (one per client, however many stores share it). */
 export const RETRY_LOG_MIDDLEWARE = 'xcomRetryLog'
@@ -29,15 +29,7 @@ export function addRetryLog(client: S3Client, connectionId?: string): void {
         const key = typeof input.Key === 'string' ? `/${input.Key}` : ''
         const uri = `s3://${user}${bucket}${key}`
         const operation = (context.commandName ?? 'request').replace(/Command$/, '')
-        activeTelemetry().logger.info(
-          `Retrying ${operation} of ${uri}: attempt ${attempt} after ${reason}.`,
-          {
-            uri,
-            operation,
-            attempt,
-            reason,
-          },
-        )
+        logRetry({ operation, uri, attempt, reason })
       }
       try {
         return await next(args)

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto'
 import { context, trace } from '@opentelemetry/api'
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace'
-import { MemoryMetadataStore, XCom } from '@xcom/core'
+import { MemoryMetadataStore, type ObjectStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
+import {
+  captureLogger,
+  type FaultProxy,
+  recordedText,
+  recordTelemetry,
+  startFaultProxy,
+} from '@xcom/test-services'
 import { expectBytes, randomBytes } from '@xcom/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { S3ObjectStore } from '../src/index.ts'
 import { RETRY_LOG_MIDDLEWARE } from '../src/retries.ts'
-import { type FaultProxy, startFaultProxy } from './fault-proxy.ts'
 import { MiB, rawClient, targetOrSkip, useS3rver, utf8 } from './support.ts'
 
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY'
@@ -21,40 +25,22 @@ const UNAVAILABLE = {
   body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>Try again.</Message></Error>',
 }
 
-const spans = new InMemorySpanExporter()
-const tracer = new TracerProvider({
-  spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
-}).getTracer('test')
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
-})
+const recording = recordTelemetry()
 afterAll(() => {
-  context.disable()
+  recording.stop()
 })
 
-interface Line {
-  level: string
-  message: string
-  fields: Record<string, unknown>
-}
-
-/** A console-like logger keeping every line. */
-function captureLogger() {
-  const lines: Line[] = []
-  const at = (level: string) => (message: string, fields: Record<string, unknown>) => {
-    lines.push({ level, message, fields })
-  }
-  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } }
-}
-
-/** Fails when a secret shows in any log line or in any recorded span (attributes, events, status). */
-function expectNoSecretAnywhere(lines: Line[]) {
-  const recorded = spans
-    .getFinishedSpans()
-    .map((span) => JSON.stringify([span.name, span.attributes, span.events, span.status]))
-  for (const text of [...lines.map((line) => JSON.stringify(line)), ...recorded]) {
-    for (const secret of [SECRET_KEY, SESSION_TOKEN]) expect(text).not.toContain(secret)
-  }
+/** An XCom offloading every value to `store`, tracing into the recording and logging into a captured logger. */
+function loggedXCom(store: ObjectStore, logLevel: 'info' | 'debug' = 'info') {
+  const { lines, logger } = captureLogger()
+  const xcom = new XCom({
+    metadata: new MemoryMetadataStore(),
+    backend: new ObjectStoreXComBackend({ store, threshold: 0 }),
+    logger,
+    logLevel,
+    telemetry: { tracer: recording.tracer },
+  })
+  return { xcom, lines }
 }
 
 const getTarget = useS3rver()
@@ -81,15 +67,7 @@ describe('retries of the S3 client are logged at info', () => {
       connectionId: 'conn',
       credentials: { accessKeyId, secretAccessKey: SECRET_KEY, sessionToken: SESSION_TOKEN },
     })
-    const { lines, logger } = captureLogger()
-    const backend = new ObjectStoreXComBackend({ store, threshold: 0 })
-    const xcom = new XCom({
-      metadata: new MemoryMetadataStore(),
-      backend,
-      logger,
-      logLevel: 'info',
-      telemetry: { tracer },
-    })
+    const { xcom, lines } = loggedXCom(store)
     proxy?.failNext(
       2,
       UNAVAILABLE,
@@ -120,7 +98,9 @@ describe('retries of the S3 client are logged at info', () => {
         fields: { uri, operation: 'GetObject', attempt: 2, reason: '503 ServiceUnavailable' },
       },
     ])
-    expectNoSecretAnywhere(lines)
+    // Neither the secret key nor the session token shows in any log line or recorded span (attributes, events, status).
+    const text = recordedText(recording.spans.getFinishedSpans(), lines)
+    for (const secret of [SECRET_KEY, SESSION_TOKEN]) expect(text).not.toContain(secret)
     await xcom.close()
     await store.close()
   })
@@ -135,13 +115,7 @@ describe('retries of the S3 client are logged at info', () => {
       .identify()
       .filter((entry) => entry.startsWith(`${RETRY_LOG_MIDDLEWARE} `))
     expect(logs).toHaveLength(1)
-    const { lines, logger } = captureLogger()
-    const xcom = new XCom({
-      metadata: new MemoryMetadataStore(),
-      backend: new ObjectStoreXComBackend({ store: second, threshold: 0 }),
-      logger,
-      logLevel: 'info',
-    })
+    const { xcom, lines } = loggedXCom(second)
     proxy?.failNext(
       1,
       UNAVAILABLE,
@@ -159,15 +133,9 @@ describe('retries of the S3 client are logged at info', () => {
 
   it('logs nothing outside an XCom operation', async (ctx) => {
     const target = targetOrSkip(getTarget, ctx)
-    const { lines, logger } = captureLogger()
     // An XCom exists, but the store is called directly: there is no operation, so no logger to write to.
     const store = new S3ObjectStore({ ...target.options, endpoint: proxy?.endpoint ?? '' })
-    new XCom({
-      metadata: new MemoryMetadataStore(),
-      backend: new ObjectStoreXComBackend({ store }),
-      logger,
-      logLevel: 'debug',
-    })
+    const { lines } = loggedXCom(store, 'debug')
     proxy?.failNext(1, UNAVAILABLE)
     await store.put('outside', utf8('x'))
     expect(proxy?.failed).toBeGreaterThan(0)
@@ -190,7 +158,7 @@ describe("the caller's OpenTelemetry context reaches the S3 client", () => {
     )
     const store = new S3ObjectStore({ ...target.options, client, partSize: 5 * MiB, readConcurrency: 2 })
     const data = randomBytes(11 * MiB, 7)
-    const span = tracer.startSpan('test.op')
+    const span = recording.tracer.startSpan('test.op')
     await context.with(trace.setSpan(context.active(), span), async () => {
       await store.put('context/small', utf8('small'))
       await store.put('context/big', data)
