@@ -7,13 +7,13 @@ import {
   XComError,
   type XComKey,
 } from '@xcom/core'
-import { activeTelemetry, plainBytes, type Telemetry } from '@xcom/core/adapter'
+import { activeTelemetry, plainBytes, storageAttributes, type Telemetry } from '@xcom/core/adapter'
 import { readVerified, readVerifiedText, sized, verifying } from './bytes.ts'
 import { algorithmOf } from './checksum.ts'
 import type { CodecLookup } from './codecs.ts'
 import { expectedOf, META, type ObjectReference } from './reference.ts'
 import { uriOf } from './store-util.ts'
-import { countChecksumFailure, locationAttributes, logReplicaFallback, traced } from './telemetry.ts'
+import { countChecksumFailure, logReplicaFallback, traced } from './telemetry.ts'
 
 /**
  * Reads the object of a checked reference, verified against its size and checksum and decompressed to exactly its
@@ -72,7 +72,7 @@ async function download<T>(
     async (span) => {
       if (span.recording)
         span.set({
-          ...locationAttributes(replica.url),
+          ...storageAttributes(replica.url),
           'xcom.object.key': ref.objectKey,
           'xcom.value.stored_size': ref.storedSize,
           'xcom.checksum.algorithm': algorithmOf(ref.checksum),

@@ -8,9 +8,6 @@ import {
 } from '@xcom/core/adapter'
 import { uriOf } from './store-util.ts'
 
-/** Where a store keeps its objects, as span attributes: core's reading of its URL (scheme and bucket, nothing else). */
-export { storageAttributes as locationAttributes }
-
 /** `debug`: the configured codec was not used for this value because it did not shrink it enough. */
 export function logCompressionSkipped(
   telemetry: Telemetry,

@@ -6,6 +6,7 @@ import {
   concatBytes,
   plainBytes,
   readChunks,
+  storageAttributes,
   toReadableStream,
 } from '@xcom/core/adapter'
 import { type BinaryValue, chunksOf, hashing, isBinaryValue, readHead, utf8Slices } from './bytes.ts'
@@ -15,7 +16,7 @@ import { objectKeyOf } from './keys.ts'
 import { type BackendSettings, checkValueSize } from './options.ts'
 import { type ObjectReference, objectMetadata } from './reference.ts'
 import { uriOf } from './store-util.ts'
-import { cheapSpan, locationAttributes, logCompressionSkipped, logOffloaded, traced } from './telemetry.ts'
+import { cheapSpan, logCompressionSkipped, logOffloaded, traced } from './telemetry.ts'
 
 /** Bytes of a stream value compressed on trial to decide whether compressing the whole stream is worth it. */
 const COMPRESSION_SAMPLE = 1024 * 1024
@@ -340,7 +341,7 @@ function uploadAttributes(
   settings: BackendSettings,
 ): Attributes {
   return {
-    ...locationAttributes(storeUrl),
+    ...storageAttributes(storeUrl),
     'xcom.object.key': objectKey,
     'xcom.value.format': upload.format,
     'xcom.codec': upload.codec?.name ?? 'none',

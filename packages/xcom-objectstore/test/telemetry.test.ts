@@ -1,18 +1,12 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { context, SpanStatusCode } from '@opentelemetry/api'
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
-import { type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
-import {
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace'
+import { SpanStatusCode } from '@opentelemetry/api'
+import type { ReadableSpan } from '@opentelemetry/sdk-trace'
 import { gzip } from '@xcom/compression'
 import { MemoryMetadataStore, type ObjectStore, XCom, type XComRecord } from '@xcom/core'
+import { captureLogger, recordedText, recordTelemetry } from '@xcom/test-services'
 import { expectXComError, randomBytes } from '@xcom/testing'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import {
   FileObjectStore,
   MemoryObjectStore,
@@ -23,21 +17,10 @@ import {
 } from '../src/index.ts'
 import { tempDir } from './helpers.ts'
 
-/** A reader collected on demand: the test reads the meter's points after each scenario. */
-class TestReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-
-const spans = new InMemorySpanExporter()
-const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] })
-const contextManager = new AsyncLocalStorageContextManager()
-
-beforeAll(() => {
-  context.setGlobalContextManager(contextManager.enable())
-})
+const recording = recordTelemetry()
+const { spans } = recording
 afterAll(() => {
-  context.disable()
+  recording.stop()
 })
 afterEach(() => {
   spans.reset()
@@ -46,34 +29,17 @@ afterEach(() => {
 const ID = { dagId: 'etl', runId: 'r1', taskId: 'extract' }
 const XCOM_NAME = 'etl/r1/extract/return_value'
 
-interface LogLine {
-  level: string
-  message: string
-  fields: Record<string, unknown>
-}
-
 /** An XCom on `options.store` recording into the in-memory exporter, a fresh meter and a list of log lines. */
 function recorded(options: Partial<ObjectStoreXComBackendOptions> & { store: ObjectStore }) {
-  const reader = new TestReader()
-  const meterProvider = new MeterProvider({ readers: [reader] })
-  const logs: LogLine[] = []
-  const line = (level: string) => (message: string, fields: Record<string, unknown>) =>
-    logs.push({ level, message, fields })
+  const { meter, counter } = recording.meter()
+  const { lines: logs, logger } = captureLogger()
   const xcom = new XCom({
     metadata: new MemoryMetadataStore(),
     backend: new ObjectStoreXComBackend({ threshold: 1024, ...options }),
-    telemetry: { tracer: tracerProvider.getTracer('test'), meter: meterProvider.getMeter('test') },
-    logger: { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') },
+    telemetry: { tracer: recording.tracer, meter },
+    logger,
     logLevel: 'debug',
   })
-  /** The summed value of a counter (0 when nothing was counted). */
-  const counter = async (name: string) => {
-    const { resourceMetrics } = await reader.collect()
-    return resourceMetrics.scopeMetrics
-      .flatMap((scope) => scope.metrics.filter((metric) => metric.descriptor.name === name))
-      .flatMap((metric) => metric.dataPoints as DataPoint<number>[])
-      .reduce((sum, point) => sum + point.value, 0)
-  }
   return { xcom, logs, counter }
 }
 
@@ -288,14 +254,11 @@ describe('secrets', () => {
     await expectXComError(xcom.pull(ID), 'E_CORRUPT')
     await xcom.gc({ graceMs: 0 })
     expect(tree().named('xcom.upload')?.attributes['xcom.storage.bucket']).toBe('bucket')
-    const recordedText = JSON.stringify([
-      tree().finished.map((span) => [span.name, span.attributes, span.status, span.events]),
-      logs,
-    ])
+    const text = recordedText(tree().finished, logs)
     expect(store.url).toContain('hunter2')
-    expect(recordedText).toContain('E_CORRUPT')
-    expect(recordedText).toContain('offloaded to memory://')
-    for (const secret of secrets) expect(recordedText).not.toContain(secret)
+    expect(text).toContain('E_CORRUPT')
+    expect(text).toContain('offloaded to memory://')
+    for (const secret of secrets) expect(text).not.toContain(secret)
   })
 })
 
