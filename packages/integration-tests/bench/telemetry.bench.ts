@@ -2,7 +2,8 @@
 // no instrumentation (`telemetry: false`), @opentelemetry/api present with no SDK registered (the default), and the
 // SDK (batching span processor, as the Node SDK sets up) with in-memory exporters. Reports each as a ratio of the first (medians of interleaved rounds).
 // Two metadata stores: SQLite in a file (the embedded default, what a deployment runs) and the in-memory store (no I/O
-// at all: the worst case for any per-call overhead).
+// at all: the worst case for any per-call overhead). XCOM_BENCH_SQLITE_MEMORY=1 runs SQLite in memory instead: the same
+// engine without the disk's fsync latency, whose variance swamps small differences.
 // Run: `pnpm --filter @xcom/integration-tests bench` (part of `pnpm bench`).
 
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -25,17 +26,28 @@ class CollectOnDemand extends MetricReader {
 
 const value = { rows: [1, 2, 3], label: 'a small inline value', ok: true }
 
-async function pushPull(xcom: XCom): Promise<number> {
+/** Wall time and CPU time (user + system, in ms) of one pass: a disk's fsync latency varies more than the CPU spent. */
+interface Timing {
+  wall: number
+  cpu: number
+}
+
+const spans = new InMemorySpanExporter()
+
+async function pushPull(xcom: XCom): Promise<Timing> {
   const started = performance.now()
+  const cpu = process.cpuUsage()
   for (let index = 0; index < OPS; index++) {
     const id = { dagId: 'bench', runId: 'r1', taskId: 't', mapIndex: index % 100 }
     await xcom.push(id, value)
     await xcom.pull(id)
+    // An exporter ships what it is given and forgets it: keeping 40,000 spans would time the garbage collector.
+    if (index % 1000 === 999) spans.reset()
   }
-  return performance.now() - started
+  const used = process.cpuUsage(cpu)
+  return { wall: performance.now() - started, cpu: (used.user + used.system) / 1000 }
 }
 
-const spans = new InMemorySpanExporter()
 // A batching processor, as OpenTelemetry's Node SDK sets up by default: spans are exported off the hot path.
 const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: spans })] })
 const reader = new CollectOnDemand()
@@ -54,15 +66,15 @@ const sides = {
     }),
 }
 
-async function timed(name: keyof typeof sides): Promise<number> {
+async function timed(name: keyof typeof sides): Promise<Timing> {
   const withSdk = name === 'SDK, in-memory exporters'
   if (withSdk) context.setGlobalContextManager(contextManager)
   try {
-    const ms = await pushPull(sides[name]())
+    const timing = await pushPull(sides[name]())
     await tracerProvider.forceFlush()
     spans.reset()
     await reader.collect()
-    return ms
+    return timing
   } finally {
     if (withSdk) context.disable()
   }
@@ -71,7 +83,7 @@ async function timed(name: keyof typeof sides): Promise<number> {
 /** Times each side over interleaved rounds on `store` and prints the medians as ratios of no instrumentation. */
 async function compare(label: string, store: MetadataStore, rounds: number): Promise<void> {
   metadata = store
-  const times: Record<string, number[]> = {}
+  const times: Record<string, Timing[]> = {}
   for (const name of Object.keys(sides) as (keyof typeof sides)[]) {
     await timed(name) // warm-up
     times[name] = []
@@ -84,22 +96,28 @@ async function compare(label: string, store: MetadataStore, rounds: number): Pro
   }
   const median = (values: number[]) =>
     [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
-  const base = median(times['no instrumentation'] as number[])
-  console.log(
-    `telemetry overhead: ${OPS} inline push+pull on ${label}, median of ${rounds} interleaved rounds`,
-  )
+  const base = times['no instrumentation'] as Timing[]
+  const [baseWall, baseCpu] = [median(base.map((t) => t.wall)), median(base.map((t) => t.cpu))]
+  console.log(`${OPS} inline push+pull on ${label}, medians of ${rounds} interleaved rounds`)
   for (const [name, values] of Object.entries(times)) {
-    const ms = median(values)
+    const wall = median(values.map((t) => t.wall))
+    const cpu = median(values.map((t) => t.cpu))
     console.log(
-      `  ${name.padEnd(26)} ${ms.toFixed(1).padStart(8)} ms  ${((ms / 1000 / OPS) * 1e6).toFixed(2).padStart(6)} µs per push+pull  ratio ${(ms / base).toFixed(3)}`,
+      `  ${name.padEnd(26)} wall ${((wall / OPS) * 1000).toFixed(1).padStart(6)} µs ratio ${(wall / baseWall).toFixed(3)}   cpu ${((cpu / OPS) * 1000).toFixed(1).padStart(6)} µs ratio ${(cpu / baseCpu).toFixed(3)}`,
     )
   }
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'xcom-telemetry-bench-'))
 try {
-  const sqlite = new SqliteMetadataStore({ path: join(dir, 'xcom.db') })
-  await compare('SQLite (a file, the embedded default)', sqlite, ROUNDS)
+  const sqlite = new SqliteMetadataStore({
+    path: process.env.XCOM_BENCH_SQLITE_MEMORY ? ':memory:' : join(dir, 'xcom.db'),
+  })
+  await compare(
+    process.env.XCOM_BENCH_SQLITE_MEMORY ? 'SQLite (in memory)' : 'SQLite (a file, the embedded default)',
+    sqlite,
+    ROUNDS,
+  )
   await sqlite.close()
   await compare('MemoryMetadataStore (no I/O)', new MemoryMetadataStore(), ROUNDS)
 } finally {
