@@ -22,6 +22,7 @@ export { isCi, type RequireServiceOptions, requireServiceOrSkip } from './servic
 export {
   type CapturedLine,
   captureLogger,
+  listedKeys,
   type RecordedMeter,
   recordedText,
   recordTelemetry,

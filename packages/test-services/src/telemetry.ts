@@ -1,4 +1,4 @@
-import { context, type Meter, type Tracer } from '@opentelemetry/api'
+import { context, type Meter, type Tracer, trace } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
 import {
@@ -32,6 +32,8 @@ export interface TelemetryRecording {
   spans: InMemorySpanExporter
   /** A fresh meter on its own reader. */
   meter(): RecordedMeter
+  /** Runs `work` with a new span `test.op` active, ends it, and returns its span id (what SDK calls must see). */
+  inSpan(work: () => Promise<void>): Promise<string>
   /** Unregisters the context manager (call in afterAll). */
   stop(): void
 }
@@ -69,10 +71,29 @@ export function recordTelemetry(): TelemetryRecording {
         },
       }
     },
+    async inSpan(work) {
+      const span = tracerProvider.getTracer('test').startSpan('test.op')
+      try {
+        await context.with(trace.setSpan(context.active(), span), work)
+      } finally {
+        span.end()
+      }
+      return span.spanContext().spanId
+    },
     stop() {
       context.disable()
     },
   }
+}
+
+/** The keys a store lists under `prefix`, in listing order. */
+export async function listedKeys(
+  store: { list(prefix: string): AsyncIterable<{ objectKey: string }> },
+  prefix: string,
+): Promise<string[]> {
+  const keys: string[] = []
+  for await (const info of store.list(prefix)) keys.push(info.objectKey)
+  return keys
 }
 
 /** One line a {@link captureLogger} logger was given. */

@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import { AccountSASPermissions, BlobServiceClient } from '@azure/storage-blob'
-import { context, trace } from '@opentelemetry/api'
+import { trace } from '@opentelemetry/api'
 import { MemoryMetadataStore, type ObjectStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
-import { captureLogger, recordedText, recordTelemetry, startFaultProxy } from '@xcom/test-services'
+import {
+  captureLogger,
+  listedKeys,
+  recordedText,
+  recordTelemetry,
+  startFaultProxy,
+} from '@xcom/test-services'
 import { expectBytes, randomBytes } from '@xcom/testing'
 import { afterAll, describe, expect, it } from 'vitest'
 import { withPolicy } from '../src/client.ts'
@@ -78,7 +84,7 @@ describe.runIf(azurite && proxy)('retries of the Azure client are logged at info
       await xcom.push({ ...ID, key: 'retried' }, { rows: [1, 2, 3] })
       faults.failNext(1, BUSY, (request) => request.method === 'GET' && /\/retried\//.test(request.url ?? ''))
       expect(await xcom.pull({ ...ID, key: 'retried' })).toEqual({ rows: [1, 2, 3] })
-      const [objectKey] = await keysOf(store)
+      const [objectKey] = await listedKeys(store, 'etl/')
       const uri = `${store.url}/${objectKey}`
       expect(uri.startsWith(`abfs://conn@${target.container}/`)).toBe(true)
       const retries = lines.filter((line) => line.message.startsWith('Retrying'))
@@ -113,24 +119,13 @@ describe.runIf(azurite && proxy)('retries of the Azure client are logged at info
       concurrency: 2,
     })
     const data = randomBytes(3 * 1024 * 1024 + 5, 11)
-    const span = recording.tracer.startSpan('test.op')
-    await context.with(trace.setSpan(context.active(), span), async () => {
+    const spanId = await recording.inSpan(async () => {
       await store.put('context/small', new Uint8Array(3))
       await store.put('context/big', data)
       expectBytes(await (await store.get('context/big')).bytes(), data)
     })
-    span.end()
     // One upload, 4 staged blocks and their commit, then the reads of the big blob.
     expect(seen.length).toBeGreaterThanOrEqual(7)
-    expect(new Set(seen)).toEqual(new Set([span.spanContext().spanId]))
+    expect(new Set(seen)).toEqual(new Set([spanId]))
   })
 })
-
-/** The object keys of the XCom values under `etl/` (not the prefix's claim). */
-async function keysOf(store: {
-  list(prefix: string): AsyncIterable<{ objectKey: string }>
-}): Promise<string[]> {
-  const keys: string[] = []
-  for await (const info of store.list('etl/')) keys.push(info.objectKey)
-  return keys
-}

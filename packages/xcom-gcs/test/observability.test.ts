@@ -1,10 +1,10 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { context, trace } from '@opentelemetry/api'
+import { trace } from '@opentelemetry/api'
 import { MemoryMetadataStore, type ObjectStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
-import { captureLogger, recordedText, recordTelemetry } from '@xcom/test-services'
+import { captureLogger, listedKeys, recordedText, recordTelemetry } from '@xcom/test-services'
 import { expectBytes, randomBytes } from '@xcom/testing'
 import type { JWT } from 'google-auth-library'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -91,7 +91,7 @@ describe('retries of the GCS client are logged at info', () => {
     await xcom.push({ ...ID, key: 'retried' }, { rows: [1, 2, 3] })
     local().server?.failNext({ status: 503, times: 1, method: 'GET', pathIncludes: 'retried' })
     expect(await xcom.pull({ ...ID, key: 'retried' })).toEqual({ rows: [1, 2, 3] })
-    const [objectKey] = await keysOf(store)
+    const [objectKey] = await listedKeys(store, 'etl/')
     const uri = `${store.url}/${objectKey}`
     expect(uri.startsWith(`gs://conn@${local().bucket}/`)).toBe(true)
     const retries = lines.filter((line) => line.message.startsWith('Retrying'))
@@ -124,23 +124,12 @@ describe("the caller's OpenTelemetry context reaches the GCS client", () => {
       },
     })
     const data = randomBytes(2 * 1024 * 1024 + 3, 5)
-    const span = recording.tracer.startSpan('test.op')
-    await context.with(trace.setSpan(context.active(), span), async () => {
+    const spanId = await recording.inSpan(async () => {
       await store.put('context/small', new Uint8Array(3))
       await store.put('context/big', data)
       expectBytes(await (await store.get('context/big')).bytes(), data)
     })
-    span.end()
     expect(seen.length).toBeGreaterThanOrEqual(3)
-    expect(new Set(seen)).toEqual(new Set([span.spanContext().spanId]))
+    expect(new Set(seen)).toEqual(new Set([spanId]))
   })
 })
-
-/** The object keys of the XCom values under `etl/` (not the prefix's claim). */
-async function keysOf(store: {
-  list(prefix: string): AsyncIterable<{ objectKey: string }>
-}): Promise<string[]> {
-  const keys: string[] = []
-  for await (const info of store.list('etl/')) keys.push(info.objectKey)
-  return keys
-}

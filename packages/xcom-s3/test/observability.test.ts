@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import { context, trace } from '@opentelemetry/api'
+import { trace } from '@opentelemetry/api'
 import { MemoryMetadataStore, type ObjectStore, XCom } from '@xcom/core'
 import { ObjectStoreXComBackend } from '@xcom/objectstore'
 import {
   captureLogger,
   type FaultProxy,
+  listedKeys,
   recordedText,
   recordTelemetry,
   startFaultProxy,
@@ -77,7 +78,7 @@ describe('retries of the S3 client are logged at info', () => {
     proxy?.failNext(1, UNAVAILABLE, (request) => request.method === 'GET')
     expect(await xcom.pull({ ...ID, key: 'retried' })).toEqual({ rows: [1, 2, 3] })
     expect(proxy?.failed).toBe(3)
-    const [objectKey] = await keysOf(store)
+    const [objectKey] = await listedKeys(store, 'etl/')
     const uri = `${store.url}/${objectKey}`
     expect(uri.startsWith(`s3://conn@${target.options.bucket}/`)).toBe(true)
     const retries = lines.filter((line) => line.message.startsWith('Retrying'))
@@ -122,7 +123,7 @@ describe('retries of the S3 client are logged at info', () => {
       (request) => request.method === 'PUT' && /\/shared\//.test(request.url ?? ''),
     )
     await xcom.push({ ...ID, key: 'shared' }, 'value')
-    const [objectKey] = await keysOf(first)
+    const [objectKey] = await listedKeys(first, 'etl/')
     const retries = lines.filter((line) => line.message.startsWith('Retrying'))
     expect(retries.map((line) => line.fields.uri)).toEqual([
       `s3://${target.options.bucket}/${first.prefix}/${objectKey}`,
@@ -158,25 +159,14 @@ describe("the caller's OpenTelemetry context reaches the S3 client", () => {
     )
     const store = new S3ObjectStore({ ...target.options, client, partSize: 5 * MiB, readConcurrency: 2 })
     const data = randomBytes(11 * MiB, 7)
-    const span = recording.tracer.startSpan('test.op')
-    await context.with(trace.setSpan(context.active(), span), async () => {
+    const spanId = await recording.inSpan(async () => {
       await store.put('context/small', utf8('small'))
       await store.put('context/big', data)
       expectBytes(await (await store.get('context/big')).bytes(), data)
     })
-    span.end()
     // PutObject, then CreateMultipartUpload, 3 parts and Complete, then a GET and 2 ranged GETs.
     expect(seen.length).toBeGreaterThanOrEqual(9)
-    expect(new Set(seen)).toEqual(new Set([span.spanContext().spanId]))
+    expect(new Set(seen)).toEqual(new Set([spanId]))
     client.destroy()
   }, 30_000)
 })
-
-/** The object keys of the XCom values under `etl/` (not the prefix's claim). */
-async function keysOf(store: {
-  list(prefix: string): AsyncIterable<{ objectKey: string }>
-}): Promise<string[]> {
-  const keys: string[] = []
-  for await (const info of store.list('etl/')) keys.push(info.objectKey)
-  return keys
-}
