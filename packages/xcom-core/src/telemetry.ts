@@ -82,6 +82,8 @@ export class Telemetry {
   readonly logger: XComLogger
   readonly #api: typeof OTel | undefined
   readonly #tracer: TracerLike | undefined
+  /** True when the tracer is the global provider's: then no span is made while no SDK is registered behind it. */
+  readonly #globalTracer: boolean = false
   readonly #duration: ReturnType<MeterLike['createHistogram']> | undefined
   readonly #size: ReturnType<MeterLike['createHistogram']> | undefined
   readonly #counters = new Map<CounterName, ReturnType<MeterLike['createCounter']>>()
@@ -105,6 +107,7 @@ export class Telemetry {
       return
     }
     this.#tracer = wanted?.tracer ?? this.#api.trace.getTracer(INSTRUMENTATION_SCOPE)
+    this.#globalTracer = wanted?.tracer === undefined
     const meter = wanted?.meter ?? this.#api.metrics.getMeter(INSTRUMENTATION_SCOPE)
     this.#meter = meter
     this.#duration = meter.createHistogram('xcom.client.operation.duration', {
@@ -174,7 +177,7 @@ export class Telemetry {
   ): Promise<T> {
     const api = this.#api
     const tracer = this.#tracer
-    if (!api || !tracer) return fn(NOOP_HANDLE)
+    if (!api || !tracer || (this.#globalTracer && !sdkRegistered(api))) return fn(NOOP_HANDLE)
     const parent = api.context.active()
     const span = tracer.startSpan(
       name,
@@ -236,6 +239,18 @@ const COUNTERS: Record<CounterName, { description: string; unit: string }> = {
     description: 'Values whose stored bytes failed their size or checksum check.',
     unit: '{value}',
   },
+}
+
+/**
+ * Whether an SDK stands behind the global tracer provider. Until one registers, the API's provider is a proxy with no
+ * delegate and every span would be a no-op: skipping them keeps xcom's cost without an SDK to one property lookup.
+ */
+function sdkRegistered(api: typeof OTel): boolean {
+  const provider = api.trace.getTracerProvider() as { getDelegateTracer?: (name: string) => unknown }
+  return (
+    typeof provider.getDelegateTracer !== 'function' ||
+    provider.getDelegateTracer(INSTRUMENTATION_SCOPE) !== undefined
+  )
 }
 
 /** `@opentelemetry/api` when installed (an optional peer), else undefined: then nothing is recorded. */
