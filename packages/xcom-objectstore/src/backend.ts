@@ -28,7 +28,6 @@ import { type BackendSettings, type ObjectStoreXComBackendOptions, resolveOption
 import { type ObjectRead, openValueStream, readObject, readValue } from './read.ts'
 import { checkReference, ownedKey } from './reference.ts'
 import { sweepStore } from './sweep.ts'
-import { traced } from './telemetry.ts'
 import { ValueWriter } from './write.ts'
 
 /**
@@ -115,7 +114,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     const { ref, codec } = await checkReference(stored, ctx, this.#codecs, this.maxValueSize)
     const read = await readValue(this.store, ref, codec, ctx)
     if (ref.format === 'bytes' && typeof read !== 'string') return read
-    return traced(activeTelemetry(), 'xcom.deserialize', {}, async (span) => {
+    return activeTelemetry().span('xcom.deserialize', {}, async (span) => {
       if (span.recording) span.set({ 'xcom.value.size': ref.size, 'xcom.value.format': 'json' })
       const text =
         typeof read === 'string'

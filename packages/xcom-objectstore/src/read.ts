@@ -13,7 +13,7 @@ import { algorithmOf } from './checksum.ts'
 import type { CodecLookup } from './codecs.ts'
 import { expectedOf, META, type ObjectReference } from './reference.ts'
 import { uriOf } from './store-util.ts'
-import { countChecksumFailure, logReplicaFallback, traced } from './telemetry.ts'
+import { countChecksumFailure, logReplicaFallback } from './telemetry.ts'
 
 /**
  * Reads the object of a checked reference, verified against its size and checksum and decompressed to exactly its
@@ -36,7 +36,7 @@ export async function readValue(
         : readVerified(body, expectedOf(ref)),
     )
     if (!codec || typeof stored === 'string') return stored
-    return traced(telemetry, 'xcom.decompress', { 'xcom.codec': codec.name }, async (span) => {
+    return telemetry.span('xcom.decompress', { 'xcom.codec': codec.name }, async (span) => {
       if (span.recording) span.set({ 'xcom.value.stored_size': ref.storedSize, 'xcom.value.size': ref.size })
       const raw = await codec
         .decompress(stored, { maxSize: ref.size, uri: ref.uri })
@@ -65,8 +65,7 @@ async function download<T>(
   ref: ObjectReference,
   read: (body: ObjectBody) => Promise<T>,
 ): Promise<T> {
-  return traced(
-    telemetry,
+  return telemetry.span(
     'xcom.download',
     {},
     async (span) => {

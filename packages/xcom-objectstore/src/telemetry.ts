@@ -1,11 +1,5 @@
 import { formatIdentity, type XComKey } from '@xcom/core'
-import {
-  type Attributes,
-  errorType,
-  type SpanHandle,
-  storageAttributes,
-  type Telemetry,
-} from '@xcom/core/adapter'
+import { errorType, storageAttributes, type Telemetry } from '@xcom/core/adapter'
 import { uriOf } from './store-util.ts'
 
 /** `debug`: the configured codec was not used for this value because it did not shrink it enough. */
@@ -68,40 +62,3 @@ export function countChecksumFailure(telemetry: Telemetry, storeUrl: string, alg
     'xcom.checksum.algorithm': algorithm,
   })
 }
-
-/** Whether each telemetry's spans were recording when last seen: decides whether an optional span is worth starting. */
-const recordingSeen = new WeakMap<Telemetry, boolean>()
-
-/** `telemetry.span(...)`, remembering whether the span was recorded (see {@link cheapSpan}). */
-export function traced<T>(
-  telemetry: Telemetry,
-  name: string,
-  attributes: Attributes,
-  fn: (span: SpanHandle) => Promise<T>,
-  options?: { client?: boolean },
-): Promise<T> {
-  return telemetry.span(
-    name,
-    attributes,
-    (span) => {
-      recordingSeen.set(telemetry, span.recording)
-      return fn(span)
-    },
-    options,
-  )
-}
-
-/**
- * Runs the synchronous `fn` in span `name` when this telemetry's spans were recording when last seen (or were never
- * seen), else bare: without an SDK, work that may stay on the inline path pays no span (a no-op span costs ~1 µs).
- */
-export function cheapSpan<T>(
-  telemetry: Telemetry,
-  name: string,
-  fn: (span: SpanHandle) => T,
-): T | Promise<T> {
-  if (recordingSeen.get(telemetry) === false) return fn(NOT_RECORDING)
-  return traced(telemetry, name, {}, async (span) => fn(span))
-}
-
-const NOT_RECORDING: SpanHandle = { recording: false, set() {} }

@@ -16,7 +16,7 @@ import { objectKeyOf } from './keys.ts'
 import { type BackendSettings, checkValueSize } from './options.ts'
 import { type ObjectReference, objectMetadata } from './reference.ts'
 import { uriOf } from './store-util.ts'
-import { cheapSpan, logCompressionSkipped, logOffloaded, traced } from './telemetry.ts'
+import { logCompressionSkipped, logOffloaded } from './telemetry.ts'
 
 /** Bytes of a stream value compressed on trial to decide whether compressing the whole stream is worth it. */
 const COMPRESSION_SAMPLE = 1024 * 1024
@@ -66,14 +66,12 @@ export class ValueWriter {
   async serialize(value: unknown, ctx: XComContext): Promise<StoredValue> {
     if (isBinaryValue(value)) return this.#serializeBinary(value, ctx)
     const { threshold, compression, checksum } = this.#settings
-    const serialized = cheapSpan(activeTelemetry(), 'xcom.serialize', (span) => {
+    const { text, plain, size } = await activeTelemetry().span('xcom.serialize', {}, async (span) => {
       const { text, plain } = this.#serializer.serializeText(value)
       const size = Buffer.byteLength(text, 'utf8')
       if (span.recording) span.set({ 'xcom.value.size': size, 'xcom.value.format': 'json' })
       return { text, plain, size }
     })
-    // Awaited only when it is a span's promise: a bare serialization costs no extra tick.
-    const { text, plain, size } = serialized instanceof Promise ? await serialized : serialized
     if (threshold === -1 || size <= threshold) return this.#inline(text, size)
     this.#checkSize(size)
     // Large uncompressed text is encoded slice by slice while it is written: no second copy of the value.
@@ -180,7 +178,7 @@ export class ValueWriter {
    */
   async #compress(ctx: XComContext, codec: Codec, raw: Uint8Array): Promise<Uint8Array | undefined> {
     const telemetry = activeTelemetry()
-    return traced(telemetry, 'xcom.compress', { 'xcom.codec': codec.name }, async (span) => {
+    return telemetry.span('xcom.compress', { 'xcom.codec': codec.name }, async (span) => {
       const compressed = await codec.compress(raw)
       const pays = this.#pays(raw.byteLength, compressed.byteLength)
       if (!pays) logCompressionSkipped(telemetry, ctx, codec.name, raw.byteLength, compressed.byteLength)
@@ -259,8 +257,7 @@ export class ValueWriter {
     const contentType = upload.format === 'json' ? 'application/json' : 'application/octet-stream'
     const telemetry = activeTelemetry()
     try {
-      const facts = await traced(
-        telemetry,
+      const facts = await telemetry.span(
         'xcom.upload',
         {},
         async (span) => {
