@@ -16,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Check } from '../src/commands/doctor.ts'
 import { EXIT } from '../src/exit-codes.ts'
-import { type Run, xcom } from './run.ts'
+import { expectHealthy, type Run, xcom } from './run.ts'
 
 const BUCKET = 'xcom-cli-doctor'
 const POSTGRES_URL = process.env.XCOM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -107,20 +107,6 @@ function gcsEnv(endpoint: string, bucket = BUCKET) {
     password: GCS_CANARY,
     extra: { project: 'test', is_anonymous: true, 'gcs.endpoint': endpoint, num_retries: 0 },
   })
-}
-
-/** Asserts a passing doctor: every check ok, exit 0. */
-async function expectHealthy(vars: Record<string, string>): Promise<void> {
-  const run = await xcom(['doctor', '--json'], vars)
-  const checks = JSON.parse(run.stdout) as Check[]
-  expect(checks.map((check) => [check.name.replace(/^object store \S+: /, ''), check.ok])).toEqual([
-    ['metadata database', true],
-    ['write', true],
-    ['read', true],
-    ['delete', true],
-    ['owner', true],
-  ])
-  expect(run.code).toBe(EXIT.ok)
 }
 
 /**

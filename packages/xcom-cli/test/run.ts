@@ -2,6 +2,9 @@ import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { sourceNodeFlags } from '@xcom/testing'
+import { expect } from 'vitest'
+import type { Check } from '../src/commands/doctor.ts'
+import { EXIT } from '../src/exit-codes.ts'
 
 /** The package folder: children run here, so adapters resolve as they would beside an installed `xcom`. */
 export const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -38,4 +41,19 @@ export function xcom(args: string[], env: Record<string, string>, options: { std
     })
     child.stdin.end(options.stdin ?? '')
   })
+}
+
+/** Asserts a passing doctor: every check ok, exit 0. */
+export async function expectHealthy(vars: Record<string, string>): Promise<Run> {
+  const run = await xcom(['doctor', '--json'], vars)
+  const checks = JSON.parse(run.stdout) as Check[]
+  expect(checks.map((check) => [check.name.replace(/^object store \S+: /, ''), check.ok])).toEqual([
+    ['metadata database', true],
+    ['write', true],
+    ['read', true],
+    ['delete', true],
+    ['owner', true],
+  ])
+  expect(run.code).toBe(EXIT.ok)
+  return run
 }
