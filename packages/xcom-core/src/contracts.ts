@@ -317,6 +317,63 @@ export interface CodecResolver {
   byMagic(head: Bytes): Codec | undefined
 }
 
+/**
+ * What an encrypted value is bound to: the XCom and the record it was written for. Encryption authenticates it as
+ * associated data, so an object copied or moved to another XCom (or another record of the same XCom) fails to decrypt.
+ */
+export interface EncryptionBinding extends XComKey {
+  /** The id of the record the value was written for. */
+  recordId: string
+}
+
+/** A key of an {@link EncryptionKeyProvider}: the id recorded with every value it encrypts, and its secret bytes. */
+export interface EncryptionKey {
+  /** 1-64 characters of `[A-Za-z0-9._-]`; stored in every encrypted value's header, never secret. */
+  readonly id: string
+  /** The master key: 32 random bytes. */
+  readonly material: Uint8Array
+}
+
+/**
+ * Where encryption keys come from: `XCOM_ENCRYPTION_KEYS`, a module of the user's, or a key management service. The
+ * active key encrypts new values; every other key it knows only decrypts (key rotation).
+ */
+export interface EncryptionKeyProvider {
+  /** The key new values are encrypted with. */
+  activeKey(): Promise<EncryptionKey>
+  /** The key called `id`, or undefined when the provider does not know it. */
+  key(id: string): Promise<EncryptionKey | undefined>
+}
+
+/** Options of decryption. */
+export interface DecryptOptions {
+  /** The object or XCom being decrypted, named in errors (`XComError.uri`). */
+  uri?: string
+}
+
+/**
+ * Authenticated encryption of stored values, a stage of its own after compression: unlike a codec it is never skipped
+ * for a value. Whole-buffer and streaming forms produce the same bytes for the same random parameters, and each reads
+ * what the other wrote. A value whose key id the provider does not know fails with `E_CONFIG` naming the key id; a
+ * wrong key, tampered, truncated, reordered or extended bytes, or bytes bound to another XCom fail with `E_CORRUPT`.
+ */
+export interface Encryption {
+  /** The format written, e.g. `aes256gcm-hkdf-stream-v1`; references record it. */
+  readonly name: string
+  /** The id of the key new values are encrypted with. */
+  activeKeyId(): Promise<string>
+  /** The size of the encrypted form of `size` bytes (for stores that want the length before the upload). */
+  encryptedSize(size: number): number
+  /** The key id named by the header of encrypted bytes; `head` needs only their first 256 bytes. @throws E_CORRUPT */
+  keyIdOf(head: Bytes): string
+  encrypt(data: Bytes, binding: EncryptionBinding): Promise<Bytes>
+  decrypt(data: Bytes, binding: EncryptionBinding, options?: DecryptOptions): Promise<Bytes>
+  /** Encrypts a stream under the active key; memory stays bounded by one segment. */
+  encryptStream(binding: EncryptionBinding): Promise<TransformStream<Bytes, Bytes>>
+  /** Decrypts a stream, authenticating each segment before it is passed on; the end is authenticated too. */
+  decryptStream(binding: EncryptionBinding, options?: DecryptOptions): TransformStream<Bytes, Bytes>
+}
+
 /** A value as the backend hooks see it when pushing: the user value. */
 export interface PushOptions {
   /** The value may be removed by `purgeExpired()` after this time and is no longer pulled. */
