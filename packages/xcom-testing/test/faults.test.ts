@@ -1,4 +1,4 @@
-import { MemoryMetadataStore, type ObjectInfo, type ObjectStore, XComError } from '@xcom/core'
+import { MemoryMetadataStore, type ObjectInfo, type ObjectStore, XCom, XComError } from '@xcom/core'
 import { byteChunks, checkObjectKey, concatBytes, prefixedListPrefix } from '@xcom/core/adapter'
 import { describe, expect, it } from 'vitest'
 import {
@@ -426,6 +426,61 @@ describe('faultyMetadataStore', () => {
       const committed = (await inner.get({ ...id, key: `k${index}` })) !== undefined
       expect(committed).toBe(plan.injected.at(-1)?.kind === 'lostAfterCommit')
     }
+  })
+})
+
+describe('the wrappers under XCom', () => {
+  it('a workload sees the last value pushed, an in-doubt one, or a coded error; stopped, it reads back cleanly', async () => {
+    const run = async (seed: number) => {
+      const plan = faults({ seed, rate: 0.2, delayMs: { min: 0, max: 1 } })
+      const quiet = { debug() {}, info() {}, warn() {}, error() {} }
+      const xcom = new XCom({
+        metadata: faultyMetadataStore(new MemoryMetadataStore(), plan),
+        telemetry: false,
+        logger: quiet,
+      })
+      // Per identity, the values a pull may return: a push that failed may still have committed.
+      const possible = new Map<string, Set<number | undefined>>()
+      const outcomes: string[] = []
+      for (let step = 0; step < 400; step++) {
+        const taskId = `t${step % 5}`
+        const allowed = possible.get(taskId) ?? new Set([undefined])
+        possible.set(taskId, allowed)
+        if (step % 2 === 0) {
+          const pushed = await xcom.push({ dagId: 'd', runId: 'r', taskId }, step).then(
+            () => true,
+            (error: unknown) => {
+              expect(XComError.is(error, 'E_BACKEND')).toBe(true)
+              return false
+            },
+          )
+          if (pushed) allowed.clear()
+          allowed.add(step)
+          outcomes.push(pushed ? 'pushed' : 'push failed')
+        } else {
+          const pulled = await xcom
+            .pull<number>({ dagId: 'd', runId: 'r', taskId }, { default: undefined })
+            .then(
+              (value) => ({ value }),
+              (error: unknown) => {
+                expect(XComError.is(error, 'E_BACKEND')).toBe(true)
+                return undefined
+              },
+            )
+          if (pulled) expect(allowed.has(pulled.value)).toBe(true)
+          outcomes.push(pulled ? `pulled ${pulled.value}` : 'pull failed')
+        }
+      }
+      plan.stop()
+      for (const [taskId, allowed] of possible)
+        expect(
+          allowed.has(await xcom.pull<number>({ dagId: 'd', runId: 'r', taskId }, { default: undefined })),
+        ).toBe(true)
+      expect(plan.counts.lostAfterCommit).toBeGreaterThan(0)
+      return { outcomes, injected: plan.injected }
+    }
+    const first = await run(21)
+    expect(await run(21)).toEqual(first)
   })
 })
 
