@@ -73,6 +73,10 @@ const NOOP_HANDLE: SpanHandle = { recording: false, set() {} }
 
 /** The telemetry of the XCom operation in progress, for backends and stores (see {@link activeTelemetry}). */
 const active = new AsyncLocalStorage<Telemetry>()
+/** `@opentelemetry/api`, when installed: the context an operation's span runs in carries its telemetry too. */
+const otel = loadApi()
+/** Where an OpenTelemetry context carries the telemetry of the XCom operation it belongs to. */
+const TELEMETRY_KEY = Symbol.for('@xcom/core.telemetry')
 
 /**
  * Spans, metrics and the logger of one XCom. `operation` wraps each call of the API (`xcom.push`...), and makes this
@@ -97,7 +101,7 @@ export class Telemetry {
     this.logger = options.logger ?? new XComLogger({ level: 'silent' })
     if (options.telemetry === false) return
     const wanted = options.telemetry
-    this.#api = loadApi()
+    this.#api = otel
     if (!this.#api) {
       if (wanted?.tracer || wanted?.meter)
         throw new XComError(
@@ -135,55 +139,62 @@ export class Telemetry {
     // What a debug line says about the call: only gathered when someone will read it.
     const described = this.logger.enabled('debug') ? { ...attributes } : undefined
     let size: number | undefined
-    return active.run(this, () =>
-      this.span(`xcom.${name}`, attributes, async (span) => {
-        const handle: SpanHandle = {
-          recording: span.recording,
-          set(added) {
-            span.set(added)
-            if (described) Object.assign(described, added)
-            if (added['xcom.location'] !== undefined) split['xcom.location'] = added['xcom.location']
-            if (typeof added['xcom.value.size'] === 'number') size = added['xcom.value.size']
-          },
-        }
-        try {
-          return await fn(handle)
-        } catch (error) {
-          split['error.type'] = errorType(error)
-          throw error
-        } finally {
-          const seconds = (performance.now() - started) / 1000
-          this.#duration?.record(seconds, split)
-          if (size !== undefined && (name === 'push' || name === 'pull')) this.#size?.record(size, split)
-          if (described)
-            this.logger.debug(
-              `${name} ${split['error.type'] ? `failed (${split['error.type']})` : 'done'} in ${(seconds * 1000).toFixed(1)} ms`,
-              described,
-            )
-        }
-      }),
-    )
+    return this.#run(`xcom.${name}`, attributes, false, async (span) => {
+      const handle: SpanHandle = {
+        recording: span.recording,
+        set(added) {
+          span.set(added)
+          if (described) Object.assign(described, added)
+          if (added['xcom.location'] !== undefined) split['xcom.location'] = added['xcom.location']
+          if (typeof added['xcom.value.size'] === 'number') size = added['xcom.value.size']
+        },
+      }
+      try {
+        return await fn(handle)
+      } catch (error) {
+        split['error.type'] = errorType(error)
+        throw error
+      } finally {
+        const seconds = (performance.now() - started) / 1000
+        this.#duration?.record(seconds, split)
+        if (size !== undefined && (name === 'push' || name === 'pull')) this.#size?.record(size, split)
+        if (described)
+          this.logger.debug(
+            `${name} ${split['error.type'] ? `failed (${split['error.type']})` : 'done'} in ${(seconds * 1000).toFixed(1)} ms`,
+            described,
+          )
+      }
+    })
   }
 
   /**
    * Runs `fn` in a child span of the active one. A throw marks the span failed with the error's code (`error.type`)
    * and its message, secrets masked. `client: true` for calls to a remote service (upload, download, purge).
    */
-  async span<T>(
+  span<T>(
     name: string,
     attributes: Attributes,
     fn: (span: SpanHandle) => Promise<T>,
     options: { client?: boolean } = {},
   ): Promise<T> {
+    return this.#run(name, attributes, options.client === true, fn)
+  }
+
+  /**
+   * Runs `fn` in span `name` with this telemetry active. One context carries both the span and this telemetry when
+   * OpenTelemetry's context manager propagates it: one frame per call instead of two.
+   */
+  async #run<T>(
+    name: string,
+    attributes: Attributes,
+    client: boolean,
+    fn: (span: SpanHandle) => Promise<T>,
+  ): Promise<T> {
     const api = this.#api
     const tracer = this.#tracer
-    if (!api || !tracer || (this.#globalTracer && !sdkRegistered(api))) return fn(NOOP_HANDLE)
+    if (!api || !tracer || (this.#globalTracer && !sdkRegistered(api))) return this.#activate(fn, NOOP_HANDLE)
     const parent = api.context.active()
-    const span = tracer.startSpan(
-      name,
-      { kind: options.client ? SPAN_KIND_CLIENT : SPAN_KIND_INTERNAL },
-      parent,
-    )
+    const span = tracer.startSpan(name, { kind: client ? SPAN_KIND_CLIENT : SPAN_KIND_INTERNAL }, parent)
     const recording = span.isRecording()
     // Attributes are copied only for a span that records them: a no-op tracer costs one call and no garbage.
     if (recording) span.setAttributes(defined(attributes))
@@ -193,14 +204,27 @@ export class Telemetry {
         if (recording) span.setAttributes(defined(added))
       },
     }
+    const context = api.trace.setSpan(parent, span as OTel.Span).setValue(TELEMETRY_KEY, this)
     try {
-      return await api.context.with(api.trace.setSpan(parent, span as OTel.Span), () => fn(handle))
+      return await api.context.with(context, () =>
+        // Without a context manager (the API's no-op one) the context is not propagated: xcom's own storage is.
+        api.context.active() === context ? fn(handle) : this.#activate(fn, handle),
+      )
     } catch (error) {
-      if (handle.recording) failSpan(span, error)
+      if (recording) failSpan(span, error)
       throw error
     } finally {
       span.end()
     }
+  }
+
+  /** Runs `fn` with this telemetry active in xcom's own async storage, unless it already is. */
+  #activate<T>(fn: (span: SpanHandle) => Promise<T>, handle: SpanHandle): Promise<T> {
+    const outer = otel?.context.active()
+    // An enclosing operation of another XCom may be carried by OpenTelemetry's context: it must not answer for this one.
+    if (outer?.getValue(TELEMETRY_KEY) !== undefined && outer.getValue(TELEMETRY_KEY) !== this)
+      return otel!.context.with(outer.deleteValue(TELEMETRY_KEY), () => active.run(this, fn, handle))
+    return active.getStore() === this ? fn(handle) : active.run(this, fn, handle)
   }
 
   /** Adds `value` to counter `name`. */
@@ -221,7 +245,8 @@ export class Telemetry {
  * callback), or {@link Telemetry.NONE} outside one: adapters log and trace through it without being handed a logger.
  */
 export function activeTelemetry(): Telemetry {
-  return active.getStore() ?? Telemetry.NONE
+  const carried = otel?.context.active().getValue(TELEMETRY_KEY) as Telemetry | undefined
+  return carried ?? active.getStore() ?? Telemetry.NONE
 }
 
 const COUNTERS: Record<CounterName, { description: string; unit: string }> = {
