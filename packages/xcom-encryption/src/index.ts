@@ -1,1 +1,7 @@
-export {}
+export { type AesGcmStreamOptions, aesGcmStream, DEFAULT_SEGMENT_SIZE } from './aes-gcm-stream.ts'
+export { encodeBinding } from './binding.ts'
+export { hkdfInfo } from './cipher.ts'
+export { FORMAT_NAME, HEADER_SIZE, MAGIC } from './format.ts'
+export { encryptionFromEnv } from './from-env.ts'
+export { generateKey, KEY_SIZE, keysFromEnv, parseKeyList, staticKeys } from './keys.ts'
+export { keysFromModule, PROVIDER_VARIABLE } from './module-keys.ts'
