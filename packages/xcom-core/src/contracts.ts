@@ -135,6 +135,12 @@ export interface MetadataStore {
   get(id: XComKey): Promise<XComRecord | undefined>
   /** Every record the query selects, in one statement, in the stable order (dagId, runId, taskId, mapIndex, key). */
   getMany(query: XComQuery): Promise<XComRecord[]>
+  /**
+   * Replace the row of the record's identity only while it is still the record `expectedId` (compare-and-swap, for
+   * rewrites such as key rotation that must not undo a concurrent push). Returns the replaced record, its reference
+   * queued for purge in the same transaction; undefined, writing nothing, when the row is gone or is another record.
+   */
+  replaceIf?(record: XComRecord, expectedId: string): Promise<XComRecord | undefined>
   /** Delete what the query selects and return it; deleted references are queued for purge in the same transaction. */
   delete(query: XComQuery): Promise<XComRecord[]>
   /** A page of records in the stable order. `after` is the `next` of the previous page. */

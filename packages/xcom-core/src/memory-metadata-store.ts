@@ -30,6 +30,12 @@ export class MemoryMetadataStore implements MetadataStore {
     return replaced
   }
 
+  async replaceIf(record: XComRecord, expectedId: string): Promise<XComRecord | undefined> {
+    this.#checkOpen()
+    if (this.#records.get(slotOf(record))?.id !== expectedId) return undefined
+    return this.put(record)
+  }
+
   async get(id: XComKey): Promise<XComRecord | undefined> {
     this.#checkOpen()
     const record = this.#records.get(slotOf(id))

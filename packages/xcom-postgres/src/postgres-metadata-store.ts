@@ -185,6 +185,25 @@ export class PostgresMetadataStore implements MetadataStore {
     return rows[0] && recordFromRow(rows[0])
   }
 
+  /**
+   * One statement: the row is locked only while its id is `expectedId` (a concurrent put that replaced it first makes
+   * the lock's re-check fail, so nothing is written), its reference queued for purge, and the row updated.
+   */
+  async replaceIf(record: XComRecord, expectedId: string): Promise<XComRecord | undefined> {
+    const sql = `WITH old AS (SELECT * FROM ${this.#s}.xcom_record
+        WHERE dag_id = $1 AND run_id = $2 AND task_id = $3 AND map_index = $4 AND key = $5 AND id = $13 FOR UPDATE),
+      queued AS (INSERT INTO ${this.#s}.xcom_pending_purge (${RECORD_COLUMNS}, queued_at)
+        SELECT ${RECORD_COLUMNS}, now() FROM old WHERE kind = 'reference' ON CONFLICT (id) DO NOTHING),
+      updated AS (UPDATE ${this.#s}.xcom_record AS r SET id = $6, kind = $7, data = $8, ref = $9, size = $10,
+        created_at = $11, expires_at = $12 FROM old WHERE r.id = old.id)
+      SELECT ${READ_COLUMNS} FROM old`
+    const rows = await this.#query('rewriting a row', sql, [
+      ...recordValues(record, (date) => date.toISOString()),
+      expectedId,
+    ])
+    return rows[0] && recordFromRow(rows[0])
+  }
+
   async get(id: XComKey): Promise<XComRecord | undefined> {
     const sql = `SELECT ${READ_COLUMNS} FROM ${this.#s}.xcom_record
       WHERE dag_id = $1 AND run_id = $2 AND task_id = $3 AND map_index = $4 AND key = $5`

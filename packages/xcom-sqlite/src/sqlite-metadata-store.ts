@@ -153,6 +153,17 @@ export class SqliteMetadataStore implements MetadataStore {
     return replaced
   }
 
+  async replaceIf(record: XComRecord, expectedId: string): Promise<XComRecord | undefined> {
+    return this.#write('rewriting a row', () => {
+      const key = keyValues(record)
+      const old = this.#statement(SELECT_ONE).get(...key)
+      if (old?.id !== expectedId) return undefined
+      if (old.kind === 'reference') this.#statement(QUEUE_PURGES(KEY_WHERE)).run(Date.now(), ...key)
+      this.#statement(UPSERT).run(...recordValues(record, (date) => date.getTime()))
+      return recordOf(old)
+    })
+  }
+
   async get(id: XComKey): Promise<XComRecord | undefined> {
     const row = this.#run('reading a row', () => this.#statement(SELECT_ONE).get(...keyValues(id)))
     return row && recordOf(row)

@@ -127,6 +127,36 @@ export function describeMetadataStore(
       expect(purges[0]?.queuedAt).toBeInstanceOf(Date)
     })
 
+    it('rewrites a row only while it is the expected record (replaceIf), queuing the replaced reference', async (context) => {
+      const replaceIf = store.replaceIf?.bind(store)
+      if (!replaceIf) return context.skip('the store has no replaceIf (optional: key rotation needs it)')
+      const first = testReference({})
+      await store.put(first)
+      const rewritten = testReference({})
+      expect(await replaceIf(rewritten, first.id)).toEqual(first)
+      expect(await store.get(identityOf(first))).toEqual(rewritten)
+      expect((await store.pendingPurges(10)).map((purge) => purge.id)).toEqual([first.id])
+      // The row is another record now (a concurrent push won): nothing is written, nothing queued.
+      const stale = testReference({})
+      expect(await replaceIf(stale, first.id)).toBeUndefined()
+      expect(await store.get(identityOf(first))).toEqual(rewritten)
+      expect(await replaceIf(testRecord({ taskId: 'absent' }), first.id)).toBeUndefined()
+      expect(await store.get(identityOf(testRecord({ taskId: 'absent' })))).toBeUndefined()
+      expect(await store.pendingPurges(10)).toHaveLength(1)
+      // Racing a put and a rewrite of the same record: exactly one row, every other record replaced or refused.
+      const racers = Array.from({ length: 10 }, () => testReference({}))
+      const results = await Promise.all(
+        racers.map((record, index) =>
+          index % 2 === 0 ? store.put(record) : replaceIf(record, rewritten.id),
+        ),
+      )
+      const rows = await store.getMany({ dagId: first.dagId, taskId: first.taskId })
+      expect(rows).toHaveLength(1)
+      const replaced = results.filter((record): record is XComRecord => record !== undefined).map((r) => r.id)
+      expect(new Set(replaced).size).toBe(replaced.length)
+      expect(replaced.filter((id) => id === rewritten.id)).toHaveLength(1)
+    })
+
     it('answers getMany in the stable order, filtered by task ids, map indexes and keys', async () => {
       const records = [
         testRecord({ taskId: 'b', mapIndex: 2 }),

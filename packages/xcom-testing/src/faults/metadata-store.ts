@@ -14,7 +14,7 @@ import { sleep } from './sleep.ts'
 
 /**
  * Wraps a {@link MetadataStore} so that `plan` injects faults into every call but `close`: the writes (`put`,
- * `delete`, `resolvePurges`) may fail before COMMIT or lose their connection after it (`failBeforeCommit`,
+ * `delete`, `resolvePurges`, `replaceIf`) may fail before COMMIT or lose their connection after it (`failBeforeCommit`,
  * `lostAfterCommit`), the reads (`get`, `getMany`, `list`, `pendingPurges`, `identity`) may `fail`, and every one may
  * be delayed. Injected errors are `E_BACKEND` `XComError`s. Members beyond the contract (a SQL store's `location`,
  * `ready()`) are not carried over: keep the wrapped store for them.
@@ -28,9 +28,21 @@ class FaultyMetadataStore implements MetadataStore {
   readonly #store: MetadataStore
   readonly #plan: FaultPlan
 
+  /** Present only when the wrapped store has it (it is optional in the contract). */
+  readonly replaceIf?: (record: XComRecord, expectedId: string) => Promise<XComRecord | undefined>
+
   constructor(store: MetadataStore, plan: FaultPlan) {
     this.#store = store
     this.#plan = plan
+    const replaceIf = store.replaceIf?.bind(store)
+    if (replaceIf)
+      this.replaceIf = (record, expectedId) =>
+        this.#call(
+          'metadata.replaceIf',
+          formatIdentity(record),
+          () => replaceIf(record, expectedId),
+          formatIdentity(record),
+        )
   }
 
   put(record: XComRecord): Promise<XComRecord | undefined> {

@@ -44,6 +44,7 @@ const APPLICABLE = {
   'metadata.put': ['failBeforeCommit', 'lostAfterCommit', 'delay'],
   'metadata.delete': ['failBeforeCommit', 'lostAfterCommit', 'delay'],
   'metadata.resolvePurges': ['failBeforeCommit', 'lostAfterCommit', 'delay'],
+  'metadata.replaceIf': ['failBeforeCommit', 'lostAfterCommit', 'delay'],
   'metadata.get': ['fail', 'delay'],
   'metadata.getMany': ['fail', 'delay'],
   'metadata.list': ['fail', 'delay'],
