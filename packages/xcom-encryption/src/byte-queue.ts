@@ -9,6 +9,7 @@ export class ByteQueue {
   /** Bytes held. */
   length = 0
 
+  /** Appends a chunk (empty ones are dropped), by reference. */
   push(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return
     this.chunks.push(chunk)

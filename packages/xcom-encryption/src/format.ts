@@ -17,8 +17,9 @@ export const PREFIX_SIZE = 7
 export const TAG_SIZE = 16
 /** Header bytes: magic 4, version 1, segment size 4, key id length 1, key id 64, salt 32, nonce prefix 7. */
 export const HEADER_SIZE = 4 + 1 + 4 + 1 + KEY_ID_FIELD + SALT_SIZE + PREFIX_SIZE
-/** Smallest and largest plaintext segment sizes a header may name (the upper bound caps a reader's memory). */
+/** Smallest plaintext segment size a header may name. */
 export const MIN_SEGMENT_SIZE = 16
+/** Largest plaintext segment size a header may name: it caps what a reader holds. */
 export const MAX_SEGMENT_SIZE = 16 * 1024 * 1024
 /** Segments per value: the counter is 32 bits. */
 export const MAX_SEGMENTS = 2 ** 32
@@ -30,9 +31,13 @@ const PREFIX_OFFSET = SALT_OFFSET + SALT_SIZE
 
 /** What a header holds. */
 export interface Header {
+  /** Plaintext bytes per segment. */
   segmentSize: number
+  /** The id of the master key. */
   keyId: string
+  /** The HKDF salt (32 bytes). */
   salt: Uint8Array
+  /** The first 7 bytes of every segment's nonce. */
   noncePrefix: Uint8Array
   /** The header's own bytes, the additional data of every segment. */
   bytes: Uint8Array
