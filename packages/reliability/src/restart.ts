@@ -1,0 +1,212 @@
+/**
+ * Scenario 2: real services failing in the middle of a workload. PostgreSQL: every backend of the run is killed
+ * with pg_terminate_backend from a separate session, again and again. s3rver, azurite and the GCS test server:
+ * their launchers delete the data directory on stop (s3rver, azurite) or keep data in memory (GCS), so a restart
+ * on the same port with the same data is impossible; an {@link OutageProxy} in front of each resets every
+ * connection and refuses new ones for a while, then listens again on the same port.
+ */
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { AzureBlobObjectStore } from '@xcom/azure'
+import { GcsObjectStore } from '@xcom/gcs'
+import { PostgresMetadataStore } from '@xcom/postgres'
+import { S3ObjectStore } from '@xcom/s3'
+import { SqliteMetadataStore } from '@xcom/sqlite'
+import { checkInvariants, type InvariantReport, invariantsHold } from './invariants.ts'
+import { type OutageProxy, startOutageProxy } from './outage-proxy.ts'
+import {
+  BUCKET,
+  connectPostgres,
+  dropSchema,
+  freshSchema,
+  postgresUrlFor,
+  s3Options,
+  startAzuriteWithContainer,
+  startGcs,
+} from './services.ts'
+import { type Stack, stackOf } from './stacks.ts'
+import { runWorkload, type WorkloadResult } from './workload.ts'
+
+/** One restart scenario's outcome. */
+export interface RestartResult {
+  scenario: string
+  /** What was done to the service: terminations, or outages and the connections they reset. */
+  disruptions: string
+  workload: Omit<WorkloadResult, 'model'>
+  invariants: InvariantReport
+  ok: boolean
+}
+
+/** Options shared by the restart scenarios. */
+export interface RestartOptions {
+  seed: number
+  ops: number
+}
+
+async function finish(
+  scenario: string,
+  stack: Stack,
+  options: RestartOptions,
+  disrupt: { beforeOp?: (index: number) => Promise<void> | void; end: () => Promise<string> },
+): Promise<RestartResult> {
+  try {
+    const { model, ...workload } = await runWorkload(stack, {
+      seed: options.seed,
+      ops: options.ops,
+      ...disrupt,
+    })
+    const disruptions = await disrupt.end() // services are back from here on
+    const invariants = await checkInvariants(stack, model)
+    const ok = invariantsHold(invariants) && workload.lost.length === 0 && workload.unexplained.length === 0
+    return { scenario, disruptions, workload, invariants, ok }
+  } finally {
+    await stack.close()
+  }
+}
+
+/**
+ * Outages of a store behind `proxy`: down at 25%, 50% and 75% of the operations, each for `outageMs`.
+ */
+function outages(proxy: OutageProxy, ops: number, outageMs: number) {
+  const at = new Set([Math.floor(ops * 0.25), Math.floor(ops * 0.5), Math.floor(ops * 0.75)])
+  const pending: Promise<void>[] = []
+  return {
+    async beforeOp(index: number) {
+      if (!at.has(index)) return
+      await proxy.down()
+      pending.push(new Promise((resolve) => setTimeout(resolve, outageMs)).then(() => proxy.up()))
+    },
+    async end() {
+      await Promise.all(pending)
+      await proxy.up()
+      return `${proxy.outages} outages of ${outageMs} ms, ${proxy.resets} connections reset`
+    },
+  }
+}
+
+/** s3rver objects and PostgreSQL rows while every backend of the run is terminated every `everyMs`. */
+export async function postgresTerminations(
+  s3Endpoint: string,
+  options: RestartOptions & { everyMs?: number },
+): Promise<RestartResult> {
+  const schema = freshSchema('restart')
+  const application = `xcom-reliability-${schema}`
+  const stack = stackOf(
+    'PostgreSQL backends terminated',
+    new PostgresMetadataStore({ connectionString: postgresUrlFor(application), schema }),
+    new S3ObjectStore(s3Options(s3Endpoint, schema)),
+    undefined,
+    () => dropSchema(schema),
+  )
+  const admin = await connectPostgres()
+  let terminated = 0
+  let rounds = 0
+  let running = true
+  const killer = (async () => {
+    while (running) {
+      await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 150))
+      const { rows } = await admin.query(
+        'SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+        [application],
+      )
+      rounds++
+      terminated += rows.filter((row: { done: boolean }) => row.done).length
+    }
+  })()
+  return finish('PostgreSQL: pg_terminate_backend', stack, options, {
+    async end() {
+      running = false
+      await killer
+      await admin.end()
+      return `${terminated} backends terminated in ${rounds} rounds`
+    },
+  })
+}
+
+/** s3rver (behind an outage proxy) and PostgreSQL. */
+export async function s3rverOutages(
+  s3Endpoint: string,
+  options: RestartOptions & { outageMs?: number },
+): Promise<RestartResult> {
+  const proxy = await startOutageProxy(Number(new URL(s3Endpoint).port))
+  const schema = freshSchema('s3out')
+  const stack = stackOf(
+    's3rver outages',
+    new PostgresMetadataStore({ connectionString: postgresUrlFor(`xcom-reliability-${schema}`), schema }),
+    new S3ObjectStore({ ...s3Options(proxy.endpoint, schema), retryOptions: { maxAttempts: 3 } }),
+    undefined,
+    () => dropSchema(schema),
+  )
+  const disrupt = outages(proxy, options.ops, options.outageMs ?? 1500)
+  try {
+    return await finish('s3rver: outage (connections reset, port closed, reopened)', stack, options, disrupt)
+  } finally {
+    await proxy.stop()
+  }
+}
+
+/** Azurite (behind an outage proxy) and SQLite. */
+export async function azuriteOutages(
+  options: RestartOptions & { outageMs?: number },
+): Promise<RestartResult> {
+  const azurite = await startAzuriteWithContainer()
+  const proxy = await startOutageProxy(Number(new URL(azurite.blobEndpoint).port))
+  const dir = await mkdtemp(join(tmpdir(), 'xcom-reliability-az-'))
+  const stack = stackOf(
+    'azurite outages',
+    new SqliteMetadataStore({ path: join(dir, 'xcom.db') }),
+    new AzureBlobObjectStore({
+      connectionString: azurite.connectionString.replace(
+        azurite.blobEndpoint,
+        `${proxy.endpoint}/${azurite.accountName}`,
+      ),
+      container: BUCKET,
+      prefix: 'outages',
+      retryOptions: { maxTries: 3, retryDelayInMs: 100, maxRetryDelayInMs: 400 },
+    }),
+    undefined,
+    () => rm(dir, { recursive: true, force: true }),
+  )
+  const disrupt = outages(proxy, options.ops, options.outageMs ?? 1500)
+  try {
+    return await finish('azurite: outage (connections reset, port closed, reopened)', stack, options, disrupt)
+  } finally {
+    await proxy.stop()
+    await azurite.stop()
+  }
+}
+
+/** The GCS test server (behind an outage proxy) and SQLite. */
+export async function gcsOutages(options: RestartOptions & { outageMs?: number }): Promise<RestartResult> {
+  const gcs = await startGcs()
+  const proxy = await startOutageProxy(Number(new URL(gcs.apiEndpoint).port))
+  const dir = await mkdtemp(join(tmpdir(), 'xcom-reliability-gcs-'))
+  const stack = stackOf(
+    'GCS test server outages',
+    new SqliteMetadataStore({ path: join(dir, 'xcom.db') }),
+    new GcsObjectStore({
+      bucket: BUCKET,
+      prefix: 'outages',
+      apiEndpoint: proxy.endpoint,
+      projectId: gcs.projectId,
+      maxRetries: 2,
+      retryOptions: { maxRetryDelay: 1, retryDelayMultiplier: 1.1, maxRetries: 2 },
+    }),
+    undefined,
+    () => rm(dir, { recursive: true, force: true }),
+  )
+  const disrupt = outages(proxy, options.ops, options.outageMs ?? 1500)
+  try {
+    return await finish(
+      'GCS test server: outage (connections reset, port closed, reopened)',
+      stack,
+      options,
+      disrupt,
+    )
+  } finally {
+    await proxy.stop()
+    await gcs.stop()
+  }
+}
