@@ -30,6 +30,9 @@ export const ENV_VARIABLES = {
     'AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION',
   ],
   objectStorageChecksum: ['XCOM_OBJECTSTORAGE_CHECKSUM'],
+  encryptionKeys: ['XCOM_ENCRYPTION_KEYS'],
+  encryptionKeyProvider: ['XCOM_ENCRYPTION_KEY_PROVIDER'],
+  encryptInline: ['XCOM_ENCRYPTION_INLINE'],
   serializers: ['XCOM_SERIALIZERS'],
   logLevel: ['XCOM_LOG_LEVEL', 'AIRFLOW__LOGGING__LOGGING_LEVEL'],
   logFormat: ['XCOM_LOG_FORMAT'],
@@ -73,6 +76,12 @@ export interface XComConfig {
   objectStorageCompression: EnvSetting | undefined
   /** The checksum algorithm of new objects (xcom's own setting; Airflow verifies nothing). */
   objectStorageChecksum: EnvSetting | undefined
+  /** `id:key` entries (comma-separated, the first encrypts new values) of `@xcom/encryption`: secret. */
+  encryptionKeys: EnvSetting | undefined
+  /** `module#Export` of an encryption key provider, instead of the keys themselves. */
+  encryptionKeyProvider: EnvSetting | undefined
+  /** `true`: values kept in the metadata database are encrypted too. */
+  encryptInline: EnvSetting | undefined
   /** `module#export` entries (comma-separated) that register types on the backend's serializer. */
   serializers: EnvSetting | undefined
   /** The lowest level logged (`XCOM_LOG_LEVEL`, or Airflow's `AIRFLOW__LOGGING__LOGGING_LEVEL`), as written. */
@@ -99,6 +108,9 @@ export function readXComConfig(env: Env = process.env): XComConfig {
     objectStorageThreshold: readSetting(env, ENV_VARIABLES.objectStorageThreshold),
     objectStorageCompression: readSetting(env, ENV_VARIABLES.objectStorageCompression),
     objectStorageChecksum: readSetting(env, ENV_VARIABLES.objectStorageChecksum),
+    encryptionKeys: readSetting(env, ENV_VARIABLES.encryptionKeys),
+    encryptionKeyProvider: readSetting(env, ENV_VARIABLES.encryptionKeyProvider),
+    encryptInline: readSetting(env, ENV_VARIABLES.encryptInline),
     serializers: readSetting(env, ENV_VARIABLES.serializers),
     logLevel: readSetting(env, ENV_VARIABLES.logLevel),
     logFormat: readSetting(env, ENV_VARIABLES.logFormat),
@@ -124,11 +136,26 @@ export function printableConfig(config: XComConfig): Record<string, string> {
     objectStorageThreshold: show(config.objectStorageThreshold, '(unset: -1, everything in the database)'),
     objectStorageCompression: show(config.objectStorageCompression, '(unset: none)'),
     objectStorageChecksum: show(config.objectStorageChecksum, '(unset: crc32)'),
+    encryptionKeys: config.encryptionKeys
+      ? `${keyIdsOf(config.encryptionKeys.value)} (keys not shown; from ${config.encryptionKeys.variable})`
+      : '(unset: no encryption)',
+    encryptionKeyProvider: show(config.encryptionKeyProvider, '(unset)'),
+    encryptInline: show(config.encryptInline, '(unset: false)'),
     serializers: show(config.serializers, '(unset: built-in types only)'),
     logLevel: show(config.logLevel, 'warn'),
     logFormat: show(config.logFormat, 'text'),
     connections: config.connectionVariables.map((name) => `${name}=***`).join(', ') || '(none)',
   }
+}
+
+/** The key ids of an `id:key,...` list, the first marked active: ids are not secret, keys are never shown. */
+function keyIdsOf(list: string): string {
+  const ids = list
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => (entry.includes(':') ? entry.slice(0, entry.indexOf(':')).trim() : '?'))
+  return ids.map((id, index) => (index === 0 ? `${id} (active)` : id)).join(', ')
 }
 
 /** Options of {@link importModule}. */

@@ -5,7 +5,9 @@ import {
   type CheckResult,
   type Codec,
   type CodecResolver,
+  type Encryption,
   type Env,
+  formatIdentity,
   type ObjectStore,
   type StoredValue,
   type SweepContext,
@@ -23,6 +25,7 @@ import { checkObjectStore } from './check.ts'
 import type { ChecksumAlgorithm } from './checksum.ts'
 import { PrefixClaim } from './claim.ts'
 import { CodecLookup } from './codecs.ts'
+import { isSealedInline, openInline } from './encryption.ts'
 import { optionsFromEnv } from './from-env.ts'
 import { type BackendSettings, type ObjectStoreXComBackendOptions, resolveOptions } from './options.ts'
 import { type ObjectRead, openValueStream, readObject, readValue } from './read.ts'
@@ -52,6 +55,8 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
   readonly maxValueSize: number
   /** See {@link ObjectStoreXComBackendOptions.checksum}. */
   readonly checksum: ChecksumAlgorithm
+  /** See {@link ObjectStoreXComBackendOptions.encryption}. */
+  readonly encryption: Encryption | undefined
   readonly #settings: BackendSettings
   readonly #claim: PrefixClaim
   readonly #codecs: CodecLookup
@@ -72,6 +77,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     this.minCompressionRatio = settings.minCompressionRatio
     this.maxValueSize = settings.maxValueSize
     this.checksum = settings.checksum
+    this.encryption = settings.encryption
     this.#claim = new PrefixClaim(settings.store)
     this.#codecs = new CodecLookup(settings.compression, settings.codecs)
     this.#writer = new ValueWriter(settings, this.#claim, this.serializer)
@@ -110,9 +116,9 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
    * reference; `E_TOO_LARGE` when the value is over `maxValueSize`.
    */
   override async deserializeValue(stored: StoredValue, ctx: XComContext): Promise<unknown> {
-    if (stored.kind !== 'reference') return super.deserializeValue(stored, ctx)
+    if (stored.kind !== 'reference') return super.deserializeValue(await this.#openInline(stored, ctx), ctx)
     const { ref, codec } = await checkReference(stored, ctx, this.#codecs, this.maxValueSize)
-    const read = await readValue(this.store, ref, codec, ctx)
+    const read = await readValue(this.store, ref, codec, ctx, this.encryption)
     if (ref.format === 'bytes' && typeof read !== 'string') return read
     return activeTelemetry().span('xcom.deserialize', {}, async (span) => {
       if (span.recording) span.set({ 'xcom.value.size': ref.size, 'xcom.value.format': 'json' })
@@ -134,13 +140,20 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
   async openStream(stored: StoredValue, ctx: XComContext): Promise<ReadableStream<Bytes>> {
     if (stored.kind === 'malformed') throw malformedValue(stored.reason)
     if (stored.kind === 'inline') {
-      const value = await super.deserializeValue(stored, ctx)
+      const plain = await this.#openInline(stored, ctx)
+      const value = await super.deserializeValue(plain, ctx)
       return toReadableStream(
-        value instanceof Uint8Array ? plainBytes(value) : plainBytes(Buffer.from(stored.data, 'utf8')),
+        value instanceof Uint8Array ? plainBytes(value) : plainBytes(Buffer.from(plain.data, 'utf8')),
       )
     }
     const { ref, codec } = await checkReference(stored, ctx, this.#codecs, this.maxValueSize)
-    return openValueStream(this.store, ref, codec, ctx)
+    return openValueStream(this.store, ref, codec, ctx, this.encryption)
+  }
+
+  /** Inline data as the serializer wrote it: decrypted when the backend encrypted it. */
+  async #openInline<T extends StoredValue>(stored: T, ctx: XComContext): Promise<T> {
+    if (stored.kind !== 'inline' || !isSealedInline(stored.data)) return stored
+    return (await openInline(this.encryption, stored.data, ctx, formatIdentity(ctx))) as T
   }
 
   /**
@@ -171,7 +184,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
    * `E_CONFIG` naming `@xcom/compression` when it is needed, not installed, and no `codecs` was given.
    */
   async readObject(objectKey: string): Promise<ObjectRead> {
-    return readObject(this.store, objectKey, this.#codecs, this.maxValueSize)
+    return readObject(this.store, objectKey, this.#codecs, this.maxValueSize, this.encryption)
   }
 
   /**

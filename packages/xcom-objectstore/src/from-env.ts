@@ -1,5 +1,18 @@
-import { type Codec, type Env, type EnvSetting, readXComConfig, XComError } from '@xcom/core'
-import { type BackendEnvContext, EnvConnectionResolver, missingConnection } from '@xcom/core/adapter'
+import {
+  type Codec,
+  type Encryption,
+  type Env,
+  type EnvSetting,
+  readXComConfig,
+  type XComConfig,
+  XComError,
+} from '@xcom/core'
+import {
+  type BackendEnvContext,
+  EnvConnectionResolver,
+  importModule,
+  missingConnection,
+} from '@xcom/core/adapter'
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, isChecksumAlgorithm } from './checksum.ts'
 import { codecNamed } from './codecs.ts'
 import type { ObjectStoreXComBackendOptions } from './options.ts'
@@ -35,6 +48,8 @@ export async function optionsFromEnv(
   const threshold = parseThreshold(config.objectStorageThreshold)
   const compression = await codecFromSetting(config.objectStorageCompression)
   const checksum = parseChecksum(config.objectStorageChecksum)
+  const encryption = await encryptionFromSettings(env, config)
+  const encryptInline = parseEncryptInline(config.encryptInline, encryption)
   const connections = context.connections ?? new EnvConnectionResolver(env)
   // A connection the path names is looked up before its adapter is imported: the hint says what to export.
   const { connId } = parseObjectStorageUrl(path.value, path.variable)
@@ -45,6 +60,7 @@ export async function optionsFromEnv(
     threshold,
     compression,
     checksum,
+    ...(encryption ? { encryption, encryptInline } : {}),
     ...(context.serializer ? { serializer: context.serializer } : {}),
   }
 }
@@ -80,4 +96,35 @@ function parseChecksum(setting: EnvSetting | undefined): ChecksumAlgorithm {
 async function codecFromSetting(setting: EnvSetting | undefined): Promise<Codec | undefined> {
   if (!setting || /^(none|null|false|off)$/i.test(setting.value)) return undefined
   return codecNamed(setting.value, setting.variable, 'E_CONFIG')
+}
+
+/**
+ * The encryption XCOM_ENCRYPTION_KEYS (or XCOM_ENCRYPTION_KEY_PROVIDER) asks for, through `@xcom/encryption` (imported
+ * only then); undefined when neither is set.
+ * @throws XComError `E_CONFIG` naming the variable (never a key) or the package to install.
+ */
+async function encryptionFromSettings(env: Env, config: XComConfig): Promise<Encryption | undefined> {
+  const setting = config.encryptionKeys ?? config.encryptionKeyProvider
+  if (!setting) return undefined
+  const { encryptionFromEnv } = await importModule('@xcom/encryption', setting.variable)
+  if (typeof encryptionFromEnv !== 'function')
+    throw new XComError(
+      'E_CONFIG',
+      `${setting.variable} needs a newer @xcom/encryption (it has no encryptionFromEnv).`,
+    )
+  return (encryptionFromEnv as (env: Env) => Encryption | undefined)(env)
+}
+
+/** Parses XCOM_ENCRYPTION_INLINE (unset: false). @throws XComError `E_CONFIG` naming the variable. */
+function parseEncryptInline(setting: EnvSetting | undefined, encryption: Encryption | undefined): boolean {
+  if (!setting) return false
+  if (!/^(true|false|1|0|yes|no)$/i.test(setting.value))
+    throw new XComError('E_CONFIG', `${setting.variable}=${setting.value} must be true or false.`)
+  const on = /^(true|1|yes)$/i.test(setting.value)
+  if (on && !encryption)
+    throw new XComError(
+      'E_CONFIG',
+      `${setting.variable}=true needs XCOM_ENCRYPTION_KEYS (the keys to encrypt with).`,
+    )
+  return on
 }

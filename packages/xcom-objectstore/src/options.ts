@@ -2,6 +2,7 @@ import {
   type BaseXComBackendOptions,
   type Codec,
   type CodecResolver,
+  type Encryption,
   type ObjectStore,
   XComError,
 } from '@xcom/core'
@@ -53,17 +54,29 @@ export interface ObjectStoreXComBackendOptions extends BaseXComBackendOptions {
    * @default 'crc32'
    */
   checksum?: ChecksumAlgorithm
+  /**
+   * Encrypt every stored object with it, after compression (e.g. `aesGcmStream({ keys: keysFromEnv() })` from
+   * `@xcom/encryption`). Unlike compression it is never skipped for a value; objects of other records or XComs do not
+   * decrypt. Values it wrote need it (with their key) to be read.
+   * @default no encryption
+   */
+  encryption?: Encryption
+  /**
+   * Encrypt the values kept in the metadata database too (the database is shared and copied as well).
+   * @default false
+   */
+  encryptInline?: boolean
   /** The clock the sweep compares object ages with. @default () => new Date() */
   now?: () => Date
 }
 
 /**
- * The options of a backend, checked, with every default applied (`compression` and `codecs` may stay unset; a codec
+ * The options of a backend, checked, with every default applied (`compression`, `codecs` and `encryption` may stay unset; a codec
  * named `none` is unset): what the writer and the reader work from.
  */
 export type BackendSettings = Readonly<
-  Required<Omit<ObjectStoreXComBackendOptions, 'serializer' | 'compression' | 'codecs'>> &
-    Pick<ObjectStoreXComBackendOptions, 'compression' | 'codecs'>
+  Required<Omit<ObjectStoreXComBackendOptions, 'serializer' | 'compression' | 'codecs' | 'encryption'>> &
+    Pick<ObjectStoreXComBackendOptions, 'compression' | 'codecs' | 'encryption'>
 >
 
 /**
@@ -80,6 +93,8 @@ export function resolveOptions(options: ObjectStoreXComBackendOptions): BackendS
     minCompressionRatio = 0.9,
     maxValueSize = DEFAULT_MAX_VALUE_SIZE,
     checksum = 'crc32',
+    encryption,
+    encryptInline = false,
     now = () => new Date(),
   } = options ?? {}
   const fail = (why: string): never => {
@@ -107,6 +122,17 @@ export function resolveOptions(options: ObjectStoreXComBackendOptions): BackendS
     !(maxValueSize === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxValueSize) && maxValueSize >= 0))
   )
     fail('`maxValueSize` must be a size in bytes')
+  if (
+    encryption !== undefined &&
+    (typeof encryption?.encrypt !== 'function' ||
+      typeof encryption.decryptStream !== 'function' ||
+      typeof encryption.name !== 'string')
+  )
+    fail(
+      '`encryption` must be an Encryption, e.g. aesGcmStream({ keys: keysFromEnv() }) from @xcom/encryption',
+    )
+  if (typeof encryptInline !== 'boolean') fail('`encryptInline` must be true or false')
+  if (encryptInline && !encryption) fail('`encryptInline` needs `encryption`')
   if (!isChecksumAlgorithm(checksum))
     fail(`\`checksum\` must be one of ${Object.keys(CHECKSUM_ALGORITHMS).join(', ')}`)
   return {
@@ -117,6 +143,8 @@ export function resolveOptions(options: ObjectStoreXComBackendOptions): BackendS
     minCompressionRatio,
     maxValueSize,
     checksum,
+    encryption,
+    encryptInline,
     now,
   }
 }

@@ -1,9 +1,11 @@
 import {
   type Bytes,
   type Codec,
+  type Encryption,
   type ObjectBody,
   type ObjectInfo,
   type ObjectStore,
+  type XComContext,
   XComError,
   type XComKey,
 } from '@xcom/core'
@@ -11,30 +13,39 @@ import { activeTelemetry, plainBytes, storageAttributes, type Telemetry } from '
 import { readVerified, readVerifiedText, sized, verifying } from './bytes.ts'
 import { algorithmOf } from './checksum.ts'
 import type { CodecLookup } from './codecs.ts'
+import { bindingOf, decryptBytes, requireEncryption } from './encryption.ts'
 import { expectedOf, META, type ObjectReference } from './reference.ts'
 import { uriOf } from './store-util.ts'
 import { countChecksumFailure, logReplicaFallback } from './telemetry.ts'
 
 /**
- * Reads the object of a checked reference, verified against its size and checksum and decompressed to exactly its
- * recorded size: uncompressed JSON as text (decoded chunk by chunk as it arrives, never held as bytes too), anything
- * else as bytes. A store with `replicas` is read replica by replica until one answers with the right bytes.
+ * Reads the object of a checked reference, verified against its size and checksum, decrypted when the reference says
+ * it is encrypted, and decompressed to exactly its recorded size: uncompressed, unencrypted JSON as text (decoded chunk
+ * by chunk as it arrives, never held as bytes too), anything else as bytes. A store with `replicas` is read replica by
+ * replica until one answers with the right bytes.
  * @throws XComError `E_NOT_FOUND` naming the URI when no replica has the object; `E_CORRUPT` when it does not match
- * the reference.
+ * the reference (or fails to decrypt); `E_CONFIG` for an encrypted object without `encryption` or its key.
  */
 export async function readValue(
   store: ObjectStore,
   ref: ObjectReference,
   codec: Codec | undefined,
-  xcom?: XComKey,
+  ctx: XComContext,
+  encryption?: Encryption,
 ): Promise<Bytes | string> {
   const telemetry = activeTelemetry()
-  return firstReplica(store, ref, xcom, async (replica) => {
-    const stored = await download<Bytes | string>(telemetry, replica, ref, (body) =>
-      !codec && ref.format === 'json'
+  const decrypting = ref.encryption === undefined ? undefined : requireEncryption(encryption, ref.uri)
+  return firstReplica(store, ref, ctx, async (replica) => {
+    const downloaded = await download<Bytes | string>(telemetry, replica, ref, (body) =>
+      !codec && !decrypting && ref.format === 'json'
         ? readVerifiedText(body, expectedOf(ref))
         : readVerified(body, expectedOf(ref)),
     )
+    const stored =
+      decrypting && typeof downloaded !== 'string'
+        ? await decryptBytes(decrypting, downloaded, ctx, ref.uri)
+        : downloaded
+    if (decrypting && !codec && stored.length !== ref.size) throw sizeMismatch(ref, stored.length)
     if (!codec || typeof stored === 'string') return stored
     return telemetry.span('xcom.decompress', { 'xcom.codec': codec.name }, async (span) => {
       if (span.recording) span.set({ 'xcom.value.stored_size': ref.storedSize, 'xcom.value.size': ref.size })
@@ -43,13 +54,7 @@ export async function readValue(
         .catch((error: unknown) => {
           throw XComError.is(error, 'E_TOO_LARGE') ? inflatesPast(ref) : error
         })
-      if (raw.byteLength !== ref.size) {
-        throw new XComError(
-          'E_CORRUPT',
-          `The object ${ref.uri} is corrupt: it decompresses to ${raw.byteLength} bytes where ${ref.size} were written.`,
-          { uri: ref.uri },
-        )
-      }
+      if (raw.byteLength !== ref.size) throw sizeMismatch(ref, raw.byteLength)
       return plainBytes(raw)
     })
   })
@@ -97,36 +102,49 @@ async function download<T>(
 }
 
 /**
- * The value's bytes (decompressed) as a stream that errors with `E_CORRUPT` at its end when they do not match the
- * reference; the first replica that has the object is read.
- * @throws XComError `E_NOT_FOUND` naming the URI when no replica has the object.
+ * The value's bytes (decrypted, decompressed) as a stream that errors with `E_CORRUPT` at its end when they do not
+ * match the reference; the first replica that has the object is read.
+ * @throws XComError `E_NOT_FOUND` naming the URI when no replica has the object; `E_CONFIG` for an encrypted object
+ * without `encryption`.
  */
 export async function openValueStream(
   store: ObjectStore,
   ref: ObjectReference,
   codec: Codec | undefined,
-  xcom?: XComKey,
+  ctx: XComContext,
+  encryption?: Encryption,
 ): Promise<ReadableStream<Bytes>> {
   const telemetry = activeTelemetry()
+  const decrypting = ref.encryption === undefined ? undefined : requireEncryption(encryption, ref.uri)
   let source = store
-  const body = await firstReplica(store, ref, xcom, (replica) => {
+  const body = await firstReplica(store, ref, ctx, (replica) => {
     source = replica
     // Only the request is in the span: the bytes are read, verified and decompressed as the caller consumes them.
     return download(telemetry, replica, ref, async (opened) => opened)
   })
-  const verified = body
+  let verified = body
     .stream()
     .pipeThrough(
       verifying(expectedOf(ref), () =>
         countChecksumFailure(telemetry, source.url, algorithmOf(ref.checksum)),
       ),
     )
-  return codec
-    ? inflated(
-        verified.pipeThrough(codec.decompressStream({ maxSize: ref.size, uri: ref.uri })),
-        ref,
-      ).pipeThrough(sized(ref.size, ref.uri))
-    : verified
+  if (decrypting) verified = verified.pipeThrough(decrypting.decryptStream(bindingOf(ctx), { uri: ref.uri }))
+  if (codec)
+    return inflated(
+      verified.pipeThrough(codec.decompressStream({ maxSize: ref.size, uri: ref.uri })),
+      ref,
+    ).pipeThrough(sized(ref.size, ref.uri))
+  return decrypting ? verified.pipeThrough(sized(ref.size, ref.uri)) : verified
+}
+
+/** `E_CORRUPT`: the value read back is not the size its reference records. */
+function sizeMismatch(ref: ObjectReference, size: number): XComError {
+  return new XComError(
+    'E_CORRUPT',
+    `The object ${ref.uri} is corrupt: it decodes to ${size} bytes where ${ref.size} were written.`,
+    { uri: ref.uri },
+  )
 }
 
 /** What `readObject` returns: the object's bytes (decompressed), its info, its codec, and whether it was verified. */
@@ -151,12 +169,13 @@ export async function readObject(
   objectKey: string,
   codecs: CodecLookup,
   maxValueSize: number,
+  encryption?: Encryption,
 ): Promise<ObjectRead> {
   const uri = uriOf(store.url, objectKey)
   const body = await store.get(objectKey)
   const { stream: _stream, bytes: _bytes, bytesObserved: _observed, ...info } = body
   const checksum = info.metadata[META.checksum]
-  const stored =
+  const downloaded =
     checksum === undefined
       ? plainBytes(await body.bytes())
       : await readVerified(body, { size: info.size, checksum, uri }).catch((error: unknown) => {
@@ -164,6 +183,10 @@ export async function readObject(
             countChecksumFailure(activeTelemetry(), store.url, algorithmOf(checksum))
           throw error
         })
+  const stored =
+    info.metadata[META.encryption] === undefined
+      ? downloaded
+      : await decryptBytes(requireEncryption(encryption, uri), downloaded, contextOf(info.metadata, uri), uri)
   const named = info.metadata[META.codec]
   const recorded = Number(info.metadata[META.size])
   // A recorded size bounds decompression exactly; without one, maxValueSize does.
@@ -176,6 +199,32 @@ export async function readObject(
   const limit = Number.isFinite(maxSize) ? { maxSize, uri } : { uri }
   const bytes = codec ? plainBytes(await codec.decompress(stored, limit)) : stored
   return { bytes, info, codec: codec?.name ?? 'none', verified: checksum !== undefined }
+}
+
+/** The XCom and record an object's metadata names: what its encryption is bound to. @throws E_CORRUPT */
+function contextOf(metadata: Record<string, string>, uri: string): XComContext {
+  const decoded = (name: string) => {
+    try {
+      return decodeURIComponent(metadata[name] ?? '')
+    } catch {
+      return ''
+    }
+  }
+  const ctx = {
+    dagId: decoded(META.dagId),
+    runId: decoded(META.runId),
+    taskId: decoded(META.taskId),
+    mapIndex: Number(metadata[META.mapIndex]),
+    key: decoded(META.key),
+    recordId: metadata[META.recordId] ?? '',
+  }
+  if (!Number.isSafeInteger(ctx.mapIndex) || !ctx.dagId || !ctx.recordId)
+    throw new XComError(
+      'E_CORRUPT',
+      `The object ${uri} is encrypted, but its metadata does not name the XCom it belongs to.`,
+      { uri },
+    )
+  return ctx
 }
 
 /**

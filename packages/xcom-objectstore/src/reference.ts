@@ -31,6 +31,10 @@ export interface ObjectReference extends XComReference {
   checksum: string
   /** When the object was written (ISO 8601). */
   createdAt: string
+  /** The encryption format of the object (after compression), e.g. `aes256gcm-hkdf-stream-v1`; absent: not encrypted. */
+  encryption?: string
+  /** The id of the key the object is encrypted with (its header names it too). */
+  keyId?: string
   /** The configured codec that was not used because it did not shrink this value enough. */
   compressionSkipped?: string
   /**
@@ -53,6 +57,8 @@ export const META = {
   size: 'xcomsize',
   checksum: 'xcomchecksum',
   createdAt: 'xcomcreatedat',
+  encryption: 'xcomencryption',
+  keyId: 'xcomkeyid',
 } as const
 
 /** What an object's metadata says about it, beyond the XCom it belongs to. */
@@ -64,6 +70,8 @@ export interface ObjectFacts {
   size?: number | undefined
   /** Checksum of the stored bytes, when known before the upload. */
   checksum?: string | undefined
+  /** The encryption format and key id, when the object is encrypted. */
+  encryption?: { name: string; keyId: string } | undefined
 }
 
 /**
@@ -88,6 +96,9 @@ export function objectMetadata(
     [META.createdAt]: facts.createdAt,
     ...(facts.size === undefined ? {} : { [META.size]: String(facts.size) }),
     ...(facts.checksum === undefined ? {} : { [META.checksum]: facts.checksum }),
+    ...(facts.encryption === undefined
+      ? {}
+      : { [META.encryption]: facts.encryption.name, [META.keyId]: facts.encryption.keyId }),
   }
 }
 
@@ -112,8 +123,9 @@ export async function checkReference(
     (ref.format === 'json' || ref.format === 'bytes') &&
     (ref.plainJson === undefined || typeof ref.plainJson === 'boolean') &&
     algorithmOf(ref.checksum) !== undefined &&
-    // An uncompressed object holds exactly the value: its sizes must agree.
-    (ref.codec !== 'none' || ref.size === ref.storedSize)
+    (ref.encryption === undefined || (typeof ref.encryption === 'string' && typeof ref.keyId === 'string')) &&
+    // An uncompressed, unencrypted object holds exactly the value: its sizes must agree.
+    (ref.codec !== 'none' || ref.encryption !== undefined || ref.size === ref.storedSize)
   if (!valid) {
     throw new XComError(
       'E_CORRUPT',

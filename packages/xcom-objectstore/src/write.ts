@@ -12,6 +12,7 @@ import {
 import { type BinaryValue, chunksOf, hashing, isBinaryValue, readHead, utf8Slices } from './bytes.ts'
 import { CHECKSUM_ALGORITHMS, checksumOf } from './checksum.ts'
 import type { PrefixClaim } from './claim.ts'
+import { bindingOf, encryptBytes, sealInline } from './encryption.ts'
 import { objectKeyOf } from './keys.ts'
 import { type BackendSettings, checkValueSize } from './options.ts'
 import { type ObjectReference, objectMetadata } from './reference.ts'
@@ -34,6 +35,8 @@ interface Upload {
   plainJson?: boolean
   /** A stream of unknown length: its codec, if any, runs inside the upload (no `xcom.compress` span of its own). */
   streamed?: boolean
+  /** The encryption format and key id of the object, when encrypted. */
+  encryption?: { name: string; keyId: string }
 }
 
 /** What is known of the stored bytes: before the upload (some of it), or after (all of it). */
@@ -72,10 +75,10 @@ export class ValueWriter {
       if (span.recording) span.set({ 'xcom.value.size': size, 'xcom.value.format': 'json' })
       return { text, plain, size }
     })
-    if (threshold === -1 || size <= threshold) return this.#inline(text, size)
+    if (threshold === -1 || size <= threshold) return this.#inline(text, size, ctx)
     this.#checkSize(size)
     // Large uncompressed text is encoded slice by slice while it is written: no second copy of the value.
-    if (compression || size <= TEXT_SLICING_FROM)
+    if (compression || this.#settings.encryption || size <= TEXT_SLICING_FROM)
       return this.#uploadBuffer(ctx, 'json', plainBytes(Buffer.from(text, 'utf8')), plain)
     const hashed = hashing(utf8Slices(text), checksum)
     const upload: Upload = {
@@ -90,8 +93,10 @@ export class ValueWriter {
     }))
   }
 
-  #inline(data: string, size: number): StoredValue {
+  async #inline(data: string, size: number, ctx: XComContext): Promise<StoredValue> {
     this.#checkSize(size)
+    const { encryption, encryptInline } = this.#settings
+    if (encryption && encryptInline) return sealInline(encryption, data, ctx)
     return { kind: 'inline', data, size }
   }
 
@@ -100,7 +105,7 @@ export class ValueWriter {
     if (value instanceof Uint8Array) {
       const bytes = plainBytes(value)
       this.#checkSize(bytes.byteLength)
-      if (threshold === -1 || bytes.byteLength <= threshold) return this.#inlineBytes(bytes)
+      if (threshold === -1 || bytes.byteLength <= threshold) return this.#inlineBytes(bytes, ctx)
       return this.#uploadBuffer(ctx, 'bytes', bytes)
     }
     const iterator = chunksOf(value)[Symbol.asyncIterator]()
@@ -115,7 +120,7 @@ export class ValueWriter {
       if (head.ended) {
         done = true
         const bytes = head.chunks.length === 0 ? new Uint8Array(0) : concatBytes(head.chunks)
-        if (threshold === -1 || bytes.byteLength <= threshold) return this.#inlineBytes(bytes)
+        if (threshold === -1 || bytes.byteLength <= threshold) return this.#inlineBytes(bytes, ctx)
         return await this.#uploadBuffer(ctx, 'bytes', bytes)
       }
       const result = await this.#uploadStream(ctx, head.chunks, head.size, iterator)
@@ -126,9 +131,9 @@ export class ValueWriter {
     }
   }
 
-  #inlineBytes(bytes: Uint8Array): StoredValue {
+  #inlineBytes(bytes: Uint8Array, ctx: XComContext): Promise<StoredValue> {
     const data = this.#serializer.serialize(bytes)
-    return { kind: 'inline', data, size: Buffer.byteLength(data) }
+    return this.#inline(data, Buffer.byteLength(data), ctx)
   }
 
   /**
@@ -143,7 +148,7 @@ export class ValueWriter {
     raw: Uint8Array,
     plainJson = false,
   ): Promise<StoredValue> {
-    const { compression, store, checksum: algorithm } = this.#settings
+    const { compression, encryption, store, checksum: algorithm } = this.#settings
     let stored = raw
     let upload: Upload = { format, codec: undefined, compressionSkipped: undefined, plainJson }
     if (compression) {
@@ -154,6 +159,11 @@ export class ValueWriter {
       } else {
         upload = { ...upload, compressionSkipped: compression.name }
       }
+    }
+    if (encryption) {
+      const { sealed, keyId } = await encryptBytes(encryption, stored, ctx)
+      stored = sealed
+      upload = { ...upload, encryption: { name: encryption.name, keyId } }
     }
     const size = raw.byteLength
     const storedSize = stored.byteLength
@@ -200,7 +210,7 @@ export class ValueWriter {
     headSize: number,
     rest: AsyncIterator<Uint8Array>,
   ): Promise<StoredValue> {
-    const { compression } = this.#settings
+    const { compression, encryption } = this.#settings
     let upload: Upload = { format: 'bytes', codec: undefined, compressionSkipped: undefined, streamed: true }
     if (compression) {
       const sample = concatBytes(takeBytes(head, COMPRESSION_SAMPLE)).subarray(0, COMPRESSION_SAMPLE)
@@ -230,10 +240,18 @@ export class ValueWriter {
         yield next.value
       }
     }
-    const hashed = hashing(
-      upload.codec ? readChunks(toReadableStream(raw()).pipeThrough(upload.codec.compressStream())) : raw(),
-      this.#settings.checksum,
-    )
+    let chunks: AsyncIterable<Uint8Array> = raw()
+    if (upload.codec || encryption) {
+      let stream = toReadableStream(chunks)
+      if (upload.codec) stream = stream.pipeThrough(upload.codec.compressStream())
+      if (encryption) {
+        const keyId = await encryption.activeKeyId()
+        stream = stream.pipeThrough(await encryption.encryptStream(bindingOf(ctx)))
+        upload = { ...upload, encryption: { name: encryption.name, keyId } }
+      }
+      chunks = readChunks(stream)
+    }
+    const hashed = hashing(chunks, this.#settings.checksum)
     return this.#write(ctx, upload, hashed.chunks, {}, () => ({ size, ...hashed.digest() }))
   }
 
@@ -296,6 +314,7 @@ export class ValueWriter {
         createdAt,
         ...(upload.compressionSkipped ? { compressionSkipped: upload.compressionSkipped } : {}),
         ...(upload.plainJson ? { plainJson: true } : {}),
+        ...(upload.encryption ? { encryption: upload.encryption.name, keyId: upload.encryption.keyId } : {}),
       }
       return { kind: 'reference', ref, size: facts.size }
     } catch (error) {
@@ -345,6 +364,7 @@ function uploadAttributes(
     'xcom.compression.skipped': upload.compressionSkipped === undefined ? undefined : true,
     'xcom.checksum.algorithm': settings.checksum,
     'xcom.upload.streamed': upload.streamed === true,
+    'xcom.encryption': upload.encryption?.name,
   }
 }
 
