@@ -449,6 +449,17 @@ export interface XComBackend {
   purge(stored: StoredValue, ctx: XComContext): Promise<void>
   /** What a UI or `xcom ls` shows, without downloading anything. */
   display(stored: StoredValue): string
+  /**
+   * Key rotation, for backends that encrypt: true when `stored` is not encrypted under the active key (an older key,
+   * or no encryption where the backend would now encrypt). Reads only what the row holds.
+   */
+  needsReencryption?(stored: StoredValue, ctx: XComContext): Promise<boolean>
+  /**
+   * Key rotation: `stored` (of record `from`) re-encrypted under the active key as the value of the new record `to`,
+   * streamed (a new object for a reference, whatever the value's size). The caller switches the row to it and purges
+   * the old value, or purges the new one when the row changed meanwhile.
+   */
+  reencrypt?(stored: StoredValue, from: XComContext, to: XComContext): Promise<StoredValue>
   /** Stream a stored value's bytes without buffering, when the backend can. */
   openStream?(stored: StoredValue, ctx: XComContext): Promise<ReadableStream<Bytes>>
   /** Delete objects that no row references and that are older than `graceMs`. */

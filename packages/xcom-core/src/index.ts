@@ -36,5 +36,7 @@ export type {
   GcReport,
   PulledXCom,
   PurgeReport,
+  RotateKeysOptions,
+  RotationReport,
   XComOptions,
 } from './xcom-types.ts'

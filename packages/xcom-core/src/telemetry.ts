@@ -62,7 +62,7 @@ export interface SpanHandle {
   set(attributes: Attributes): void
 }
 
-type Operation = 'push' | 'pull' | 'pull_stream' | 'pull_many' | 'clear' | 'gc'
+type Operation = 'push' | 'pull' | 'pull_stream' | 'pull_many' | 'clear' | 'gc' | 'rotate_keys'
 
 const INSTRUMENTATION_SCOPE = '@xcom/core'
 const SPAN_KIND_INTERNAL = 0
@@ -115,7 +115,8 @@ export class Telemetry {
     const meter = wanted?.meter ?? this.#api.metrics.getMeter(INSTRUMENTATION_SCOPE)
     this.#meter = meter
     this.#duration = meter.createHistogram('xcom.client.operation.duration', {
-      description: 'Duration of XCom operations (push, pull, pull_stream, pull_many, clear, gc).',
+      description:
+        'Duration of XCom operations (push, pull, pull_stream, pull_many, clear, gc, rotate_keys).',
       unit: 's',
       advice: { explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60] },
     })

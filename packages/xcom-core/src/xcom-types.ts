@@ -75,3 +75,28 @@ export interface GcProgress {
   /** The purges to retry; absent for the sweep, whose listing is not counted beforehand. */
   total?: number
 }
+
+/** Options of `XCom.rotateKeys`. */
+export interface RotateKeysOptions {
+  /** Count what would be re-encrypted, and change nothing. @default false */
+  dryRun?: boolean
+  /** Called after each XCom examined, for progress bars. */
+  onProgress?: (progress: { done: number; rotated: number }) => void
+}
+
+/** What `XCom.rotateKeys` did. */
+export interface RotationReport {
+  dryRun: boolean
+  /** XComs examined. */
+  scanned: number
+  /** XComs re-encrypted under the active key (in a dry run: that would be). */
+  rotated: number
+  /** XComs already under the active key. */
+  current: number
+  /** XComs pushed, cleared or rotated by someone else while they were re-encrypted: left as they are now. */
+  changed: number
+  /** Old values whose purge failed after their row was switched: recorded, `gc()` retries them. */
+  failedPurges: number
+  /** XComs that could not be re-encrypted (their row is unchanged), with the error's code and message. */
+  failed: { xcom: string; code: string; message: string }[]
+}

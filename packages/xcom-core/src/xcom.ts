@@ -22,9 +22,18 @@ import { type XComFromEnvOptions, xcomOptionsFromEnv } from './from-env.ts'
 import { contextOf, formatIdentity, resolveIdentity, validateIdentifier } from './identity.ts'
 import { Purger } from './purger.ts'
 import { validateQuery } from './query.ts'
+import { rotateKeys } from './rotation.ts'
 import { type SpanHandle, type Telemetry, telemetryOf } from './telemetry.ts'
 import { wrap } from './wrap-error.ts'
-import type { GcOptions, GcReport, PulledXCom, PurgeReport, XComOptions } from './xcom-types.ts'
+import type {
+  GcOptions,
+  GcReport,
+  PulledXCom,
+  PurgeReport,
+  RotateKeysOptions,
+  RotationReport,
+  XComOptions,
+} from './xcom-types.ts'
 
 /**
  * Push, pull and clear values passed between tasks. Identities are validated before any I/O; replaced and cleared
@@ -301,6 +310,31 @@ export class XCom {
       })
       return report
     })
+  }
+
+  /**
+   * Re-encrypts the XComs `query` selects under the backend's active key (key rotation), one at a time, streamed, safe
+   * against concurrent pulls and pushes, resumable after a crash (see `rotateKeys` in the README of @xcom/encryption).
+   * @throws XComError `E_CONFIG` when the backend does not encrypt or the metadata store has no `replaceIf`.
+   */
+  async rotateKeys(query: XComQuery = {}, options: RotateKeysOptions = {}): Promise<RotationReport> {
+    return this.#telemetry.operation(
+      'rotate_keys',
+      { 'xcom.rotate_keys.dry_run': options.dryRun === true },
+      () =>
+        rotateKeys(
+          {
+            metadata: this.metadata,
+            backend: this.backend,
+            purger: this.#purger,
+            telemetry: this.#telemetry,
+            identity: () => this.#identity(),
+            pages: (selected) => this.pages(selected),
+          },
+          validateQuery(query),
+          options,
+        ),
+    )
   }
 
   /**

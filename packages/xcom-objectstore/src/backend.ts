@@ -30,6 +30,7 @@ import { optionsFromEnv } from './from-env.ts'
 import { type BackendSettings, type ObjectStoreXComBackendOptions, resolveOptions } from './options.ts'
 import { type ObjectRead, openValueStream, readObject, readValue } from './read.ts'
 import { checkReference, ownedKey } from './reference.ts'
+import { Resealer } from './rotate.ts'
 import { sweepStore } from './sweep.ts'
 import { ValueWriter } from './write.ts'
 
@@ -61,6 +62,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
   readonly #claim: PrefixClaim
   readonly #codecs: CodecLookup
   readonly #writer: ValueWriter
+  readonly #resealer: Resealer
 
   /**
    * @throws XComError `E_CONFIG` for a missing store or an invalid threshold, codec, resolver, ratio, maximum size or
@@ -81,6 +83,7 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     this.#claim = new PrefixClaim(settings.store)
     this.#codecs = new CodecLookup(settings.compression, settings.codecs)
     this.#writer = new ValueWriter(settings, this.#claim, this.serializer)
+    this.#resealer = new Resealer(settings, this.#codecs, this.#writer)
   }
 
   /**
@@ -154,6 +157,24 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
   async #openInline<T extends StoredValue>(stored: T, ctx: XComContext): Promise<T> {
     if (stored.kind !== 'inline' || !isSealedInline(stored.data)) return stored
     return (await openInline(this.encryption, stored.data, ctx, formatIdentity(ctx))) as T
+  }
+
+  /**
+   * Key rotation: true when the value is not encrypted under the active key (inline values only with
+   * `encryptInline`). Downloads nothing.
+   * @throws XComError `E_CONFIG` when the backend has no encryption.
+   */
+  async needsReencryption(stored: StoredValue, ctx: XComContext): Promise<boolean> {
+    return this.#resealer.needsReencryption(stored, ctx)
+  }
+
+  /**
+   * Key rotation: the value of record `from` sealed under the active key as the value of record `to` (a new object,
+   * streamed from the old one's stored bytes). `XCom.rotateKeys` switches the row and purges the old value.
+   * @throws XComError `E_CONFIG` without encryption or the old value's key; `E_CORRUPT`, `E_NOT_FOUND` as a pull.
+   */
+  async reencrypt(stored: StoredValue, from: XComContext, to: XComContext): Promise<StoredValue> {
+    return this.#resealer.reencrypt(stored, from, to)
   }
 
   /**

@@ -114,28 +114,45 @@ export async function openValueStream(
   ctx: XComContext,
   encryption?: Encryption,
 ): Promise<ReadableStream<Bytes>> {
+  const stored = await openStoredStream(store, ref, ctx, encryption)
+  if (codec)
+    return inflated(
+      stored.pipeThrough(codec.decompressStream({ maxSize: ref.size, uri: ref.uri })),
+      ref,
+    ).pipeThrough(sized(ref.size, ref.uri))
+  return ref.encryption === undefined ? stored : stored.pipeThrough(sized(ref.size, ref.uri))
+}
+
+/**
+ * The object's bytes as stored, verified against the reference and decrypted, still compressed: what key rotation
+ * seals again, and what {@link openValueStream} inflates.
+ * @throws XComError `E_NOT_FOUND` naming the URI when no replica has the object; `E_CONFIG` for an encrypted object
+ * without `encryption`.
+ */
+export async function openStoredStream(
+  store: ObjectStore,
+  ref: ObjectReference,
+  ctx: XComContext,
+  encryption?: Encryption,
+): Promise<ReadableStream<Bytes>> {
   const telemetry = activeTelemetry()
   const decrypting = ref.encryption === undefined ? undefined : requireEncryption(encryption, ref.uri)
   let source = store
   const body = await firstReplica(store, ref, ctx, (replica) => {
     source = replica
-    // Only the request is in the span: the bytes are read, verified and decompressed as the caller consumes them.
+    // Only the request is in the span: the bytes are read, verified and decoded as the caller consumes them.
     return download(telemetry, replica, ref, async (opened) => opened)
   })
-  let verified = body
+  const verified = body
     .stream()
     .pipeThrough(
       verifying(expectedOf(ref), () =>
         countChecksumFailure(telemetry, source.url, algorithmOf(ref.checksum)),
       ),
     )
-  if (decrypting) verified = verified.pipeThrough(decrypting.decryptStream(bindingOf(ctx), { uri: ref.uri }))
-  if (codec)
-    return inflated(
-      verified.pipeThrough(codec.decompressStream({ maxSize: ref.size, uri: ref.uri })),
-      ref,
-    ).pipeThrough(sized(ref.size, ref.uri))
-  return decrypting ? verified.pipeThrough(sized(ref.size, ref.uri)) : verified
+  return decrypting
+    ? verified.pipeThrough(decrypting.decryptStream(bindingOf(ctx), { uri: ref.uri }))
+    : verified
 }
 
 /** `E_CORRUPT`: the value read back is not the size its reference records. */

@@ -256,6 +256,35 @@ export class ValueWriter {
   }
 
   /**
+   * Key rotation: the object of `ref` sealed again under the active key as the object of record `ctx`, from its stored
+   * bytes (decrypted, still compressed), streamed; the new reference keeps the value's size, format and codec.
+   */
+  async reseal(
+    ctx: XComContext,
+    ref: ObjectReference,
+    codec: Codec | undefined,
+    stored: ReadableStream<Uint8Array>,
+  ): Promise<StoredValue> {
+    const encryption = this.#settings.encryption
+    if (!encryption) throw new XComError('E_CONFIG', 'Re-encrypting needs a backend with encryption.')
+    const keyId = await encryption.activeKeyId()
+    const sealed = stored.pipeThrough(await encryption.encryptStream(bindingOf(ctx)))
+    const hashed = hashing(readChunks(sealed), this.#settings.checksum)
+    const upload: Upload = {
+      format: ref.format,
+      codec,
+      compressionSkipped: ref.compressionSkipped,
+      plainJson: ref.plainJson === true,
+      streamed: true,
+      encryption: { name: encryption.name, keyId },
+    }
+    return this.#write(ctx, upload, hashed.chunks, { size: ref.size }, () => ({
+      size: ref.size,
+      ...hashed.digest(),
+    }))
+  }
+
+  /**
    * Puts the object and builds its reference; on any failure removes whatever was written and rethrows.
    * `known` carries what is known before writing (for the object's metadata and the store); `done` what is known after.
    */
