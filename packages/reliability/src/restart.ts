@@ -67,21 +67,27 @@ async function finish(
 }
 
 /**
- * Outages of a store behind `proxy`: down at 25%, 50% and 75% of the operations, each for `outageMs`.
+ * Outages of a store behind `proxy`: down at 20%, 50% and 80% of the operations, back up 5% of the operations (at most 10) later
+ * but never before `outageMs` have passed (operations fail fast while the port is closed).
  */
 function outages(proxy: OutageProxy, ops: number, outageMs: number) {
-  const at = new Set([Math.floor(ops * 0.25), Math.floor(ops * 0.5), Math.floor(ops * 0.75)])
-  const pending: Promise<void>[] = []
+  const downs = [0.2, 0.5, 0.8].map((at) => Math.floor(ops * at))
+  const ups = new Set(downs.map((at) => at + Math.min(10, Math.max(1, Math.floor(ops * 0.05)))))
+  let downSince = 0
   return {
     async beforeOp(index: number) {
-      if (!at.has(index)) return
-      await proxy.down()
-      pending.push(new Promise((resolve) => setTimeout(resolve, outageMs)).then(() => proxy.up()))
+      if (downs.includes(index)) {
+        await proxy.down()
+        downSince = performance.now()
+      } else if (ups.has(index)) {
+        const left = downSince + outageMs - performance.now()
+        if (left > 0) await new Promise((resolve) => setTimeout(resolve, left))
+        await proxy.up()
+      }
     },
     async end() {
-      await Promise.all(pending)
       await proxy.up()
-      return `${proxy.outages} outages of ${outageMs} ms, ${proxy.resets} connections reset`
+      return `${proxy.outages} outages of ${outageMs}+ ms, ${proxy.resets} connections reset`
     },
   }
 }
@@ -106,7 +112,7 @@ export async function postgresTerminations(
   let running = true
   const killer = (async () => {
     while (running) {
-      await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 150))
+      await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 100))
       const { rows } = await admin.query(
         'SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
         [application],
@@ -191,8 +197,7 @@ export async function gcsOutages(options: RestartOptions & { outageMs?: number }
       prefix: 'outages',
       apiEndpoint: proxy.endpoint,
       projectId: gcs.projectId,
-      maxRetries: 2,
-      retryOptions: { maxRetryDelay: 1, retryDelayMultiplier: 1.1, maxRetries: 2 },
+      retryOptions: { maxRetryDelay: 1, retryDelayMultiplier: 1.1, maxRetries: 1, totalTimeout: 5 },
     }),
     undefined,
     () => rm(dir, { recursive: true, force: true }),

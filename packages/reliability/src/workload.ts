@@ -164,6 +164,7 @@ export async function runWorkload(stack: Stack, options: WorkloadOptions): Promi
         result.lost.push(`op ${index} (${kind} ${id}): ${(error as Error).message}`)
       else if (!explained) result.unexplained.push(`op ${index} (${kind} ${id}): ${(error as Error).message}`)
       else result.survived++
+      if (process.env.REL_DEBUG) console.error('ERR', index, kind, id, (error as Error).message.slice(0, 300))
       // A write reported failed is in doubt when it may have committed (always, when a real service failed).
       const inDoubt = plan ? mayHaveCommitted(opFaults) : true
       if (inDoubt && (pushed !== undefined || kind === 'clear')) result.doubted++
