@@ -189,8 +189,13 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
     if (failed[0]) throw failed[0].error
   }
 
-  /** `<uri> (<size> bytes, <codec>)` for references; the inline JSON (cut) otherwise. Downloads nothing. */
+  /**
+   * `<uri> (<size> bytes, <codec>)` for references; the inline JSON (cut) otherwise, or that it is encrypted.
+   * Downloads nothing, decrypts nothing.
+   */
   override display(stored: StoredValue): string {
+    if (stored.kind === 'inline' && isSealedInline(stored.data))
+      return `(encrypted inline value, ${stored.size} bytes)`
     if (stored.kind !== 'reference') return super.display(stored)
     const codec =
       typeof stored.ref.codec === 'string' && stored.ref.codec !== 'none' ? `, ${stored.ref.codec}` : ''

@@ -68,6 +68,7 @@ describe('encryption of stored objects', () => {
     const bytes = await inline.xcom.push({ ...ID, key: 'bytes' }, Buffer.from(MARKER))
     expect(JSON.stringify([record.value, bytes.value])).not.toContain(MARKER)
     expect(record.value.kind === 'inline' && record.value.data.startsWith('xcom-encrypted:')).toBe(true)
+    expect(inline.backend.display(record.value)).toMatch(/^\(encrypted inline value, \d+ bytes\)$/)
     expect(await inline.xcom.pull(ID)).toEqual({ note: MARKER })
     expect(Buffer.from((await inline.xcom.pull({ ...ID, key: 'bytes' })) as Uint8Array).toString()).toBe(
       MARKER,
