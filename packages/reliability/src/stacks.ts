@@ -25,6 +25,8 @@ export interface Stack {
   readonly xcom: XCom
   /** An XCom on the same stores without faults: what the final check uses. */
   readonly clean: XCom
+  /** Warnings and errors XCom logged (failed purges left to gc...), counted instead of printed. */
+  readonly logged: { warn: number; error: number }
   /** The unwrapped object store. */
   readonly store: ObjectStore
   close(): Promise<void>
@@ -40,17 +42,26 @@ export function stackOf(
 ): Stack {
   const backend = (objects: ObjectStore) =>
     new ObjectStoreXComBackend({ store: objects, threshold: THRESHOLD, compression: gzipCodec() })
+  const logged = { warn: 0, error: 0 }
+  const logger = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: () => void logged.warn++,
+    error: () => void logged.error++,
+  }
   const xcom = plan
     ? new XCom({
         metadata: faultyMetadataStore(metadata, plan),
         backend: backend(faultyObjectStore(store, plan)),
+        logger,
       })
-    : new XCom({ metadata, backend: backend(store) })
-  const clean = new XCom({ metadata, backend: backend(store) })
+    : new XCom({ metadata, backend: backend(store), logger })
+  const clean = new XCom({ metadata, backend: backend(store), logger })
   return {
     name,
     xcom,
     clean,
+    logged,
     store,
     async close() {
       await metadata.close()
