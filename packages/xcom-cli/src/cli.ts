@@ -8,6 +8,7 @@ import { registerGc } from './commands/gc.ts'
 import { registerGet } from './commands/get.ts'
 import { registerLs } from './commands/ls.ts'
 import { registerPush } from './commands/push.ts'
+import { registerRotateKeys } from './commands/rotate-keys.ts'
 import { registerStats } from './commands/stats.ts'
 import { registerVerify } from './commands/verify.ts'
 import { type GlobalOptions, OVERRIDES } from './context.ts'
@@ -55,7 +56,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   program.addHelpText(
     'after',
     `
-Exit codes: 0 ok, 1 a check found problems, 2 usage error, 3 E_CONFIG, 4 E_NOT_FOUND, 5 E_CORRUPT,
+Exit codes: 0 ok, 1 a check found problems or some XComs failed, 2 usage error, 3 E_CONFIG, 4 E_NOT_FOUND, 5 E_CORRUPT,
 6 E_PERMISSION_DENIED, 10 another XComError, 70 unexpected error.
 
 Examples:
@@ -71,6 +72,7 @@ Examples:
     registerPush,
     registerClear,
     registerGc,
+    registerRotateKeys,
     registerVerify,
     registerStats,
     registerConfig,

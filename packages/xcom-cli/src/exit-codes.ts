@@ -6,7 +6,7 @@ import { XComError } from '@xcom/core'
 export const EXIT = {
   /** Everything worked; every check passed. */
   ok: 0,
-  /** A check found problems (`verify`, `doctor`): the command itself ran. */
+  /** A check found problems (`verify`, `doctor`), or some XComs failed (`rotate-keys`): the command itself ran. */
   problems: 1,
   /** The command line is wrong (unknown option, missing argument, bad identifier, a question nobody can answer). */
   usage: 2,

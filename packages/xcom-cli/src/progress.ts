@@ -17,6 +17,12 @@ export interface Progress {
 
 const NONE: Progress = { update() {}, increment() {}, setTotal() {}, clear() {}, stop() {} }
 
+/** Whether {@link startProgress} draws a bar: stderr is a terminal and `CI` is unset. */
+export function drawsProgress(out: Output): boolean {
+  const terminal = out.io.stderr as OutputStream & { cursorTo?: unknown }
+  return terminal.isTTY === true && typeof terminal.cursorTo === 'function' && !out.io.env.CI
+}
+
 /**
  * A bar on stderr, drawn only when stderr is a terminal: piped or redirected output, CI logs and `--json` consumers get
  * no control characters. `unit: 'bytes'` shows sizes, otherwise counts.
@@ -27,7 +33,7 @@ export function startProgress(
 ): Progress {
   const io = out.io
   const terminal = io.stderr as OutputStream & { cursorTo?: unknown }
-  if (terminal.isTTY !== true || typeof terminal.cursorTo !== 'function' || io.env.CI) return NONE
+  if (!drawsProgress(out)) return NONE
   const color = colorsEnabled(io.stderr, io.env)
   const bytes = options.unit === 'bytes'
   const bar = new cliProgress.SingleBar(

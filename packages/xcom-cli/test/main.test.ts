@@ -46,7 +46,18 @@ afterAll(async () => {
 
 describe('main(argv, io)', () => {
   it('every command has --help with examples, and exits 0', async () => {
-    for (const command of ['ls', 'get', 'push', 'clear', 'gc', 'verify', 'stats', 'config', 'doctor']) {
+    for (const command of [
+      'ls',
+      'get',
+      'push',
+      'clear',
+      'gc',
+      'rotate-keys',
+      'verify',
+      'stats',
+      'config',
+      'doctor',
+    ]) {
       const help = await run([command, '--help'], env)
       expect(help.code, command).toBe(EXIT.ok)
       expect(help.stdout, command).toContain('Examples:\n  $ xcom ')

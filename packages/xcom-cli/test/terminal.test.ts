@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generateKey } from '@xcom/encryption'
 import { sourceNodeFlags } from '@xcom/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PACKAGE_DIR, xcom } from './run.ts'
@@ -92,6 +93,21 @@ describe.skipIf(!SCRIPT)('on a terminal', () => {
     const screen = plain(await onTerminal(['gc', '--dry-run', '--grace', '0'], env))
     expect(screen).toMatch(/counting: done, \d+ objects scanned/)
     expect(screen).toMatch(/would delete 0 unreferenced object\(s\) of \d+ scanned/)
+  })
+
+  it('rotate-keys counts first, then draws a bar with that total', async () => {
+    const [keyA, keyB] = [generateKey('key-a'), generateKey('key-b')]
+    for (const task of ['a', 'b', 'c'])
+      await xcom(['push', 'sealed', 'r1', task, '--json', '[1]'], { ...env, XCOM_ENCRYPTION_KEYS: keyA })
+    const screen = await onTerminal(['rotate-keys', '--dag', 'sealed'], {
+      ...env,
+      XCOM_ENCRYPTION_KEYS: `${keyB},${keyA}`,
+    })
+    expect(screen).toContain('rotate-keys ')
+    expect(screen).toContain('100% | 3/3')
+    expect(plain(screen)).toContain('re-encrypted 3 XComs under key key-b; 0 already current;')
+    // The other tests count the XComs of DAG etl alone.
+    expect((await xcom(['clear', 'sealed', '--yes'], { ...env, XCOM_ENCRYPTION_KEYS: keyB })).code).toBe(0)
   })
 
   it('clear asks on the terminal: no keeps the XComs, yes deletes them', async () => {

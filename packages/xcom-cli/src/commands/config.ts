@@ -35,9 +35,11 @@ export function registerConfig(program: Command, app: App): void {
 export function configRows(app: App): ConfigRow[] {
   const { env, flags } = effectiveEnv(app.io.env, app.globals())
   return Object.entries(printableConfig(readXComConfig(env))).map(([setting, text]) => {
-    const match = /^(.*?)\s+\(from ([^)]+)\)$/.exec(text)
+    // `value (from VAR)`, or `value (note; from VAR)` as the encryption keys' ids are shown.
+    const match = /^(.*?)\s+\((?:([^()]*);\s*)?from ([^)]+)\)$/.exec(text)
     if (!match) return { setting, value: text, source: setting === 'connections' ? 'environment' : 'default' }
-    const variable = match[2] as string
-    return { setting, value: match[1] as string, source: flags.get(variable) ?? variable }
+    const variable = match[3] as string
+    const value = match[2] ? `${match[1]} (${match[2]})` : (match[1] as string)
+    return { setting, value, source: flags.get(variable) ?? variable }
   })
 }
