@@ -89,6 +89,8 @@ describe('xcom rotate-keys on sqlite + file://', () => {
     const json = JSON.parse((await run(['rotate-keys', '--dry-run', '--json'], rotating)).stdout)
     expect(json).toEqual({
       dryRun: true,
+      activeKeyId: 'key-b',
+      malformed: 0,
       scanned: 4,
       rotated: 4,
       current: 0,
@@ -138,6 +140,8 @@ describe('xcom rotate-keys on sqlite + file://', () => {
     expect(json.code).toBe(EXIT.ok)
     expect(JSON.parse(json.stdout)).toEqual({
       dryRun: false,
+      activeKeyId: 'key-b',
+      malformed: 0,
       scanned: 4,
       rotated: 0,
       current: 4,

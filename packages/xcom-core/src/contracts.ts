@@ -450,6 +450,11 @@ export interface XComBackend {
   /** What a UI or `xcom ls` shows, without downloading anything. */
   display(stored: StoredValue): string
   /**
+   * Key rotation, for backends that encrypt: the id of the key new values are encrypted under. Asked first by
+   * `XCom.rotateKeys`. @throws XComError `E_CONFIG` when the backend has no encryption configured.
+   */
+  activeKeyId?(): Promise<string>
+  /**
    * Key rotation, for backends that encrypt: true when `stored` is not encrypted under the active key (an older key,
    * or no encryption where the backend would now encrypt). Reads only what the row holds.
    */

@@ -37,6 +37,7 @@ export type {
   PulledXCom,
   PurgeReport,
   RotateKeysOptions,
+  RotationProgress,
   RotationReport,
   XComOptions,
 } from './xcom-types.ts'

@@ -29,10 +29,11 @@ export async function rotateKeys(
   options: RotateKeysOptions,
 ): Promise<RotationReport> {
   const { metadata, backend, telemetry } = context
+  const activeKeyId = backend.activeKeyId?.bind(backend)
   const needs = backend.needsReencryption?.bind(backend)
   const reencrypt = backend.reencrypt?.bind(backend)
   const replaceIf = metadata.replaceIf?.bind(metadata)
-  if (!needs || !reencrypt)
+  if (!activeKeyId || !needs || !reencrypt)
     throw new XComError(
       'E_CONFIG',
       'Key rotation needs a backend that encrypts (ObjectStoreXComBackend with encryption, e.g. XCOM_ENCRYPTION_KEYS).',
@@ -45,10 +46,13 @@ export async function rotateKeys(
   const dryRun = options.dryRun === true
   const report: RotationReport = {
     dryRun,
+    // Asked before any row is read: a backend without keys fails here, even when nothing is selected.
+    activeKeyId: await activeKeyId(),
     scanned: 0,
     rotated: 0,
     current: 0,
     changed: 0,
+    malformed: 0,
     failedPurges: 0,
     failed: [],
   }
@@ -56,9 +60,9 @@ export async function rotateKeys(
   for await (const page of context.pages(query)) {
     for (const record of page) {
       report.scanned++
-      if (record.value.kind === 'malformed' || !(await needs(record.value, contextOf(record)))) {
-        if (record.value.kind !== 'malformed') report.current++
-      } else if (dryRun) report.rotated++
+      if (record.value.kind === 'malformed') report.malformed++
+      else if (!(await needs(record.value, contextOf(record)))) report.current++
+      else if (dryRun) report.rotated++
       else {
         try {
           const outcome = await rotateOne(context, record, database, reencrypt, replaceIf)
@@ -77,7 +81,8 @@ export async function rotateKeys(
           })
         }
       }
-      options.onProgress?.({ done: report.scanned, rotated: report.rotated })
+      const { scanned: done, rotated, current, changed, malformed, failed } = report
+      options.onProgress?.({ done, rotated, current, changed, malformed, failed: failed.length })
     }
   }
   return report
@@ -93,7 +98,18 @@ async function rotateOne(
 ): Promise<'changed' | { failedPurges: number }> {
   const { metadata, purger } = context
   const to = { ...contextOf(record), recordId: randomUUID(), database }
-  const value = await reencrypt(record.value, contextOf(record), to)
+  let value: XComRecord['value']
+  try {
+    value = await reencrypt(record.value, contextOf(record), to)
+  } catch (error) {
+    // A push or clear since the row was listed purges the old object: the XCom changed, nothing is lost.
+    const current = await metadata.get(record).then(
+      (row) => row?.id,
+      () => null,
+    )
+    if (current !== null && current !== record.id) return 'changed'
+    throw error
+  }
   const rewritten: XComRecord = { ...record, id: to.recordId, value }
   let replaced: XComRecord | undefined
   try {

@@ -80,14 +80,22 @@ export interface GcProgress {
 export interface RotateKeysOptions {
   /** Count what would be re-encrypted, and change nothing. @default false */
   dryRun?: boolean
-  /** Called after each XCom examined, for progress bars. */
-  onProgress?: (progress: { done: number; rotated: number }) => void
+  /** Called after each XCom examined, with the counts so far, for progress bars. */
+  onProgress?: (progress: RotationProgress) => void
 }
+
+/** The counts of a rotation so far: XComs examined (`done`), and each outcome. */
+export type RotationProgress = { done: number } & Pick<
+  RotationReport,
+  'rotated' | 'current' | 'changed' | 'malformed'
+> & { failed: number }
 
 /** What `XCom.rotateKeys` did. */
 export interface RotationReport {
   dryRun: boolean
-  /** XComs examined. */
+  /** The id of the key the XComs are now (or in a dry run would be) encrypted under. */
+  activeKeyId: string
+  /** XComs examined: `rotated + current + changed + malformed + failed.length`. */
   scanned: number
   /** XComs re-encrypted under the active key (in a dry run: that would be). */
   rotated: number
@@ -95,6 +103,8 @@ export interface RotationReport {
   current: number
   /** XComs pushed, cleared or rotated by someone else while they were re-encrypted: left as they are now. */
   changed: number
+  /** Rows that could not be decoded (see `xcom verify`): nothing to re-encrypt. */
+  malformed: number
   /** Old values whose purge failed after their row was switched: recorded, `gc()` retries them. */
   failedPurges: number
   /** XComs that could not be re-encrypted (their row is unchanged), with the error's code and message. */

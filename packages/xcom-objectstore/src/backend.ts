@@ -160,6 +160,14 @@ export class ObjectStoreXComBackend extends BaseXComBackend {
   }
 
   /**
+   * Key rotation: the id of the key new values are encrypted under.
+   * @throws XComError `E_CONFIG` when the backend has no encryption.
+   */
+  async activeKeyId(): Promise<string> {
+    return this.#resealer.activeKeyId()
+  }
+
+  /**
    * Key rotation: true when the value is not encrypted under the active key (inline values only with
    * `encryptInline`). Downloads nothing.
    * @throws XComError `E_CONFIG` when the backend has no encryption.

@@ -21,6 +21,11 @@ export class Resealer {
     this.#writer = writer
   }
 
+  /** See `XComBackend.activeKeyId`. @throws XComError `E_CONFIG` when the backend has no encryption. */
+  activeKeyId(): Promise<string> {
+    return this.#encryption().activeKeyId()
+  }
+
   /** See `XComBackend.needsReencryption`. @throws XComError `E_CONFIG` when the backend has no encryption. */
   async needsReencryption(stored: StoredValue, ctx: XComContext): Promise<boolean> {
     const encryption = this.#encryption()
@@ -53,7 +58,7 @@ export class Resealer {
     if (encryption) return encryption
     throw new XComError(
       'E_CONFIG',
-      'Key rotation needs encryption: set XCOM_ENCRYPTION_KEYS (or pass encryption to ObjectStoreXComBackend).',
+      'Key rotation needs encryption: set XCOM_ENCRYPTION_KEYS to "<new id>:<key>,<old id>:<key>" (the first encrypts new values), or XCOM_ENCRYPTION_KEY_PROVIDER, or pass encryption to ObjectStoreXComBackend.',
     )
   }
 }

@@ -63,7 +63,14 @@ describe('XCom.rotateKeys', () => {
     const filesBefore = objectFiles(root)
     expect(filesBefore).toHaveLength(2)
     const dry = await current.rotateKeys({ dagId: ID.dagId }, { dryRun: true })
-    expect(dry).toMatchObject({ dryRun: true, scanned: 3, rotated: 3, current: 0, changed: 0, failed: [] })
+    expect(dry).toMatchObject({
+      dryRun: true,
+      activeKeyId: 'k2',
+      scanned: 3,
+      rotated: 3,
+      current: 0,
+      malformed: 0,
+    })
     await expectXComError(onlyNew.pull({ ...ID, key: 'json' }), 'E_CONFIG')
     const progress: number[] = []
     const report = await current.rotateKeys({}, { onProgress: ({ done }) => progress.push(done) })
@@ -114,6 +121,25 @@ describe('XCom.rotateKeys', () => {
     expect(objectFiles(root)).toHaveLength(1)
   })
 
+  it('counts an XCom pushed after it was listed, whose old object is gone, as changed (not failed)', async () => {
+    const { old, metadata, store } = setup()
+    await old.push({ ...ID, key: 'json' }, values.json)
+    const encryption = aesGcmStream({ keys: staticKeys([k2, k1]) })
+    const racing = new XCom({
+      metadata,
+      backend: new ObjectStoreXComBackend({ store, threshold: 0, encryption }),
+    })
+    class PushFirst extends ObjectStoreXComBackend {
+      override async reencrypt(...args: Parameters<ObjectStoreXComBackend['reencrypt']>) {
+        await racing.push({ ...ID, key: 'json' }, { pushed: 'first' })
+        return super.reencrypt(...args)
+      }
+    }
+    const rotating = new XCom({ metadata, backend: new PushFirst({ store, threshold: 0, encryption }) })
+    expect(await rotating.rotateKeys()).toMatchObject({ rotated: 0, changed: 1, failed: [] })
+    expect(await racing.pull({ ...ID, key: 'json' })).toEqual({ pushed: 'first' })
+  })
+
   it('reports an XCom it cannot re-encrypt, leaves its row, and finishes after a lost switch when run again', async () => {
     const { old, current, metadata, root, onlyNew } = setup()
     await pushAll(old)
@@ -136,6 +162,13 @@ describe('XCom.rotateKeys', () => {
   it('fails with E_CONFIG without encryption, and names a missing object without touching its row', async () => {
     const inline = new XCom({ metadata: new MemoryMetadataStore(), backend: new BaseXComBackend() })
     await expectXComError(inline.rotateKeys(), 'E_CONFIG')
+    // Without keys it fails before reading any row, even when nothing is selected.
+    const noKeys = new XCom({
+      metadata: new MemoryMetadataStore(),
+      backend: new ObjectStoreXComBackend({ store: new FileObjectStore({ root: tempDir() }) }),
+    })
+    const error = await expectXComError(noKeys.rotateKeys({ dagId: 'none' }, { dryRun: true }), 'E_CONFIG')
+    expect(error.message).toContain('XCOM_ENCRYPTION_KEYS')
     const { old, current, store, metadata } = setup()
     await old.push({ ...ID, key: 'json' }, values.json)
     const row = (await metadata.get({ ...ID, mapIndex: -1, key: 'json' })) as XComRecord

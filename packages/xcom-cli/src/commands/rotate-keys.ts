@@ -1,4 +1,4 @@
-import { type Encryption, type RotationReport, type XCom, XComError } from '@xcom/core'
+import type { RotationReport } from '@xcom/core'
 import type { Command } from 'commander'
 import { type App, addFilters, examples } from '../app.ts'
 import { type FilterOptions, queryOf, withXCom } from '../context.ts'
@@ -30,7 +30,6 @@ export function registerRotateKeys(program: Command, app: App): void {
     const query = queryOf(options)
     const dryRun = options.dryRun === true
     await withXCom(app.io, app.globals(), async (xcom) => {
-      const activeKey = await activeKeyOf(xcom)
       // Counted first with a dry run (rows only, no object read) so the bar has a total and an ETA: rewriting every
       // object can take hours, and a bare counter never says when it ends. A dry run is that count: no bar.
       const bar = !dryRun && drawsProgress(app.out)
@@ -56,7 +55,7 @@ export function registerRotateKeys(program: Command, app: App): void {
       }
       if (report.failed.length > 0) app.exitCode = EXIT.problems
       if (options.json) return app.out.write(`${toJson(report, 2)}\n`)
-      for (const line of describe(report, activeKey)) app.out.line(line)
+      for (const line of describe(report)) app.out.line(line)
       if (report.failedPurges > 0)
         app.out.note(
           app.out.errColor.yellow(
@@ -76,10 +75,9 @@ export function registerRotateKeys(program: Command, app: App): void {
 }
 
 /** The summary lines: counts, then one line per XCom that failed. */
-export function describe(report: RotationReport, activeKey: string | undefined): string[] {
-  const key = activeKey === undefined ? 'the active key' : `key ${activeKey}`
-  const malformed = report.scanned - report.rotated - report.current - report.changed - report.failed.length
-  const skipped = malformed > 0 ? `; ${malformed} malformed (skipped)` : ''
+export function describe(report: RotationReport): string[] {
+  const key = `key ${report.activeKeyId}`
+  const skipped = report.malformed > 0 ? `; ${report.malformed} malformed (skipped)` : ''
   if (report.dryRun)
     return [
       `would re-encrypt ${report.rotated} of ${xcoms(report.scanned)} (${report.current} already under ${key})${skipped}`,
@@ -89,23 +87,6 @@ export function describe(report: RotationReport, activeKey: string | undefined):
       `${report.changed} changed meanwhile (left as pushed); ${report.failed.length} failed${skipped}`,
     ...report.failed.map((failure) => `${failure.xcom}: ${failure.code} ${oneLine(failure.message)}`),
   ]
-}
-
-/**
- * The active key's id, asked of the backend's encryption (ids only, never material); undefined when the backend does
- * not say.
- * @throws XComError `E_CONFIG` when the backend is one that could encrypt but has no keys: nothing can be rotated.
- */
-async function activeKeyOf(xcom: XCom): Promise<string | undefined> {
-  const backend = xcom.backend as { encryption?: Encryption }
-  if (!('encryption' in backend)) return undefined
-  if (!backend.encryption)
-    // Checked here, not left to the first row: with no rows the library would report nothing to do.
-    throw new XComError(
-      'E_CONFIG',
-      'Key rotation needs encryption: set XCOM_ENCRYPTION_KEYS to "new:<key>,old:<key>" (the first encrypts) or XCOM_ENCRYPTION_KEY_PROVIDER.',
-    )
-  return backend.encryption.activeKeyId().catch(() => undefined)
 }
 
 function xcoms(count: number): string {
