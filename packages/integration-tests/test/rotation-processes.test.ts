@@ -192,13 +192,8 @@ describe('rotation while 4 processes pull and push', () => {
       // each with values to re-encrypt.
       expect(passes.length).toBeGreaterThanOrEqual(3)
       expect(passes.filter((pass) => pass.rotated > 0).length).toBeGreaterThanOrEqual(2)
-      // Soft: a failure here is reported, and every invariant below is still checked.
-      expect
-        .soft(
-          passes.flatMap((pass) => pass.failed),
-          'rotateKeys must count an XCom pushed meanwhile as changed, not failed',
-        )
-        .toEqual([])
+      // An XCom pushed while a pass re-encrypted it is `changed`, never `failed`.
+      expect(passes.flatMap((pass) => pass.failed)).toEqual([])
       const rotated = passes.reduce((sum, pass) => sum + pass.rotated, 0)
       const changed = passes.reduce((sum, pass) => sum + pass.changed, 0)
 
