@@ -30,6 +30,7 @@ export async function runFaultScenario(
     const { model, ...workload } = await runWorkload(stack, { seed: options.seed, ops: options.ops, plan })
     plan.stop() // from here on every call passes through: gc, then check
     const invariants = await checkInvariants(stack, model)
+    workload.seenCommitted = model.committedDespiteFailure
     const ok = invariantsHold(invariants) && workload.lost.length === 0 && workload.unexplained.length === 0
     return { stack: stack.name, seed: options.seed, rate, workload, invariants, ok }
   } finally {

@@ -15,6 +15,8 @@ interface Entry {
 /** Per-identity expectations of a sequential workload. */
 export class Model {
   readonly #entries = new Map<string, Entry>()
+  /** Reads that found the value of a write reported failed: it had committed after all. */
+  committedDespiteFailure = 0
 
   #entry(id: string): Entry {
     let entry = this.#entries.get(id)
@@ -54,6 +56,8 @@ export class Model {
    */
   observe(id: string, fingerprint: string): boolean {
     const allowed = this.allows(id, fingerprint)
+    const entry = this.#entry(id)
+    if (allowed && entry.confirmed !== fingerprint) this.committedDespiteFailure++
     if (allowed) this.acknowledge(id, fingerprint)
     return allowed
   }

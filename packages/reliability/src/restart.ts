@@ -59,6 +59,7 @@ async function finish(
     })
     const disruptions = await disrupt.end() // services are back from here on
     const invariants = await checkInvariants(stack, model)
+    workload.seenCommitted = model.committedDespiteFailure
     const ok = invariantsHold(invariants) && workload.lost.length === 0 && workload.unexplained.length === 0
     return { scenario, disruptions, workload, invariants, ok }
   } finally {

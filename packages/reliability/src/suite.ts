@@ -126,10 +126,10 @@ export async function runSuite(
       }
       if (options.scenarios.restarts) {
         const scenarios = [
-          () => postgresTerminations(s3.endpoint, { seed, ops: options.restartOps }),
-          () => s3rverOutages(s3.endpoint, { seed, ops: options.restartOps }),
-          () => azuriteOutages({ seed, ops: options.restartOps }),
-          () => gcsOutages({ seed, ops: options.restartOps }),
+          () => postgresTerminations(s3.endpoint, { seed: seed + 1, ops: options.restartOps }),
+          () => s3rverOutages(s3.endpoint, { seed: seed + 2, ops: options.restartOps }),
+          () => azuriteOutages({ seed: seed + 3, ops: options.restartOps }),
+          () => gcsOutages({ seed: seed + 4, ops: options.restartOps }),
         ]
         for (const scenario of scenarios) {
           const restart = await scenario()

@@ -41,6 +41,10 @@ export interface WorkloadResult {
   unexplained: string[]
   /** Writes reported failed that may have committed (kept in doubt by the model). */
   doubted: number
+  /** Writes whose row change committed without a fault but that were reported failed by a later `resolvePurges`. */
+  rejectedAfterCommit: number
+  /** Of those, how many a later read found committed (set once the final check has read every identity). */
+  seenCommitted: number
   /** Faults injected, by kind (all zero without a plan). */
   faults: Partial<Record<FaultKind, number>>
   /** The model, for the final check. */
@@ -81,6 +85,13 @@ function mayHaveCommitted(faults: InjectedFault[]): boolean {
   )
 }
 
+/** Whether a write's only failure was `resolvePurges`, after its own row change went through unfaulted. */
+function rejectedAfterCommit(faults: InjectedFault[]): boolean {
+  const write = (fault: InjectedFault) =>
+    fault.operation === 'metadata.put' || fault.operation === 'metadata.delete'
+  return faults.some((fault) => fault.operation === 'metadata.resolvePurges') && !faults.some(write)
+}
+
 /** Runs the workload against `stack.xcom`. */
 export async function runWorkload(stack: Stack, options: WorkloadOptions): Promise<WorkloadResult> {
   const { plan } = options
@@ -94,6 +105,8 @@ export async function runWorkload(stack: Stack, options: WorkloadOptions): Promi
     lost: [],
     unexplained: [],
     doubted: 0,
+    seenCommitted: 0,
+    rejectedAfterCommit: 0,
     faults: {},
     model,
     durationMs: 0,
@@ -164,10 +177,12 @@ export async function runWorkload(stack: Stack, options: WorkloadOptions): Promi
         result.lost.push(`op ${index} (${kind} ${id}): ${(error as Error).message}`)
       else if (!explained) result.unexplained.push(`op ${index} (${kind} ${id}): ${(error as Error).message}`)
       else result.survived++
-      if (process.env.REL_DEBUG) console.error('ERR', index, kind, id, (error as Error).message.slice(0, 300))
       // A write reported failed is in doubt when it may have committed (always, when a real service failed).
       const inDoubt = plan ? mayHaveCommitted(opFaults) : true
-      if (inDoubt && (pushed !== undefined || kind === 'clear')) result.doubted++
+      const write = pushed !== undefined || kind === 'clear'
+      if (inDoubt && write) result.doubted++
+      // The row change committed untouched; only the bookkeeping after it failed (see README, "Findings").
+      if (write && rejectedAfterCommit(opFaults)) result.rejectedAfterCommit++
       if (inDoubt && pushed !== undefined) model.doubt(id, pushed)
       if (inDoubt && kind === 'clear') for (const each of affected) model.doubt(idOf(each), ABSENT)
     }
