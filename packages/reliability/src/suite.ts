@@ -48,7 +48,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): SuiteOptio
     seed: number('SEED', 15),
     ops: number('OPS', 10_000),
     rate: number('RATE', 0.1),
-    restartOps: number('RESTART_OPS', 600),
+    restartOps: number('RESTART_OPS', 1000),
     seconds: number('SECONDS', 30),
     workers: (env.XCOM_RELIABILITY_WORKERS ?? '4,16')
       .split(',')
