@@ -97,12 +97,31 @@ export async function runWorker(config: WorkerConfig): Promise<WorkerResult> {
     } catch (error) {
       result.errors++
       if (result.errorSamples.length < 5)
-        result.errorSamples.push(String((error as Error)?.message ?? error).slice(0, 300))
+        result.errorSamples.push(describe(error, offloaded ? `offloaded ${size} bytes` : 'inline'))
     }
   }
   result.elapsedMs = performance.now() - started
   await client.close()
   return result
+}
+
+/** An error with its code and cause chain, for the report. */
+function describe(error: unknown, what: string): string {
+  const parts: string[] = [`${pushingLabel(error)}${what}`]
+  for (
+    let current = error as { message?: string; code?: string; name?: string; cause?: unknown } | undefined,
+      depth = 0;
+    current && depth < 4;
+    current = current.cause as typeof current, depth++
+  )
+    parts.push(
+      `${current.name ?? 'Error'}${current.code ? ` ${current.code}` : ''}: ${String(current.message ?? current).slice(0, 200)}`,
+    )
+  return parts.join(' <- ')
+}
+
+function pushingLabel(_error: unknown): string {
+  return ''
 }
 
 /** Whether a pulled value is the one pushed last: same tag, and for bytes the same size. */

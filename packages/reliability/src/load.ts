@@ -4,9 +4,13 @@
  */
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { XCom } from '@xcom/core'
+import { ObjectStoreXComBackend } from '@xcom/objectstore'
+import { PostgresMetadataStore } from '@xcom/postgres'
+import { S3ObjectStore } from '@xcom/s3'
 import type { LoadMode, WorkerConfig, WorkerResult } from './load-config.ts'
 import { createRawTable } from './raw-baseline.ts'
-import { connectPostgres, dropSchema, freshSchema, postgresUrlFor } from './services.ts'
+import { connectPostgres, dropSchema, freshSchema, postgresUrlFor, s3Options } from './services.ts'
 
 /** Options of {@link runLoad}. */
 export interface LoadOptions {
@@ -57,6 +61,26 @@ function summary(values: number[]): LatencySummary {
   return { count: sorted.length, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) }
 }
 
+/**
+ * One offloaded push before the workers start, so that the prefix's claim exists: workers racing to write it on
+ * s3rver (no conditional create, non-atomic writes) read it torn (E_CORRUPT, ECONNRESET). A finding of its own, see
+ * the README; the load run measures the steady state.
+ */
+async function claimPrefix(s3Endpoint: string, postgresUrl: string, schema: string): Promise<void> {
+  const xcom = new XCom({
+    metadata: new PostgresMetadataStore({ connectionString: postgresUrl, schema }),
+    backend: new ObjectStoreXComBackend({
+      store: new S3ObjectStore(s3Options(s3Endpoint, schema)),
+      threshold: 0,
+    }),
+  })
+  try {
+    await xcom.push({ dagId: 'warm-up', runId: 'r', taskId: 'claim' }, 'claims the prefix')
+  } finally {
+    await xcom.close()
+  }
+}
+
 /** Forks one worker and resolves to its report. */
 function forkWorker(config: WorkerConfig): Promise<WorkerResult> {
   const child = fork(fileURLToPath(new URL('./load-worker.ts', import.meta.url)), [], {
@@ -87,6 +111,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let sampling = true
   try {
     if (options.mode === 'raw') await createRawTable(admin, schema)
+    else await claimPrefix(options.s3Endpoint, postgresUrlFor(application), schema)
     const sampler = (async () => {
       while (sampling) {
         const { rows } = await admin.query<{ n: string }>(

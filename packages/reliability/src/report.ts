@@ -154,6 +154,9 @@ export function renderReport(result: SuiteResult): string {
         result.load.flatMap((pair) => [loadRow(pair.xcom), loadRow(pair.raw)]),
       ),
       '',
+      'Before the xcom workers start, one push claims the object storage prefix: workers racing to write the claim on ' +
+        's3rver read it torn (see "Findings" in packages/reliability/README.md); the figures are the steady state.',
+      '',
       'xcom relative to raw pg + S3 SDK calls (throughput: higher is better; latency: lower is better):',
       '',
       ...table(
