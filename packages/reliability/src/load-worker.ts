@@ -74,7 +74,11 @@ export async function runWorker(config: WorkerConfig): Promise<WorkerResult> {
     const pushing = current === undefined || random() < 0.25
     const tag = `${config.index}:${op}`
     const offloaded = pushing ? random() < config.offloadedShare : (current?.offloaded ?? false)
-    const size = offloaded ? between(random, config.offloadedBytes.min, config.offloadedBytes.max) : 0
+    const size = !offloaded
+      ? 0
+      : pushing
+        ? between(random, config.offloadedBytes.min, config.offloadedBytes.max)
+        : (current?.size ?? 0)
     const value = pushing
       ? offloaded
         ? randomishBytes(tag, size, op * 7919)
@@ -97,7 +101,12 @@ export async function runWorker(config: WorkerConfig): Promise<WorkerResult> {
     } catch (error) {
       result.errors++
       if (result.errorSamples.length < 5)
-        result.errorSamples.push(describe(error, offloaded ? `offloaded ${size} bytes` : 'inline'))
+        result.errorSamples.push(
+          describe(
+            error,
+            `${pushing ? 'push' : 'pull'} of ${offloaded ? `${size} offloaded bytes` : 'an inline value'}`,
+          ),
+        )
     }
   }
   result.elapsedMs = performance.now() - started
@@ -107,21 +116,15 @@ export async function runWorker(config: WorkerConfig): Promise<WorkerResult> {
 
 /** An error with its code and cause chain, for the report. */
 function describe(error: unknown, what: string): string {
-  const parts: string[] = [`${pushingLabel(error)}${what}`]
-  for (
-    let current = error as { message?: string; code?: string; name?: string; cause?: unknown } | undefined,
-      depth = 0;
-    current && depth < 4;
-    current = current.cause as typeof current, depth++
-  )
-    parts.push(
-      `${current.name ?? 'Error'}${current.code ? ` ${current.code}` : ''}: ${String(current.message ?? current).slice(0, 200)}`,
-    )
+  type Failure = { message?: string; code?: string; name?: string; cause?: unknown }
+  const parts = [what]
+  let current = error as Failure | undefined
+  for (let depth = 0; current && depth < 4; depth++) {
+    const code = current.code ? ` ${current.code}` : ''
+    parts.push(`${current.name ?? 'Error'}${code}: ${String(current.message ?? current).slice(0, 200)}`)
+    current = current.cause as Failure | undefined
+  }
   return parts.join(' <- ')
-}
-
-function pushingLabel(_error: unknown): string {
-  return ''
 }
 
 /** Whether a pulled value is the one pushed last: same tag, and for bytes the same size. */
