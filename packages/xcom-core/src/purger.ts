@@ -61,8 +61,23 @@ export class Purger {
       done++
       onDone?.(done)
     })
-    if (resolved.length > 0) await metadata.resolvePurges(resolved)
+    if (resolved.length > 0) await this.#resolve(resolved)
     return { purged, failedPurges: failed }
+  }
+
+  /**
+   * Marks purges done. Their objects are gone and the row change that queued them committed, so a failure here must
+   * not fail the push or clear: the purges stay recorded and the next gc() deletes nothing and resolves them.
+   */
+  async #resolve(ids: string[]): Promise<void> {
+    try {
+      await this.#options.metadata.resolvePurges(ids)
+    } catch (error) {
+      this.#options.telemetry.logger.warn(
+        `Marking ${ids.length} finished purge(s) as done failed: ${(error as Error)?.message ?? String(error)}. They stay recorded; the next gc() resolves them (their objects are already deleted).`,
+        { code: errorType(error) },
+      )
+    }
   }
 
   /** Retries recorded purges, then runs the backend's sweep (see `XCom.gc`). */

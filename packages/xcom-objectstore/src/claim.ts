@@ -44,10 +44,10 @@ export class PrefixClaim {
       )
     }
     if (this.#verified === database.id) return database
-    let claim = await readClaim(this.#store)
+    let claim = await readSettledClaim(this.#store)
     if (!claim) {
       await this.#write(database)
-      claim = await readClaim(this.#store)
+      claim = await readSettledClaim(this.#store)
     }
     if (claim?.databaseId !== database.id) {
       throw new XComError(
@@ -76,6 +76,26 @@ export class PrefixClaim {
     } catch (error) {
       // Another database claimed it first: the read that follows names it.
       if (!XComError.is(error, 'E_PRECONDITION_FAILED')) throw error
+    }
+  }
+}
+
+/** Attempts at reading a claim that another process may be writing at that moment. */
+const CLAIM_READS = 4
+
+/**
+ * {@link readClaim}, read again after a short wait when it fails: without conditional create, concurrent first pushes
+ * all write the claim, and a store that does not replace objects atomically (s3rver) can serve a torn body meanwhile.
+ * A claim still unreadable after that is damaged.
+ */
+async function readSettledClaim(store: ObjectStore): Promise<Claim | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readClaim(store)
+    } catch (error) {
+      if (attempt >= CLAIM_READS || !(XComError.is(error, 'E_CORRUPT') || XComError.is(error, 'E_BACKEND')))
+        throw error
+      await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt))
     }
   }
 }

@@ -125,6 +125,32 @@ describe('one metadata database per prefix', () => {
     expect((await a.xcom.gc({ graceMs: 0 })).sweep).toMatchObject({ deleted: 0 })
   })
 
+  it('reads a claim again when it is torn by a concurrent first write (a store without atomic replace)', async () => {
+    const root = tempDir()
+    const store = new FileObjectStore({ root })
+    const get = store.get.bind(store)
+    let torn = 2
+    store.get = async (key, options) => {
+      const body = await get(key, options)
+      if (key !== CLAIM_KEY || torn-- <= 0) return body
+      const half = (await body.bytes()).subarray(0, 10)
+      return { ...body, size: half.byteLength, bytes: async () => half }
+    }
+    const xcom = new XCom({
+      metadata: new MemoryMetadataStore(),
+      backend: new ObjectStoreXComBackend({ store, threshold: 0 }),
+    })
+    // The read of the claim it just wrote is torn twice: read again, not refused as damaged.
+    await xcom.push(ID, 'first')
+    expect(torn).toBe(0)
+    const again = new XCom({
+      metadata: new MemoryMetadataStore(),
+      backend: new ObjectStoreXComBackend({ store, threshold: 0 }),
+    })
+    // A claim of another database is still refused.
+    await expectXComError(again.push(ID, 'second'), 'E_CONFIG')
+  })
+
   it("never sweeps another database's objects, even when the claim was removed", async () => {
     const { root, a, b } = twoDatabases()
     await a.xcom.push(ID, 'from a')
