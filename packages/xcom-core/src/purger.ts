@@ -38,7 +38,7 @@ export class Purger {
     records: XComRecord[],
     onDone?: (done: number) => void,
   ): Promise<{ purged: number; failedPurges: number }> {
-    const { metadata, concurrency } = this.#options
+    const { concurrency } = this.#options
     const resolved: string[] = []
     let purged = 0
     let failed = 0
