@@ -88,8 +88,11 @@ async function compare(label: string, store: MetadataStore, rounds: number): Pro
     await timed(name) // warm-up
     times[name] = []
   }
+  const names = Object.keys(sides) as (keyof typeof sides)[]
   for (let round = 0; round < rounds; round++) {
-    for (const name of Object.keys(sides) as (keyof typeof sides)[]) {
+    // Each round starts with another side: the database file's state (WAL growth, checkpoints) favours no position.
+    for (let turn = 0; turn < names.length; turn++) {
+      const name = names[(round + turn) % names.length] as keyof typeof sides
       globalThis.gc?.()
       times[name]?.push(await timed(name))
     }

@@ -76,9 +76,8 @@ export function renderReport(result: SuiteResult): string {
         ]),
       ),
       '',
-      `Writes reported failed although their row change had committed, because resolving the replaced value's purge ` +
-        `failed after it: ${result.faults.map((fault) => `${fault.workload.rejectedAfterCommit} (${fault.stack})`).join(', ')}. ` +
-        'The model keeps them in doubt; see "Findings" in packages/reliability/README.md.',
+      `Writes reported failed although their row change had committed (must be 0 since the fix in "Findings" of ` +
+        `packages/reliability/README.md): ${result.faults.map((fault) => `${fault.workload.rejectedAfterCommit} (${fault.stack})`).join(', ')}.`,
       '',
       'Faults injected by kind:',
       '',
@@ -154,8 +153,8 @@ export function renderReport(result: SuiteResult): string {
         result.load.flatMap((pair) => [loadRow(pair.xcom), loadRow(pair.raw)]),
       ),
       '',
-      'Before the xcom workers start, one push claims the object storage prefix: workers racing to write the claim on ' +
-        's3rver read it torn (see "Findings" in packages/reliability/README.md); the figures are the steady state.',
+      'Before the xcom workers start, one push claims the object storage prefix, so the figures are the steady state ' +
+        '(not the first write of a prefix; see "Findings" in packages/reliability/README.md).',
       '',
       'xcom relative to raw pg + S3 SDK calls (throughput: higher is better; latency: lower is better):',
       '',
