@@ -1,8 +1,8 @@
 /**
  * Scenario 2: real services failing in the middle of a workload. PostgreSQL: every backend of the run is killed
- * with pg_terminate_backend from a separate session, again and again. s3rver, azurite and the GCS test server:
- * their launchers delete the data directory on stop (s3rver, azurite) or keep data in memory (GCS), so a restart
- * on the same port with the same data is impossible; an {@link OutageProxy} in front of each resets every
+ * with pg_terminate_backend from a separate session, again and again. s3rver and azurite: really stopped and started
+ * again on the same port with the same data directory (three times). The GCS test server keeps its data in memory
+ * by design (a real GCS loses nothing in an outage), so an {@link OutageProxy} in front of it resets every
  * connection and refuses new ones for a while, then listens again on the same port.
  */
 
@@ -14,6 +14,7 @@ import { GcsObjectStore } from '@xcom/gcs'
 import { PostgresMetadataStore } from '@xcom/postgres'
 import { S3ObjectStore } from '@xcom/s3'
 import { SqliteMetadataStore } from '@xcom/sqlite'
+import { type AzuriteHandle, type S3rverHandle, startAzurite, startS3rver } from '@xcom/test-services'
 import { checkInvariants, type InvariantReport, invariantsHold } from './invariants.ts'
 import { type OutageProxy, startOutageProxy } from './outage-proxy.ts'
 import {
@@ -23,7 +24,6 @@ import {
   freshSchema,
   postgresUrlFor,
   s3Options,
-  startAzuriteWithContainer,
   startGcs,
 } from './services.ts'
 import { type Stack, stackOf } from './stacks.ts'
@@ -93,6 +93,48 @@ function outages(proxy: OutageProxy, ops: number, outageMs: number) {
   }
 }
 
+/** A service that can be stopped and started again (same port, same data). */
+interface Restartable {
+  stop(): Promise<void>
+  start(): Promise<void>
+}
+
+/**
+ * Real restarts of `service` on the schedule of {@link outages}: stopped at 20%, 50% and 80% of the operations
+ * (requests in flight fail, the port is closed), started again 5% of the operations (at most 10) later but never
+ * before `outageMs` have passed.
+ */
+function restarts(service: Restartable, ops: number, outageMs: number) {
+  const downs = [0.2, 0.5, 0.8].map((at) => Math.floor(ops * at))
+  const ups = new Set(downs.map((at) => at + Math.min(10, Math.max(1, Math.floor(ops * 0.05)))))
+  let downSince = 0
+  let down = false
+  let restarted = 0
+  const up = async (): Promise<void> => {
+    if (!down) return
+    const left = downSince + outageMs - performance.now()
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left))
+    await service.start()
+    down = false
+    restarted++
+  }
+  return {
+    async beforeOp(index: number) {
+      if (downs.includes(index) && !down) {
+        await service.stop()
+        down = true
+        downSince = performance.now()
+      } else if (ups.has(index)) {
+        await up()
+      }
+    },
+    async end() {
+      await up()
+      return `stopped and restarted ${restarted} times (down ${outageMs}+ ms each; same port, same data directory)`
+    },
+  }
+}
+
 /** s3rver objects and PostgreSQL rows while every backend of the run is terminated every `everyMs`. */
 export async function postgresTerminations(
   s3Endpoint: string,
@@ -132,56 +174,98 @@ export async function postgresTerminations(
   })
 }
 
-/** s3rver (behind an outage proxy) and PostgreSQL. */
+/**
+ * s3rver stopped and restarted, and PostgreSQL. The s3rver runs in this process but is one of this scenario's own
+ * (stopping the suite's shared one would break the others), on a fixed port and data directory: its stop closes the
+ * listener and resets every open connection, its start is a new s3rver instance on the same port and directory.
+ *
+ * @param _sharedEndpoint - the suite's shared s3rver: not used (kept for the suite's call)
+ */
 export async function s3rverOutages(
-  s3Endpoint: string,
+  _sharedEndpoint: string,
   options: RestartOptions & { outageMs?: number },
 ): Promise<RestartResult> {
-  const proxy = await startOutageProxy(Number(new URL(s3Endpoint).port))
-  const schema = freshSchema('s3out')
-  const stack = stackOf(
-    's3rver outages',
-    new PostgresMetadataStore({ connectionString: postgresUrlFor(`xcom-reliability-${schema}`), schema }),
-    new S3ObjectStore({ ...s3Options(proxy.endpoint, schema), retryOptions: { maxAttempts: 3 } }),
-    undefined,
-    () => dropSchema(schema),
-  )
-  const disrupt = outages(proxy, options.ops, options.outageMs ?? 1500)
+  const directory = await mkdtemp(join(tmpdir(), 'xcom-reliability-s3rver-'))
+  let server: S3rverHandle | undefined
   try {
-    return await finish('s3rver: outage (connections reset, port closed, reopened)', stack, options, disrupt)
+    server = await startS3rver({ bucket: BUCKET, directory })
+    const port = Number(new URL(server.endpoint).port)
+    const schema = freshSchema('s3out')
+    const stack = stackOf(
+      's3rver restarts',
+      new PostgresMetadataStore({ connectionString: postgresUrlFor(`xcom-reliability-${schema}`), schema }),
+      new S3ObjectStore({ ...s3Options(server.endpoint, schema), retryOptions: { maxAttempts: 3 } }),
+      undefined,
+      () => dropSchema(schema),
+    )
+    const disrupt = restarts(
+      {
+        stop: async () => {
+          await server?.stop()
+          server = undefined
+        },
+        start: async () => {
+          server = await startS3rver({ port, directory })
+        },
+      },
+      options.ops,
+      options.outageMs ?? 1500,
+    )
+    return await finish('s3rver: stopped and restarted (same port, same data)', stack, options, disrupt)
   } finally {
-    await proxy.stop()
+    await server?.stop()
+    await rm(directory, { recursive: true, force: true })
   }
 }
 
-/** Azurite (behind an outage proxy) and SQLite. */
+/**
+ * Azurite stopped and restarted, and SQLite. Azurite runs in a child process; its stop is SIGTERM, which azurite
+ * answers by refusing new connections, closing idle ones, finishing the requests in flight and saving its LokiJS
+ * metadata before it exits (a SIGKILL could lose up to 5 s of acknowledged writes: azurite autosaves its metadata
+ * every 5 s, and a real Azure loses nothing it acknowledged). The next start is a new child on the same port with
+ * the same `--location`.
+ */
 export async function azuriteOutages(
   options: RestartOptions & { outageMs?: number },
 ): Promise<RestartResult> {
-  const azurite = await startAzuriteWithContainer()
-  const proxy = await startOutageProxy(Number(new URL(azurite.blobEndpoint).port))
+  const location = await mkdtemp(join(tmpdir(), 'xcom-reliability-azurite-'))
   const dir = await mkdtemp(join(tmpdir(), 'xcom-reliability-az-'))
-  const stack = stackOf(
-    'azurite outages',
-    new SqliteMetadataStore({ path: join(dir, 'xcom.db') }),
-    new AzureBlobObjectStore({
-      connectionString: azurite.connectionString.replace(
-        azurite.blobEndpoint,
-        `${proxy.endpoint}/${azurite.accountName}`,
-      ),
-      container: BUCKET,
-      prefix: 'outages',
-      retryOptions: { maxTries: 3, retryDelayInMs: 100, maxRetryDelayInMs: 400 },
-    }),
-    undefined,
-    () => rm(dir, { recursive: true, force: true }),
-  )
-  const disrupt = outages(proxy, options.ops, options.outageMs ?? 1500)
+  let azurite: AzuriteHandle | undefined
   try {
-    return await finish('azurite: outage (connections reset, port closed, reopened)', stack, options, disrupt)
+    azurite = await startAzurite({ location })
+    const { connectionString } = azurite
+    const port = Number(new URL(azurite.blobEndpoint).port)
+    await new AzureBlobObjectStore({ connectionString, container: BUCKET }).containerClient.create()
+    const stack = stackOf(
+      'azurite restarts',
+      new SqliteMetadataStore({ path: join(dir, 'xcom.db') }),
+      new AzureBlobObjectStore({
+        connectionString,
+        container: BUCKET,
+        prefix: 'outages',
+        retryOptions: { maxTries: 3, retryDelayInMs: 100, maxRetryDelayInMs: 400 },
+      }),
+      undefined,
+      () => rm(dir, { recursive: true, force: true }),
+    )
+    const disrupt = restarts(
+      {
+        stop: async () => {
+          await azurite?.stop()
+          azurite = undefined
+        },
+        start: async () => {
+          azurite = await startAzurite({ port, location })
+        },
+      },
+      options.ops,
+      options.outageMs ?? 1500,
+    )
+    return await finish('azurite: stopped and restarted (same port, same data)', stack, options, disrupt)
   } finally {
-    await proxy.stop()
-    await azurite.stop()
+    await azurite?.stop()
+    await rm(location, { recursive: true, force: true })
+    await rm(dir, { recursive: true, force: true })
   }
 }
 

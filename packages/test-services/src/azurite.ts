@@ -27,6 +27,13 @@ export interface AzuriteOptions {
    * @default 30000
    */
   startTimeoutMs?: number
+  /**
+   * The directory azurite stores into (its `--location`): blobs and metadata survive a `stop()` there, so a later
+   * `startAzurite({ port, location })` serves the same data again. A directory given here is never removed; create
+   * the container once, on the first start.
+   * @default a fresh temporary directory, removed by `stop()`
+   */
+  location?: string
 }
 
 /** A running azurite blob service. */
@@ -39,11 +46,14 @@ export interface AzuriteHandle {
   readonly accountName: string
   /** The well-known development key of `devstoreaccount1`. */
   readonly accountKey: string
-  /** The temporary directory azurite stores into (removed by `stop()`). */
+  /** The directory azurite stores into (removed by `stop()` only when the launcher created it). */
   readonly location: string
   /** The child process id (it is gone once `stop()` resolves). */
   readonly pid: number
-  /** Stops the child (SIGTERM, then SIGKILL after 5 s) and removes its temporary directory. Safe to call twice. */
+  /**
+   * Stops the child (SIGTERM, then SIGKILL after 5 s), resolving once it has exited (its port is free then), and
+   * removes the directory if the launcher created it. Safe to call twice.
+   */
   stop(): Promise<void>
 }
 
@@ -127,19 +137,21 @@ function readPort(child: ChildProcess, timeoutMs: number): Promise<number> {
 
 /**
  * Starts azurite's blob service in a child process on 127.0.0.1, with `--skipApiVersionCheck --loose --silent
- * --disableTelemetry` and its data in a fresh temporary directory. (azurite's package exports no in-process API for
- * the blob server, only its bins.)
+ * --disableTelemetry` and its data in `options.location` or a fresh temporary directory. (azurite's package exports
+ * no in-process API for the blob server, only its bins.)
  *
- * @param options - port and start timeout
+ * @param options - port, start timeout and data directory
  * @returns the running service's handle
  * @throws Error when azurite is not installed, exits early, or does not listen within `startTimeoutMs`
- *   (the child is killed and the directory removed)
+ *   (the child is killed and a directory the launcher created is removed)
  */
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteHandle> {
-  const location = await mkdtemp(join(tmpdir(), 'xcom-azurite-'))
-  let child: ChildProcess
-  try {
-    child = spawn(
+  const ownLocation = options.location === undefined
+  const location = options.location ?? (await mkdtemp(join(tmpdir(), 'xcom-azurite-')))
+  const removeLocation = (): Promise<void> =>
+    ownLocation ? rm(location, { recursive: true, force: true }) : Promise.resolve()
+  const spawnChild = (): ChildProcess => {
+    const child = spawn(
       process.execPath,
       [
         '--import',
@@ -150,35 +162,62 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
       ],
       { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: childEnv() },
     )
-  } catch (error) {
-    await rm(location, { recursive: true, force: true })
-    throw error
+    liveChildren.add(child)
+    killChildrenOnExit()
+    child.once('exit', () => liveChildren.delete(child))
+    return child
   }
-  liveChildren.add(child)
-  killChildrenOnExit()
-  child.once('exit', () => liveChildren.delete(child))
+  const stopChild = async (child: ChildProcess): Promise<void> => {
+    if (!(await waitForExit(child, 0))) {
+      child.kill('SIGTERM')
+      if (!(await waitForExit(child, 5000))) {
+        child.kill('SIGKILL')
+        await waitForExit(child, 5000)
+      }
+    }
+  }
+
+  // A fixed port freed a moment ago (a restart) may still be refused briefly: a few more attempts then.
+  let child: ChildProcess | undefined
+  let port = 0
+  for (let attempt = 0; ; attempt++) {
+    let next: ChildProcess
+    try {
+      next = spawnChild()
+    } catch (error) {
+      await removeLocation()
+      throw error
+    }
+    try {
+      port = await readPort(next, options.startTimeoutMs ?? 30_000)
+      child = next
+      break
+    } catch (error) {
+      await stopChild(next)
+      const busy = options.port !== undefined && options.port !== 0 && /EADDRINUSE/.test(String(error))
+      if (!busy || attempt >= 10) {
+        await removeLocation()
+        throw error
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
+  const running = child
 
   let stopped: Promise<void> | undefined
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
-      if (!(await waitForExit(child, 0))) {
-        child.kill('SIGTERM')
-        if (!(await waitForExit(child, 5000))) {
-          child.kill('SIGKILL')
-          await waitForExit(child, 5000)
-        }
-      }
-      await rm(location, { recursive: true, force: true })
+      await stopChild(running)
+      await removeLocation()
     })()
     return stopped
   }
 
   try {
-    const port = await readPort(child, options.startTimeoutMs ?? 30_000)
-    for (const stream of [child.stdout, child.stderr])
+    for (const stream of [running.stdout, running.stderr])
       (stream as unknown as { unref?: () => void } | null)?.unref?.()
-    child.channel?.unref()
-    child.unref()
+    running.channel?.unref()
+    running.unref()
 
     const blobEndpoint = `http://127.0.0.1:${port}/${ACCOUNT_NAME}`
     return {
@@ -189,7 +228,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
       accountName: ACCOUNT_NAME,
       accountKey: ACCOUNT_KEY,
       location,
-      pid: child.pid ?? -1,
+      pid: running.pid ?? -1,
       stop,
     }
   } catch (error) {

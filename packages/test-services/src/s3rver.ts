@@ -26,6 +26,12 @@ export interface S3rverOptions {
    * @default 0 (a free port chosen by the operating system)
    */
   port?: number
+  /**
+   * The directory s3rver stores its buckets in: they survive a `stop()` there, so a later
+   * `startS3rver({ port, directory })` serves the same data again. A directory given here is never removed.
+   * @default a fresh temporary directory, removed by `stop()`
+   */
+  directory?: string
 }
 
 /** A running s3rver. */
@@ -38,7 +44,7 @@ export interface S3rverHandle {
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string }
   /** Always `true`: s3rver serves path-style URLs on a bare IP address. */
   readonly forcePathStyle: true
-  /** The temporary directory holding the buckets (removed by `stop()`). */
+  /** The directory holding the buckets (removed by `stop()` only when the launcher created it). */
   readonly directory: string
   /** The bucket created from `options.bucket`, if any. */
   readonly bucket?: string
@@ -47,39 +53,60 @@ export interface S3rverHandle {
    * @throws Error when the name is refused (e.g. `InvalidBucketName` for names shorter than 3 characters)
    */
   createBucket(name: string): Promise<void>
-  /** Closes the server and removes its temporary directory. Safe to call twice. */
+  /**
+   * Closes the server, resetting every open connection (requests in flight fail), and resolves once the port is
+   * free; then removes the directory if the launcher created it. Safe to call twice.
+   */
   stop(): Promise<void>
 }
 
 /**
- * Starts s3rver on 127.0.0.1 with its data in a fresh temporary directory.
+ * Starts s3rver on 127.0.0.1 with its data in `options.directory` or a fresh temporary directory.
  *
- * @param options - port and an optional bucket to create
+ * @param options - port, data directory and an optional bucket to create
  * @returns the running server's handle
- * @throws Error when s3rver cannot listen or the bucket cannot be created (the directory is removed again)
+ * @throws Error when s3rver cannot listen or the bucket cannot be created (a directory the launcher created is removed again)
  */
 export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverHandle> {
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor
-  const directory = await mkdtemp(join(tmpdir(), 'xcom-s3rver-'))
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: options.port ?? 0,
-    silent: true,
-    directory,
-    resetOnClose: false,
-  })
+  const ownDirectory = options.directory === undefined
+  const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'xcom-s3rver-')))
+  const make = (): S3rverInstance =>
+    new S3rver({
+      address: '127.0.0.1',
+      port: options.port ?? 0,
+      silent: true,
+      directory,
+      resetOnClose: false,
+    })
+  let server = make()
   let stopped: Promise<void> | undefined
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
-      const closing = server.close().catch(() => undefined)
-      server.httpServer?.closeAllConnections()
-      await closing
-      await rm(directory, { recursive: true, force: true })
+      if (server.httpServer?.listening) {
+        const closing = server.close().catch(() => undefined)
+        server.httpServer?.closeAllConnections()
+        await closing
+      }
+      if (ownDirectory) await rm(directory, { recursive: true, force: true })
     })()
     return stopped
   }
+  /** Listens; a fixed port freed a moment ago (a restart) may still be refused briefly, so that is retried. */
+  const listen = async (): Promise<AddressInfo> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await server.run()
+      } catch (error) {
+        const busy = (error as { code?: string }).code === 'EADDRINUSE' && (options.port ?? 0) !== 0
+        if (!busy || attempt >= 20) throw error
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        server = make()
+      }
+    }
+  }
   try {
-    const address = await server.run()
+    const address = await listen()
     const endpoint = `http://127.0.0.1:${address.port}`
     const createBucket = async (name: string): Promise<void> => {
       const response = await fetch(`${endpoint}/${encodeURIComponent(name)}`, { method: 'PUT' })

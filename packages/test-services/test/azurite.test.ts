@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process'
-import { rm } from 'node:fs/promises'
+import { existsSync, readdirSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AzuriteHandle, requireServiceOrSkip, startAzurite } from '../src/index.ts'
@@ -68,4 +71,28 @@ describe('startAzurite', () => {
       await rm(started.location, { recursive: true, force: true })
     }
   })
+
+  it('restarts on the same port with the same location when given one, which stop() keeps', async (ctx) => {
+    if (!azurite) return ctx.skip()
+    const location = await mkdtemp(join(tmpdir(), 'xcom-azurite-test-'))
+    try {
+      const first = await startAzurite({ location })
+      let second: AzuriteHandle | undefined
+      try {
+        await first.stop()
+        expect(isAlive(first.pid)).toBe(false)
+        // azurite's metadata file is kept (blobs surviving a restart: the reliability suite's azurite scenario)
+        expect(readdirSync(location)).toContain('__azurite_db_blob__.json')
+        second = await startAzurite({ port: Number(new URL(first.blobEndpoint).port), location })
+        expect(second.blobEndpoint).toBe(first.blobEndpoint)
+        expect(await (await fetch(`${second.blobEndpoint}?comp=list`)).text()).toMatch(/^(\uFEFF)?<\?xml/)
+      } finally {
+        await first.stop()
+        await second?.stop()
+      }
+      expect(existsSync(location)).toBe(true)
+    } finally {
+      await rm(location, { recursive: true, force: true })
+    }
+  }, 60_000)
 })

@@ -1,3 +1,7 @@
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requireServiceOrSkip, type S3rverHandle, startS3rver } from '../src/index.ts'
 import { expectCleanStop } from './stop.ts'
@@ -39,5 +43,29 @@ describe('startS3rver', () => {
     const own = await requireServiceOrSkip('s3rver', () => startS3rver())
     if (!own) return ctx.skip()
     await expectCleanStop(own, own.directory, own.endpoint)
+  })
+
+  it('restarts on the same port with the same data when given a directory, which stop() keeps', async (ctx) => {
+    const directory = await mkdtemp(join(tmpdir(), 'xcom-s3rver-test-'))
+    try {
+      const first = await requireServiceOrSkip('s3rver', () => startS3rver({ bucket: 'kept', directory }))
+      if (!first) return ctx.skip()
+      const put = await fetch(`${first.endpoint}/kept/key.txt`, { method: 'PUT', body: 'survives' })
+      expect(put.status).toBe(200)
+      await first.stop()
+      expect(existsSync(directory)).toBe(true)
+      await expect(fetch(`${first.endpoint}/kept/key.txt`)).rejects.toThrow()
+      const port = Number(new URL(first.endpoint).port)
+      const second = await startS3rver({ port, directory })
+      try {
+        expect(second.endpoint).toBe(first.endpoint)
+        expect(await (await fetch(`${second.endpoint}/kept/key.txt`)).text()).toBe('survives')
+      } finally {
+        await second.stop()
+      }
+      expect(existsSync(directory)).toBe(true)
+    } finally {
+      await rm(directory, { recursive: true, force: true })
+    }
   })
 })
