@@ -3,18 +3,11 @@
 // and keeps them running until Ctrl-C. PostgreSQL is the server already running on 127.0.0.1:5432.
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { BlobServiceClient } from '@azure/storage-blob'
-import { type AzuriteHandle, startAzurite, startGcsServer, startS3rver } from '@xcom/test-services'
+import { startAzurite, startGcsServer, startS3rver } from '@xcom/test-services'
 import { DEFAULT_DEMO_DIR } from './settings.ts'
 
 /** The bucket (container) created in every service. */
 export const DEMO_BUCKET = 'xcom-demo'
-
-async function createContainer(azurite: AzuriteHandle): Promise<void> {
-  await BlobServiceClient.fromConnectionString(azurite.connectionString)
-    .getContainerClient(DEMO_BUCKET)
-    .createIfNotExists()
-}
 
 /** `'text'` for a shell, escaping single quotes. */
 function quote(text: string): string {
@@ -45,9 +38,11 @@ try {
   stops.push(() => s3.stop())
   const gcs = await startGcsServer({ buckets: [DEMO_BUCKET], port: port('gcs-port', values['gcs-port']) })
   stops.push(() => gcs.stop())
-  const azurite = await startAzurite({ port: port('azure-port', values['azure-port']) })
+  const azurite = await startAzurite({
+    port: port('azure-port', values['azure-port']),
+    containers: [DEMO_BUCKET],
+  })
   stops.push(() => azurite.stop())
-  await createContainer(azurite)
 
   const s3Conn = `s3://${s3.credentials.accessKeyId}:${s3.credentials.secretAccessKey}@?region=${s3.region}&endpoint=${encodeURIComponent(s3.endpoint)}&force_path_style=true`
   const gcsConn = `gs://?project=${gcs.projectId}&endpoint=${encodeURIComponent(gcs.apiEndpoint)}`

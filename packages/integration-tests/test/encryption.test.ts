@@ -78,19 +78,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'xcom-encryption-it-'))
   const started = await Promise.all([
     requireServiceOrSkip('s3rver', () => startS3rver({ bucket: BUCKET })),
-    requireServiceOrSkip('azurite', async () => {
-      const handle = await startAzurite()
-      await new AzureBlobObjectStore({
-        connectionString: handle.connectionString,
-        container: BUCKET,
-      }).containerClient
-        .create()
-        .catch(async (error: unknown) => {
-          await handle.stop()
-          throw error
-        })
-      return handle
-    }),
+    requireServiceOrSkip('azurite', () => startAzurite({ containers: [BUCKET] })),
     requireServiceOrSkip('GCS JSON-API test server', () => startGcsServer({ buckets: [BUCKET] })),
     requireServiceOrSkip('PostgreSQL', async () => {
       const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3000 })

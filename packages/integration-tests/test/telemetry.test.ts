@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SpanStatusCode } from '@opentelemetry/api'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace'
-import { AzureBlobObjectStore } from '@xcom/azure'
 import { XCom } from '@xcom/core'
 import {
   type AzuriteHandle,
@@ -40,19 +39,7 @@ let gcs: GcsServerHandle | undefined
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'xcom-telemetry-'))
   s3 = await requireServiceOrSkip('s3rver', () => startS3rver({ bucket: BUCKET }))
-  azurite = await requireServiceOrSkip('azurite', async () => {
-    const started = await startAzurite()
-    await new AzureBlobObjectStore({
-      connectionString: started.connectionString,
-      container: BUCKET,
-    }).containerClient
-      .create()
-      .catch(async (error: unknown) => {
-        await started.stop()
-        throw error
-      })
-    return started
-  })
+  azurite = await requireServiceOrSkip('azurite', () => startAzurite({ containers: [BUCKET] }))
   gcs = await requireServiceOrSkip('GCS JSON-API test server', () => startGcsServer({ buckets: [BUCKET] }))
 }, 120_000)
 afterAll(async () => {

@@ -118,9 +118,9 @@ export function renderReport(result: SuiteResult): string {
         ]),
       ),
       '',
-      'The s3rver and azurite launchers delete their data directory on stop and the GCS test server keeps its data in ' +
-        'memory, so none can restart with the same data; a TCP proxy on a fixed port stands for each service: it resets ' +
-        'every open connection, closes the port, and listens again on the same port after the outage.',
+      's3rver and azurite are stopped and started again on the same port with the same data directory; the GCS test ' +
+        'server keeps its data in memory, so it is taken down (every connection reset, port closed) and listens again ' +
+        'on the same port. Requests in flight when a service goes down fail.',
       '',
     )
   }

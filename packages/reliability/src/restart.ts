@@ -1,9 +1,9 @@
 /**
  * Scenario 2: real services failing in the middle of a workload. PostgreSQL: every backend of the run is killed
  * with pg_terminate_backend from a separate session, again and again. s3rver and azurite: really stopped and started
- * again on the same port with the same data directory (three times). The GCS test server keeps its data in memory
- * by design (a real GCS loses nothing in an outage), so an {@link OutageProxy} in front of it resets every
- * connection and refuses new ones for a while, then listens again on the same port.
+ * again on the same port with the same data directory, three times. The GCS test server: taken down three times
+ * (every connection reset, port closed) and brought back on the same port; it keeps its data in memory through
+ * that, as a real GCS loses nothing in an outage.
  */
 
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -16,7 +16,6 @@ import { S3ObjectStore } from '@xcom/s3'
 import { SqliteMetadataStore } from '@xcom/sqlite'
 import { type AzuriteHandle, type S3rverHandle, startAzurite, startS3rver } from '@xcom/test-services'
 import { checkInvariants, type InvariantReport, invariantsHold } from './invariants.ts'
-import { type OutageProxy, startOutageProxy } from './outage-proxy.ts'
 import {
   BUCKET,
   connectPostgres,
@@ -32,7 +31,7 @@ import { runWorkload, type WorkloadResult } from './workload.ts'
 /** One restart scenario's outcome. */
 export interface RestartResult {
   scenario: string
-  /** What was done to the service: terminations, or outages and the connections they reset. */
+  /** What was done to the service: backends terminated, or restarts. */
   disruptions: string
   workload: Omit<WorkloadResult, 'model'>
   invariants: InvariantReport
@@ -67,32 +66,6 @@ async function finish(
   }
 }
 
-/**
- * Outages of a store behind `proxy`: down at 20%, 50% and 80% of the operations, back up 5% of the operations (at most 10) later
- * but never before `outageMs` have passed (operations fail fast while the port is closed).
- */
-function outages(proxy: OutageProxy, ops: number, outageMs: number) {
-  const downs = [0.2, 0.5, 0.8].map((at) => Math.floor(ops * at))
-  const ups = new Set(downs.map((at) => at + Math.min(10, Math.max(1, Math.floor(ops * 0.05)))))
-  let downSince = 0
-  return {
-    async beforeOp(index: number) {
-      if (downs.includes(index)) {
-        await proxy.down()
-        downSince = performance.now()
-      } else if (ups.has(index)) {
-        const left = downSince + outageMs - performance.now()
-        if (left > 0) await new Promise((resolve) => setTimeout(resolve, left))
-        await proxy.up()
-      }
-    },
-    async end() {
-      await proxy.up()
-      return `${proxy.outages} outages of ${outageMs}+ ms, ${proxy.resets} connections reset`
-    },
-  }
-}
-
 /** A service that can be stopped and started again (same port, same data). */
 interface Restartable {
   stop(): Promise<void>
@@ -100,11 +73,11 @@ interface Restartable {
 }
 
 /**
- * Real restarts of `service` on the schedule of {@link outages}: stopped at 20%, 50% and 80% of the operations
- * (requests in flight fail, the port is closed), started again 5% of the operations (at most 10) later but never
- * before `outageMs` have passed.
+ * Restarts of `service`: stopped at 20%, 50% and 80% of the operations (requests in flight fail, the port is
+ * closed, so operations fail fast), started again 5% of the operations (at most 10) later but never before
+ * `outageMs` have passed.
  */
-function restarts(service: Restartable, ops: number, outageMs: number) {
+function restarts(service: Restartable, ops: number, outageMs: number, what: string) {
   const downs = [0.2, 0.5, 0.8].map((at) => Math.floor(ops * at))
   const ups = new Set(downs.map((at) => at + Math.min(10, Math.max(1, Math.floor(ops * 0.05)))))
   let downSince = 0
@@ -130,7 +103,7 @@ function restarts(service: Restartable, ops: number, outageMs: number) {
     },
     async end() {
       await up()
-      return `stopped and restarted ${restarted} times (down ${outageMs}+ ms each; same port, same data directory)`
+      return `stopped and restarted ${restarted} times (down ${outageMs}+ ms each; ${what})`
     },
   }
 }
@@ -178,11 +151,8 @@ export async function postgresTerminations(
  * s3rver stopped and restarted, and PostgreSQL. The s3rver runs in this process but is one of this scenario's own
  * (stopping the suite's shared one would break the others), on a fixed port and data directory: its stop closes the
  * listener and resets every open connection, its start is a new s3rver instance on the same port and directory.
- *
- * @param _sharedEndpoint - the suite's shared s3rver: not used (kept for the suite's call)
  */
-export async function s3rverOutages(
-  _sharedEndpoint: string,
+export async function s3rverRestarts(
   options: RestartOptions & { outageMs?: number },
 ): Promise<RestartResult> {
   const directory = await mkdtemp(join(tmpdir(), 'xcom-reliability-s3rver-'))
@@ -210,6 +180,7 @@ export async function s3rverOutages(
       },
       options.ops,
       options.outageMs ?? 1500,
+      'same port, same data directory',
     )
     return await finish('s3rver: stopped and restarted (same port, same data)', stack, options, disrupt)
   } finally {
@@ -225,17 +196,16 @@ export async function s3rverOutages(
  * every 5 s, and a real Azure loses nothing it acknowledged). The next start is a new child on the same port with
  * the same `--location`.
  */
-export async function azuriteOutages(
+export async function azuriteRestarts(
   options: RestartOptions & { outageMs?: number },
 ): Promise<RestartResult> {
   const location = await mkdtemp(join(tmpdir(), 'xcom-reliability-azurite-'))
   const dir = await mkdtemp(join(tmpdir(), 'xcom-reliability-az-'))
   let azurite: AzuriteHandle | undefined
   try {
-    azurite = await startAzurite({ location })
+    azurite = await startAzurite({ location, containers: [BUCKET] })
     const { connectionString } = azurite
     const port = Number(new URL(azurite.blobEndpoint).port)
-    await new AzureBlobObjectStore({ connectionString, container: BUCKET }).containerClient.create()
     const stack = stackOf(
       'azurite restarts',
       new SqliteMetadataStore({ path: join(dir, 'xcom.db') }),
@@ -260,6 +230,7 @@ export async function azuriteOutages(
       },
       options.ops,
       options.outageMs ?? 1500,
+      'same port, same data directory',
     )
     return await finish('azurite: stopped and restarted (same port, same data)', stack, options, disrupt)
   } finally {
@@ -269,34 +240,35 @@ export async function azuriteOutages(
   }
 }
 
-/** The GCS test server (behind an outage proxy) and SQLite. */
-export async function gcsOutages(options: RestartOptions & { outageMs?: number }): Promise<RestartResult> {
+/**
+ * The GCS test server taken down and brought back, and SQLite. Its `down()` resets every open connection and
+ * closes the port; its `up()` listens again on the same port, with the data it held.
+ */
+export async function gcsRestarts(options: RestartOptions & { outageMs?: number }): Promise<RestartResult> {
   const gcs = await startGcs()
-  const proxy = await startOutageProxy(Number(new URL(gcs.apiEndpoint).port))
   const dir = await mkdtemp(join(tmpdir(), 'xcom-reliability-gcs-'))
   const stack = stackOf(
-    'GCS test server outages',
+    'GCS test server restarts',
     new SqliteMetadataStore({ path: join(dir, 'xcom.db') }),
     new GcsObjectStore({
       bucket: BUCKET,
       prefix: 'outages',
-      apiEndpoint: proxy.endpoint,
+      apiEndpoint: gcs.apiEndpoint,
       projectId: gcs.projectId,
       retryOptions: { maxRetryDelay: 1, retryDelayMultiplier: 1.1, maxRetries: 1, totalTimeout: 5 },
     }),
     undefined,
     () => rm(dir, { recursive: true, force: true }),
   )
-  const disrupt = outages(proxy, options.ops, options.outageMs ?? 1500)
+  const disrupt = restarts(
+    { stop: () => gcs.down(), start: () => gcs.up() },
+    options.ops,
+    options.outageMs ?? 1500,
+    'same port, data kept in memory',
+  )
   try {
-    return await finish(
-      'GCS test server: outage (connections reset, port closed, reopened)',
-      stack,
-      options,
-      disrupt,
-    )
+    return await finish('GCS test server: down and up again (same port, same data)', stack, options, disrupt)
   } finally {
-    await proxy.stop()
     await gcs.stop()
   }
 }

@@ -6,15 +6,8 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { AzureBlobObjectStore } from '@xcom/azure'
 import type { S3ObjectStoreOptions } from '@xcom/s3'
-import {
-  type AzuriteHandle,
-  type GcsServerHandle,
-  startAzurite,
-  startGcsServer,
-  startS3rver,
-} from '@xcom/test-services'
+import { type GcsServerHandle, startGcsServer, startS3rver } from '@xcom/test-services'
 import pg from 'pg'
 
 /** The PostgreSQL server: XCOM_TEST_POSTGRES_URL, or the local one (trust auth, database `test`). */
@@ -104,21 +97,6 @@ export function s3Options(endpoint: string, prefix: string): S3ObjectStoreOption
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
     conditionalCreate: false, // s3rver ignores If-None-Match
   }
-}
-
-/** Starts azurite with the container created. */
-export async function startAzuriteWithContainer(): Promise<AzuriteHandle> {
-  const started = await startAzurite()
-  try {
-    await new AzureBlobObjectStore({
-      connectionString: started.connectionString,
-      container: BUCKET,
-    }).containerClient.create()
-  } catch (error) {
-    await started.stop()
-    throw error
-  }
-  return started
 }
 
 /** Starts the GCS test server with the bucket. */

@@ -5,11 +5,11 @@
 import { type FaultScenarioResult, runFaultScenario } from './fault-scenario.ts'
 import { type LoadResult, runLoad } from './load.ts'
 import {
-  azuriteOutages,
-  gcsOutages,
+  azuriteRestarts,
+  gcsRestarts,
   postgresTerminations,
   type RestartResult,
-  s3rverOutages,
+  s3rverRestarts,
 } from './restart.ts'
 import { startS3, startS3Process } from './services.ts'
 import { fileSqliteStack, s3PostgresStack } from './stacks.ts'
@@ -127,9 +127,9 @@ export async function runSuite(
       if (options.scenarios.restarts) {
         const scenarios = [
           () => postgresTerminations(s3.endpoint, { seed: seed + 1, ops: options.restartOps }),
-          () => s3rverOutages(s3.endpoint, { seed: seed + 2, ops: options.restartOps }),
-          () => azuriteOutages({ seed: seed + 3, ops: options.restartOps }),
-          () => gcsOutages({ seed: seed + 4, ops: options.restartOps }),
+          () => s3rverRestarts({ seed: seed + 2, ops: options.restartOps }),
+          () => azuriteRestarts({ seed: seed + 3, ops: options.restartOps }),
+          () => gcsRestarts({ seed: seed + 4, ops: options.restartOps }),
         ]
         for (const scenario of scenarios) {
           const restart = await scenario()

@@ -1,6 +1,7 @@
 /**
  * The short version of `pnpm test:reliability`, with a fixed seed: the fault workload on file + SQLite and on
- * s3rver + PostgreSQL, PostgreSQL backends terminated mid-workload, and a 10-second load run with 4 workers. Under
+ * s3rver + PostgreSQL, PostgreSQL backends terminated and s3rver, azurite and the GCS test server restarted
+ * mid-workload, and a 10-second load run with 4 workers. Under
  * CI=true a missing service fails these tests; locally they skip loudly.
  */
 import { randomUUID } from 'node:crypto'
@@ -11,7 +12,7 @@ import { runFaultScenario } from '../src/fault-scenario.ts'
 import { checkInvariants } from '../src/invariants.ts'
 import { runLoad } from '../src/load.ts'
 import { Model } from '../src/model.ts'
-import { postgresTerminations } from '../src/restart.ts'
+import { azuriteRestarts, gcsRestarts, postgresTerminations, s3rverRestarts } from '../src/restart.ts'
 import { connectPostgres, type S3Endpoint, startS3, startS3Process } from '../src/services.ts'
 import { fileSqliteStack, s3PostgresStack } from '../src/stacks.ts'
 import { loadProblems, problemsOf } from '../src/suite.ts'
@@ -97,6 +98,23 @@ describe('a service failing', () => {
     expect(result.disruptions).not.toMatch(/^0 backends/)
     expect(result.ok).toBe(true)
   }, 180_000)
+
+  it.for<{ service: string; scenario: typeof gcsRestarts; needsPostgres: boolean }>([
+    { service: 's3rver (+ PostgreSQL)', scenario: s3rverRestarts, needsPostgres: true },
+    { service: 'azurite (+ SQLite)', scenario: azuriteRestarts, needsPostgres: false },
+    { service: 'the GCS test server (+ SQLite)', scenario: gcsRestarts, needsPostgres: false },
+  ])(
+    '$service stopped and restarted 3 times mid-workload: the invariants hold afterwards',
+    { timeout: 180_000 },
+    async ({ scenario, needsPostgres }, ctx) => {
+      if (needsPostgres && !postgres) return ctx.skip()
+      const result = await scenario({ seed: SEED, ops: 300, outageMs: 300 })
+      expect(problemsOf(result.scenario, result)).toEqual([])
+      expect(result.disruptions).toMatch(/^stopped and restarted 3 times/)
+      expect(result.workload.survived).toBeGreaterThan(0) // operations did meet the service down
+      expect(result.ok).toBe(true)
+    },
+  )
 })
 
 describe('load', () => {

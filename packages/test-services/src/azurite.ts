@@ -34,6 +34,12 @@ export interface AzuriteOptions {
    * @default a fresh temporary directory, removed by `stop()`
    */
   location?: string
+  /**
+   * Containers to create before resolving (kept when they already exist in `location`, so a restart may pass the
+   * same list).
+   * @default []
+   */
+  containers?: string[]
 }
 
 /** A running azurite blob service. */
@@ -140,10 +146,10 @@ function readPort(child: ChildProcess, timeoutMs: number): Promise<number> {
  * --disableTelemetry` and its data in `options.location` or a fresh temporary directory. (azurite's package exports
  * no in-process API for the blob server, only its bins.)
  *
- * @param options - port, start timeout and data directory
+ * @param options - port, start timeout, data directory and containers to create
  * @returns the running service's handle
- * @throws Error when azurite is not installed, exits early, or does not listen within `startTimeoutMs`
- *   (the child is killed and a directory the launcher created is removed)
+ * @throws Error when azurite is not installed, exits early, does not listen within `startTimeoutMs`, or a container
+ *   cannot be created (the child is killed and a directory the launcher created is removed)
  */
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteHandle> {
   const ownLocation = options.location === undefined
@@ -220,10 +226,17 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     running.unref()
 
     const blobEndpoint = `http://127.0.0.1:${port}/${ACCOUNT_NAME}`
+    const connectionString =
+      `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT_NAME};AccountKey=${ACCOUNT_KEY};` +
+      `BlobEndpoint=${blobEndpoint};`
+    if (options.containers?.length) {
+      // Loaded only here: the SDK is the simplest correct way to sign the requests (SharedKey).
+      const { BlobServiceClient } = await import('@azure/storage-blob')
+      const service = BlobServiceClient.fromConnectionString(connectionString)
+      for (const name of options.containers) await service.getContainerClient(name).createIfNotExists()
+    }
     return {
-      connectionString:
-        `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT_NAME};AccountKey=${ACCOUNT_KEY};` +
-        `BlobEndpoint=${blobEndpoint};`,
+      connectionString,
       blobEndpoint,
       accountName: ACCOUNT_NAME,
       accountKey: ACCOUNT_KEY,

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { BlobServiceClient } from '@azure/storage-blob'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AzuriteHandle, requireServiceOrSkip, startAzurite } from '../src/index.ts'
 import { expectCleanStop } from './stop.ts'
@@ -72,20 +73,29 @@ describe('startAzurite', () => {
     }
   })
 
-  it('restarts on the same port with the same location when given one, which stop() keeps', async (ctx) => {
+  it('creates containers, and restarts on the same port with the same location, which stop() keeps', async (ctx) => {
     if (!azurite) return ctx.skip()
     const location = await mkdtemp(join(tmpdir(), 'xcom-azurite-test-'))
     try {
-      const first = await startAzurite({ location })
+      const first = await startAzurite({ location, containers: ['kept'] })
       let second: AzuriteHandle | undefined
       try {
+        const blob = BlobServiceClient.fromConnectionString(first.connectionString)
+          .getContainerClient('kept')
+          .getBlockBlobClient('key.txt')
+        await blob.upload('survives', 8)
         await first.stop()
         expect(isAlive(first.pid)).toBe(false)
         // azurite's metadata file is kept (blobs surviving a restart: the reliability suite's azurite scenario)
         expect(readdirSync(location)).toContain('__azurite_db_blob__.json')
-        second = await startAzurite({ port: Number(new URL(first.blobEndpoint).port), location })
+        // the same containers again: kept, not refused as existing
+        second = await startAzurite({
+          port: Number(new URL(first.blobEndpoint).port),
+          location,
+          containers: ['kept'],
+        })
         expect(second.blobEndpoint).toBe(first.blobEndpoint)
-        expect(await (await fetch(`${second.blobEndpoint}?comp=list`)).text()).toMatch(/^(\uFEFF)?<\?xml/)
+        expect((await blob.downloadToBuffer()).toString()).toBe('survives')
       } finally {
         await first.stop()
         await second?.stop()

@@ -527,4 +527,51 @@ describe('fault injection and limits', () => {
     await short.stop()
     await expect(raw(short.apiEndpoint, 'GET', '/b?project=test')).rejects.toThrow(/ECONNREFUSED/)
   })
+
+  it('goes down (connections reset, port closed) and comes back up on the same port with the same data', async () => {
+    const server = await startGcsServer({ buckets: ['kept'] })
+    try {
+      const put = await raw(
+        server.apiEndpoint,
+        'POST',
+        '/upload/storage/v1/b/kept/o?uploadType=media&name=k',
+        {
+          body: 'survives',
+        },
+      )
+      expect(put.status).toBe(200)
+      // A request in flight when it goes down fails: its connection is reset.
+      const init = await raw(
+        server.apiEndpoint,
+        'POST',
+        '/upload/storage/v1/b/kept/o?uploadType=resumable&name=r',
+      )
+      const session = init.headers.location!.slice(server.apiEndpoint.length)
+      const inFlight = new Promise<void>((resolve, reject) => {
+        const req = httpRequest(`${server.apiEndpoint}${session}`, {
+          method: 'PUT',
+          headers: { 'Content-Range': 'bytes 0-2/*' },
+        })
+        req.on('error', reject)
+        req.on('response', () => resolve())
+        req.write('abc', () => {
+          server.down().catch(reject)
+        })
+      })
+      await expect(inFlight).rejects.toThrow(/ECONNRESET|socket hang up/)
+      await server.down()
+      await expect(raw(server.apiEndpoint, 'GET', '/b/kept/o/k?alt=media')).rejects.toThrow(/ECONNREFUSED/)
+      await server.up()
+      await server.up()
+      expect((await raw(server.apiEndpoint, 'GET', '/b/kept/o/k?alt=media')).body.toString()).toBe('survives')
+      // The resumable session survived too, as it would on a real GCS.
+      const status = await raw(server.apiEndpoint, 'PUT', session, {
+        headers: { 'Content-Range': 'bytes */*' },
+      })
+      expect(status.status).toBe(308)
+    } finally {
+      await server.stop()
+    }
+    await expect(server.up()).rejects.toThrow(/stopped/)
+  })
 })

@@ -21,9 +21,8 @@ const concurrency = process.env.XCOM_BENCH_CONCURRENCY
   ? Number(process.env.XCOM_BENCH_CONCURRENCY)
   : undefined
 
-const azurite = await startAzurite()
+const azurite = await startAzurite({ containers: [CONTAINER] })
 const service = BlobServiceClient.fromConnectionString(azurite.connectionString)
-await service.getContainerClient(CONTAINER).create()
 const data = new Uint8Array(SIZE)
 for (let i = 0; i < SIZE; i += 4096) data[i] = (i / 4096) & 0xff
 

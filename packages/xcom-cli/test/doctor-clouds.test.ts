@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AzureBlobObjectStore } from '@xcom/azure'
 import { metadataStoreFactory } from '@xcom/postgres'
 import {
   type AzuriteHandle,
@@ -37,19 +36,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'xcom-cli-doctor-clouds-'))
   deadPort = await freePort()
   s3 = await requireServiceOrSkip('s3rver', () => startS3rver({ bucket: BUCKET }))
-  azurite = await requireServiceOrSkip('azurite', async () => {
-    const started = await startAzurite()
-    try {
-      await new AzureBlobObjectStore({
-        connectionString: started.connectionString,
-        container: BUCKET,
-      }).containerClient.create()
-    } catch (error) {
-      await started.stop()
-      throw error
-    }
-    return started
-  })
+  azurite = await requireServiceOrSkip('azurite', () => startAzurite({ containers: [BUCKET] }))
   gcs = await requireServiceOrSkip('GCS JSON-API test server', () => startGcsServer({ buckets: [BUCKET] }))
   postgres = await requireServiceOrSkip('postgres', async () => {
     // A schema of its own: the probe migrates it, and no other file's rows are touched.

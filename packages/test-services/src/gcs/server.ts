@@ -75,6 +75,14 @@ export interface GcsServerHandle {
   deleteObject(bucket: string, name: string): boolean
   /** The stored bytes of an object (a copy), or `undefined` when it does not exist. */
   readObject(bucket: string, name: string): Buffer | undefined
+  /**
+   * Takes the server down the way a crash looks to clients, keeping the stored data (a real GCS loses nothing in an
+   * outage): resets every open connection, so requests in flight fail, and closes the port. Resolves once the port is
+   * free; does nothing when already down.
+   */
+  down(): Promise<void>
+  /** Listens again on the same port after {@link down}, serving the same data. Does nothing when already up. */
+  up(): Promise<void>
   /** Closes the server, drops every connection and all stored data. Safe to call twice. */
   stop(): Promise<void>
 }
@@ -122,20 +130,27 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
   })
   // Keep idle sockets open longer than clients do, so a client never reuses a socket the server is closing (ECONNRESET).
   server.keepAliveTimeout = 120_000
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ host: '127.0.0.1', port: options.port ?? 0 }, () => {
-      server.off('error', reject)
-      resolve()
+  const listen = (port: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ host: '127.0.0.1', port }, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
-  })
-  apiEndpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const close = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve()
+      server.close(() => resolve())
+      server.closeAllConnections()
+    })
+  await listen(options.port ?? 0)
+  const port = (server.address() as AddressInfo).port
+  apiEndpoint = `http://127.0.0.1:${port}`
 
   let stopped: Promise<void> | undefined
   const stop = (): Promise<void> => {
-    stopped ??= new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeAllConnections()
+    stopped ??= close().then(() => {
       state.clear()
       faults.clear()
     })
@@ -164,6 +179,19 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
     },
     deleteObject: (bucket, name) => state.deleteObject(bucket, name),
     readObject: (bucket, name) => state.findObject(bucket, name)?.data.copy(),
+    down: close,
+    up: async () => {
+      if (stopped) throw new Error('The GCS test server was stopped: start a new one')
+      // The port freed a moment ago by down() may still be refused briefly.
+      for (let attempt = 0; !server.listening; attempt++) {
+        try {
+          await listen(port)
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw error
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        }
+      }
+    },
     stop,
   }
 }
