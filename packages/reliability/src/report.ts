@@ -170,6 +170,10 @@ export function renderReport(result: SuiteResult): string {
         ]),
       ),
       '',
+      "Offloaded values of 16 MiB and more (the S3 store's default `partSize`) go up as multipart uploads and come " +
+        'down as ranged GETs, where the raw baseline sends one PutObject and one GetObject; s3rver serves those at ' +
+        'about half the speed, which accounts for about half the gap (see "Findings" in packages/reliability/README.md).',
+      '',
     )
   }
   if (result.failures.length > 0)
