@@ -249,6 +249,35 @@ describe.each(Object.keys(stores))('encryption through %s', (name) => {
     if (!schema) expectFilesHaveNoMarker(sqliteDir)
     if (name === 'file') expectFilesHaveNoMarker(join(dir, prefix))
   })
+
+  it('round-trips uncompressed JSON over 8 MiB, encrypted slice by slice as it is written', async (ctx) => {
+    const prefix = `large-${name}-${randomUUID().slice(0, 8)}`
+    const store = stores[name]?.(prefix)
+    if (!store) return ctx.skip()
+    const encryption = aesGcmStream({ keys: staticKeys([KEY]) })
+    const metadataDir = join(dir, `${prefix}-db`)
+    const xcom = new XCom({
+      metadata: new SqliteMetadataStore({ path: join(metadataDir, 'xcom.db') }),
+      backend: new ObjectStoreXComBackend({ store, threshold: THRESHOLD, encryption }),
+    })
+    try {
+      const large = Array.from({ length: 130_000 }, (_, i) => ({ i, note: `${MARKER} Zürich 😀` }))
+      const record = await xcom.push({ ...ID, key: 'large' }, large)
+      const ref = (record.value.kind === 'reference' ? record.value.ref : {}) as Record<string, unknown>
+      expect(ref.size).toBeGreaterThan(8 * 1024 * 1024)
+      expect(ref).toMatchObject({ encryption: FORMAT_NAME, keyId: KEY.id })
+      expect(ref.storedSize).toBe(encryption.encryptedSize(Number(ref.size)))
+      expect(await xcom.pull({ ...ID, key: 'large' })).toEqual(large)
+      const raw = stores[name]?.(prefix) as ObjectStore
+      try {
+        expect(await expectStoreHasNoMarker(raw, KEY.id)).toHaveLength(1)
+      } finally {
+        await raw.close?.()
+      }
+    } finally {
+      await xcom.close()
+    }
+  })
 })
 
 describe('encryption configured from the environment only', () => {

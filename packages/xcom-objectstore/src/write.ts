@@ -1,4 +1,4 @@
-import type { Codec, SerializerRegistry, StoredValue, XComContext } from '@xcom/core'
+import type { Codec, Encryption, SerializerRegistry, StoredValue, XComContext } from '@xcom/core'
 import { XComError } from '@xcom/core'
 import {
   type Attributes,
@@ -77,20 +77,34 @@ export class ValueWriter {
     })
     if (threshold === -1 || size <= threshold) return this.#inline(text, size, ctx)
     this.#checkSize(size)
-    // Large uncompressed text is encoded slice by slice while it is written: no second copy of the value.
-    if (compression || this.#settings.encryption || size <= TEXT_SLICING_FROM)
+    // Large uncompressed text is encoded (and encrypted) slice by slice while it is written: no second copy of it.
+    if (compression || size <= TEXT_SLICING_FROM)
       return this.#uploadBuffer(ctx, 'json', plainBytes(Buffer.from(text, 'utf8')), plain)
-    const hashed = hashing(utf8Slices(text), checksum)
-    const upload: Upload = {
+    const { encryption } = this.#settings
+    const plainUpload: Upload = {
       format: 'json',
       codec: undefined,
       compressionSkipped: undefined,
       plainJson: plain,
     }
-    return this.#write(ctx, upload, hashed.chunks, { size, storedSize: size }, () => ({
-      size,
-      ...hashed.digest(),
-    }))
+    const { chunks, upload } = encryption
+      ? await this.#sealStream(ctx, encryption, toReadableStream(utf8Slices(text)), plainUpload)
+      : { chunks: utf8Slices(text), upload: plainUpload }
+    const storedSize = encryption ? encryption.encryptedSize(size) : size
+    const hashed = hashing(chunks, checksum)
+    return this.#write(ctx, upload, hashed.chunks, { size, storedSize }, () => ({ size, ...hashed.digest() }))
+  }
+
+  /** `stream` encrypted under the active key, as the chunks to upload, and `upload` naming that key. */
+  async #sealStream(
+    ctx: XComContext,
+    encryption: Encryption,
+    stream: ReadableStream<Uint8Array>,
+    upload: Upload,
+  ): Promise<{ chunks: AsyncIterable<Uint8Array>; upload: Upload }> {
+    const keyId = await encryption.activeKeyId()
+    const sealed = stream.pipeThrough(await encryption.encryptStream(bindingOf(ctx)))
+    return { chunks: readChunks(sealed), upload: { ...upload, encryption: { name: encryption.name, keyId } } }
   }
 
   async #inline(data: string, size: number, ctx: XComContext): Promise<StoredValue> {
@@ -244,12 +258,8 @@ export class ValueWriter {
     if (upload.codec || encryption) {
       let stream = toReadableStream(chunks)
       if (upload.codec) stream = stream.pipeThrough(upload.codec.compressStream())
-      if (encryption) {
-        const keyId = await encryption.activeKeyId()
-        stream = stream.pipeThrough(await encryption.encryptStream(bindingOf(ctx)))
-        upload = { ...upload, encryption: { name: encryption.name, keyId } }
-      }
-      chunks = readChunks(stream)
+      if (encryption) ({ chunks, upload } = await this.#sealStream(ctx, encryption, stream, upload))
+      else chunks = readChunks(stream)
     }
     const hashed = hashing(chunks, this.#settings.checksum)
     return this.#write(ctx, upload, hashed.chunks, {}, () => ({ size, ...hashed.digest() }))
@@ -267,17 +277,14 @@ export class ValueWriter {
   ): Promise<StoredValue> {
     const encryption = this.#settings.encryption
     if (!encryption) throw new XComError('E_CONFIG', 'Re-encrypting needs a backend with encryption.')
-    const keyId = await encryption.activeKeyId()
-    const sealed = stored.pipeThrough(await encryption.encryptStream(bindingOf(ctx)))
-    const hashed = hashing(readChunks(sealed), this.#settings.checksum)
-    const upload: Upload = {
+    const { chunks, upload } = await this.#sealStream(ctx, encryption, stored, {
       format: ref.format,
       codec,
       compressionSkipped: ref.compressionSkipped,
       plainJson: ref.plainJson === true,
       streamed: true,
-      encryption: { name: encryption.name, keyId },
-    }
+    })
+    const hashed = hashing(chunks, this.#settings.checksum)
     return this.#write(ctx, upload, hashed.chunks, { size: ref.size }, () => ({
       size: ref.size,
       ...hashed.digest(),

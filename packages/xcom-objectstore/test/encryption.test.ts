@@ -5,7 +5,7 @@ import { MemoryMetadataStore, XCom } from '@xcom/core'
 import { aesGcmStream, generateKey, parseKeyList, staticKeys } from '@xcom/encryption'
 import { chunked, expectXComError, randomBytes, readAll } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
-import { ObjectStoreXComBackend } from '../src/index.ts'
+import { MemoryObjectStore, ObjectStoreXComBackend } from '../src/index.ts'
 import { expectBytes, filesUnder, fileXCom, ID, objectFiles, refOf } from './helpers.ts'
 
 const MARKER = 'MARKER-3f9c1e-customer-data'
@@ -36,6 +36,40 @@ describe('encryption of stored objects', () => {
       expect(storedText(root)).not.toContain(MARKER)
       expect(objectFiles(root)).toHaveLength(3)
     }
+  })
+
+  it('encrypts JSON larger than 8 MiB slice by slice while it is written, never as one buffer', async () => {
+    const calls: string[] = []
+    const counted = Object.assign(Object.create(sealed), {
+      encrypt: (...args: Parameters<typeof sealed.encrypt>) => {
+        calls.push('encrypt')
+        return sealed.encrypt(...args)
+      },
+      encryptStream: (...args: Parameters<typeof sealed.encryptStream>) => {
+        calls.push('encryptStream')
+        return sealed.encryptStream(...args)
+      },
+    }) as typeof sealed
+    const { xcom, backend } = fileXCom({ encryption: counted, store: new MemoryObjectStore() })
+    const value = Array.from({ length: 130_000 }, (_, index) => ({
+      index,
+      note: `${MARKER} Zürich 😀 ${index}`,
+    }))
+    const record = await xcom.push(ID, value)
+    const ref = refOf(record)
+    expect(ref.size).toBeGreaterThan(8 * 1024 * 1024)
+    expect(calls).toEqual(['encryptStream'])
+    expect(ref.storedSize).toBe(sealed.encryptedSize(ref.size))
+    expect(ref.keyId).toBe('k-old')
+    const body = await backend.store.get(ref.objectKey)
+    const stored = Buffer.from(await body.bytes())
+    expect(stored.byteLength).toBe(ref.storedSize)
+    expect(stored.includes(MARKER)).toBe(false)
+    expect(await xcom.pull(ID)).toEqual(value)
+    const tampered = Uint8Array.from(stored)
+    tampered[5_000_000] = (tampered[5_000_000] as number) ^ 0x01
+    await backend.store.put(ref.objectKey, tampered, { metadata: body.metadata })
+    await expectXComError(xcom.pull(ID), 'E_CORRUPT')
   })
 
   it('encrypts incompressible values too: compression is skipped for them, encryption never', async () => {
