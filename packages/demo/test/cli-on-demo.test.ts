@@ -1,6 +1,7 @@
 import { access, mkdtemp, open, readFile, rm, stat, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { EXIT } from '@xcom/cli'
 import { SerializerRegistry } from '@xcom/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -65,11 +66,11 @@ describe('the xcom command on the data of a demo run (SQLite + file://)', () => 
     if (!found) throw new Error(`${taskId} ${mapIndex} ${key} not listed`)
     return found
   }
-  // The URI is the store's URL plus the key verbatim: fileURLToPath would turn the run id's literal `%3A` into `:`.
+  // A file: URI leads to its file: the run id's `:` is `%3A` in the key, so `%253A` in the URI.
   const objectFile = (uri: string) => {
-    const base = `${env.XCOM_OBJECTSTORAGE_PATH}/`
-    expect(uri.startsWith(base), `${uri} under ${base}`).toBe(true)
-    return join(dir, 'objects', ...uri.slice(base.length).split('/'))
+    const path = fileURLToPath(uri)
+    expect(path.startsWith(join(dir, 'objects', sep)), `${uri} under ${dir}`).toBe(true)
+    return path
   }
 
   beforeAll(async () => {

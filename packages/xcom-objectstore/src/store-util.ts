@@ -1,8 +1,13 @@
 import { XComError } from '@xcom/core'
 
-/** The URI of `key` inside a store: `<store url>/<key>`. */
+/**
+ * The URI of `key` inside a store: `<store url>/<key>`. A `file:` URL is a real URL, so each segment of the key is
+ * percent-encoded there (a key's `%20` is `%2520`, and `fileURLToPath` gives the file's path); the other schemes
+ * name keys as they are, as their own tools do (`aws s3 cp s3://bucket/a%20b` means the key `a%20b`).
+ */
 export function uriOf(storeUrl: string, key: string): string {
-  return `${storeUrl.replace(/\/+$/, '')}/${key}`
+  const path = storeUrl.startsWith('file:') ? key.split('/').map(encodeURIComponent).join('/') : key
+  return `${storeUrl.replace(/\/+$/, '')}/${path}`
 }
 
 /** `E_NOT_FOUND` for a missing object, naming its URI. */

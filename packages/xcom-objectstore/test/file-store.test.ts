@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { XComError } from '@xcom/core'
 import { expectXComError, randomBytes, sourceNodeFlags } from '@xcom/testing'
 import { describe, expect, it } from 'vitest'
 import { fileError } from '../src/file-io.ts'
 import { FileObjectStore } from '../src/index.ts'
-import { collect, filesUnder, objectFiles, tempDir, tmpFiles } from './helpers.ts'
+import { collect, filesUnder, fileXCom, objectFiles, refOf, tempDir, tmpFiles } from './helpers.ts'
 
 describe('FileObjectStore', () => {
   it('lays out objects as plain files with a sidecar of metadata, and a file:// url', async () => {
@@ -271,6 +271,21 @@ describe('FileObjectStore', () => {
     const store = new FileObjectStore({ root: tempDir(), fsync: true })
     await store.put('durable', randomBytes(10_000))
     expect((await store.head('durable'))?.size).toBe(10_000)
+  })
+
+  it("names objects by file: URIs that lead to their files, however the XCom's identifiers are encoded", async () => {
+    const root = join(tempDir(), 'my store')
+    const { xcom, store } = fileXCom({ store: new FileObjectStore({ root }) })
+    const identity = { dagId: 'd é%20', runId: 'r#1?', taskId: 't', mapIndex: -1 }
+    const record = await xcom.push(identity, { x: 1 })
+    const ref = refOf(record)
+    expect(ref.objectKey).toContain('%') // the identifiers are percent-encoded into the key
+    expect(fileURLToPath(ref.uri)).toBe(join(root, ref.objectKey))
+    expect(existsSync(fileURLToPath(ref.uri))).toBe(true)
+    const missing = `${ref.objectKey}.gone`
+    const error = await store.get(missing).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(XComError)
+    expect(fileURLToPath((error as XComError).uri as string)).toBe(join(root, missing))
   })
 
   it('fails with E_NOT_FOUND when an object disappears between get and read', async () => {
