@@ -14,7 +14,7 @@ import { GcsObjectStore } from '@xcom/gcs'
 import { PostgresMetadataStore } from '@xcom/postgres'
 import { S3ObjectStore } from '@xcom/s3'
 import { SqliteMetadataStore } from '@xcom/sqlite'
-import { type AzuriteHandle, type S3rverHandle, startAzurite, startS3rver } from '@xcom/test-services'
+import { startAzurite, startS3rver } from '@xcom/test-services'
 import { checkInvariants, type InvariantReport, invariantsHold } from './invariants.ts'
 import {
   BUCKET,
@@ -69,7 +69,22 @@ async function finish(
 /** A service that can be stopped and started again (same port, same data). */
 interface Restartable {
   stop(): Promise<void>
-  start(): Promise<void>
+  start(): Promise<unknown>
+}
+
+/** A launcher's service as a {@link Restartable}: `start` launches a new one, `stop` stops the running one. */
+function relaunchable<Handle extends { stop(): Promise<void> }>(launch: () => Promise<Handle>) {
+  let running: Handle | undefined
+  return {
+    async start(): Promise<Handle> {
+      running = await launch()
+      return running
+    },
+    async stop(): Promise<void> {
+      await running?.stop()
+      running = undefined
+    },
+  }
 }
 
 /**
@@ -156,10 +171,11 @@ export async function s3rverRestarts(
   options: RestartOptions & { outageMs?: number },
 ): Promise<RestartResult> {
   const directory = await mkdtemp(join(tmpdir(), 'xcom-reliability-s3rver-'))
-  let server: S3rverHandle | undefined
+  let port = 0 // the first start picks one, the restarts reuse it (the bucket is in the directory by then)
+  const s3rver = relaunchable(() => startS3rver(port ? { port, directory } : { bucket: BUCKET, directory }))
   try {
-    server = await startS3rver({ bucket: BUCKET, directory })
-    const port = Number(new URL(server.endpoint).port)
+    const server = await s3rver.start()
+    port = Number(new URL(server.endpoint).port)
     const schema = freshSchema('s3out')
     const stack = stackOf(
       's3rver restarts',
@@ -168,23 +184,10 @@ export async function s3rverRestarts(
       undefined,
       () => dropSchema(schema),
     )
-    const disrupt = restarts(
-      {
-        stop: async () => {
-          await server?.stop()
-          server = undefined
-        },
-        start: async () => {
-          server = await startS3rver({ port, directory })
-        },
-      },
-      options.ops,
-      options.outageMs ?? 1500,
-      'same port, same data directory',
-    )
+    const disrupt = restarts(s3rver, options.ops, options.outageMs ?? 1500, 'same port, same data directory')
     return await finish('s3rver: stopped and restarted (same port, same data)', stack, options, disrupt)
   } finally {
-    await server?.stop()
+    await s3rver.stop()
     await rm(directory, { recursive: true, force: true })
   }
 }
@@ -201,11 +204,11 @@ export async function azuriteRestarts(
 ): Promise<RestartResult> {
   const location = await mkdtemp(join(tmpdir(), 'xcom-reliability-azurite-'))
   const dir = await mkdtemp(join(tmpdir(), 'xcom-reliability-az-'))
-  let azurite: AzuriteHandle | undefined
+  let port = 0 // the first start picks one, the restarts reuse it
+  const azurite = relaunchable(() => startAzurite({ port, location, containers: [BUCKET] }))
   try {
-    azurite = await startAzurite({ location, containers: [BUCKET] })
-    const { connectionString } = azurite
-    const port = Number(new URL(azurite.blobEndpoint).port)
+    const { connectionString, blobEndpoint } = await azurite.start()
+    port = Number(new URL(blobEndpoint).port)
     const stack = stackOf(
       'azurite restarts',
       new SqliteMetadataStore({ path: join(dir, 'xcom.db') }),
@@ -218,23 +221,10 @@ export async function azuriteRestarts(
       undefined,
       () => rm(dir, { recursive: true, force: true }),
     )
-    const disrupt = restarts(
-      {
-        stop: async () => {
-          await azurite?.stop()
-          azurite = undefined
-        },
-        start: async () => {
-          azurite = await startAzurite({ port, location })
-        },
-      },
-      options.ops,
-      options.outageMs ?? 1500,
-      'same port, same data directory',
-    )
+    const disrupt = restarts(azurite, options.ops, options.outageMs ?? 1500, 'same port, same data directory')
     return await finish('azurite: stopped and restarted (same port, same data)', stack, options, disrupt)
   } finally {
-    await azurite?.stop()
+    await azurite.stop()
     await rm(location, { recursive: true, force: true })
     await rm(dir, { recursive: true, force: true })
   }

@@ -280,12 +280,7 @@ export class PostgresMetadataStore implements MetadataStore {
     this.#identity ??= (async () => {
       await this.ready()
       this.#checkOpen('reading the database identity')
-      const client = await this.#pool.connect()
-      try {
-        return await readIdentity(client, this.#s, this.schema, this.url)
-      } finally {
-        client.release()
-      }
+      return withClient(this.#pool, (client) => readIdentity(client, this.#s, this.schema, this.url))
     })().catch((error) => {
       this.#identity = undefined
       throw postgresError(error, 'reading the database identity', this)
@@ -332,40 +327,39 @@ export class PostgresMetadataStore implements MetadataStore {
   async #migrate(): Promise<void> {
     const current = await this.#schemaVersion(this.#pool)
     if (current === SCHEMA_VERSION) return
-    const client = await this.#pool.connect()
-    try {
-      await client.query('BEGIN')
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-        `xcom_schema:${this.schema}`,
-      ])
-      const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema])
-      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${this.#s}`)
-      await client.query(schemaTableDdl(this.#s))
-      const version = await this.#schemaVersion(client)
-      for (let next = version; next < SCHEMA_VERSION; next++) {
-        await client.query((MIGRATIONS[next] as (s: string) => string)(this.#s))
-        await client.query(`INSERT INTO ${this.#s}.xcom_schema (version, package_version) VALUES ($1, $2)`, [
-          next + 1,
-          PACKAGE_VERSION,
+    await withClient(this.#pool, async (client) => {
+      try {
+        await client.query('BEGIN')
+        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+          `xcom_schema:${this.schema}`,
         ])
+        const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema])
+        if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${this.#s}`)
+        await client.query(schemaTableDdl(this.#s))
+        const version = await this.#schemaVersion(client)
+        for (let next = version; next < SCHEMA_VERSION; next++) {
+          await client.query((MIGRATIONS[next] as (s: string) => string)(this.#s))
+          await client.query(
+            `INSERT INTO ${this.#s}.xcom_schema (version, package_version) VALUES ($1, $2)`,
+            [next + 1, PACKAGE_VERSION],
+          )
+        }
+        // In the migrating transaction, under the lock: processes opening a new schema at once agree on one id.
+        if (version < SCHEMA_VERSION) await client.query(identityInsert(this.#s), [randomUUID()])
+        await client.query('COMMIT')
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        if ((error as { code?: unknown })?.code === '42P07') {
+          throw new XComError(
+            'E_CONFIG',
+            `The PostgreSQL schema ${this.schema} of ${this.url} already has a table named like xcom's (${TABLE_NAMES}) that @xcom/postgres did not create: ` +
+              'choose another schema (?schema=xcom in XCOM_METADATA_URL, or the schema option).',
+            { cause: error, uri: this.url },
+          )
+        }
+        throw error
       }
-      // In the migrating transaction, under the lock: processes opening a new schema at once agree on one id.
-      if (version < SCHEMA_VERSION) await client.query(identityInsert(this.#s), [randomUUID()])
-      await client.query('COMMIT')
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      if ((error as { code?: unknown })?.code === '42P07') {
-        throw new XComError(
-          'E_CONFIG',
-          `The PostgreSQL schema ${this.schema} of ${this.url} already has a table named like xcom's (${TABLE_NAMES}) that @xcom/postgres did not create: ` +
-            'choose another schema (?schema=xcom in XCOM_METADATA_URL, or the schema option).',
-          { cause: error, uri: this.url },
-        )
-      }
-      throw error
-    } finally {
-      client.release()
-    }
+    })
   }
 
   /** The schema version (0 when there are no tables yet). @throws XComError `E_CONFIG` when it is newer than this package's. */
@@ -398,5 +392,26 @@ export class PostgresMetadataStore implements MetadataStore {
         { uri: this.url },
       )
     }
+  }
+}
+
+/**
+ * Runs `work` on a client of its own, released after. A connection lost while the client is out (the server
+ * restarted, the backend terminated) emits 'error' on it, which would crash the process without a listener: the
+ * query in flight fails with that error anyway. A client whose work failed is discarded, not pooled: its
+ * connection may be on its way out.
+ */
+async function withClient<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  const reportedByTheQuery = (): void => {}
+  client.on('error', reportedByTheQuery)
+  let failed = true
+  try {
+    const result = await work(client)
+    failed = false
+    return result
+  } finally {
+    client.removeListener('error', reportedByTheQuery)
+    client.release(failed)
   }
 }

@@ -251,6 +251,37 @@ describePostgres('PostgresMetadataStore on a real server', () => {
     expect(await store.pendingPurges(10)).toEqual([])
   })
 
+  it('fails E_BACKEND, not the process, when the backend of a client it took from the pool is terminated', async () => {
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL })
+    pool.on('error', () => {}) // idle clients: the caller's pool, the caller's listener
+    const store = newStore({ pool, connectionString: undefined })
+    await store.ready()
+    const connect = pool.connect.bind(pool)
+    try {
+      // The backend is gone before the store uses the client; its socket's news (the server's goodbye, then the
+      // close) is held back until the store has the client in hand, so it arrives while the client is out.
+      pool.connect = (async () => {
+        const client = await connect()
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+        const socket = (client as unknown as { connection: { stream: import('node:net').Socket } }).connection
+          .stream
+        socket.pause()
+        await admin('SELECT pg_terminate_backend($1)', [rows[0]?.pid])
+        while ((await admin('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [rows[0]?.pid])).length > 0)
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        setImmediate(() => socket.resume())
+        return client
+      }) as typeof pool.connect
+      await expect(store.identity()).rejects.toSatisfy(rejectsWith('E_BACKEND'))
+      pool.connect = connect
+      expect((await store.identity()).id).toMatch(/^[0-9a-f-]{36}$/) // the next call connects again
+    } finally {
+      pool.connect = connect
+      await store.close()
+      await pool.end()
+    }
+  })
+
   it('fails with E_BACKEND naming the masked URL when the server cannot be reached', async () => {
     const url = urlWith({ username: 'someone', password: 's3cret', port: '1' })
     const store = new PostgresMetadataStore({ connectionString: url, connectTimeoutMs: 2000 })
