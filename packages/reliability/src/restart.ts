@@ -90,9 +90,17 @@ function relaunchable<Handle extends { stop(): Promise<void> }>(launch: () => Pr
 /**
  * Restarts of `service`: stopped at 20%, 50% and 80% of the operations (requests in flight fail, the port is
  * closed, so operations fail fast), started again 5% of the operations (at most 10) later but never before
- * `outageMs` have passed.
+ * `outageMs` have passed. `told` words the summary: what was done, and what stayed.
  */
-function restarts(service: Restartable, ops: number, outageMs: number, what: string) {
+function restarts(
+  service: Restartable,
+  ops: number,
+  outageMs: number,
+  told: { done: string; kept: string } = {
+    done: 'stopped and restarted',
+    kept: 'same port, same data directory',
+  },
+) {
   const downs = [0.2, 0.5, 0.8].map((at) => Math.floor(ops * at))
   const ups = new Set(downs.map((at) => at + Math.min(10, Math.max(1, Math.floor(ops * 0.05)))))
   let downSince = 0
@@ -118,7 +126,7 @@ function restarts(service: Restartable, ops: number, outageMs: number, what: str
     },
     async end() {
       await up()
-      return `stopped and restarted ${restarted} times (down ${outageMs}+ ms each; ${what})`
+      return `${told.done} ${restarted} times (down ${outageMs}+ ms each; ${told.kept})`
     },
   }
 }
@@ -184,7 +192,7 @@ export async function s3rverRestarts(
       undefined,
       () => dropSchema(schema),
     )
-    const disrupt = restarts(s3rver, options.ops, options.outageMs ?? 1500, 'same port, same data directory')
+    const disrupt = restarts(s3rver, options.ops, options.outageMs ?? 1500)
     return await finish('s3rver: stopped and restarted (same port, same data)', stack, options, disrupt)
   } finally {
     await s3rver.stop()
@@ -221,7 +229,7 @@ export async function azuriteRestarts(
       undefined,
       () => rm(dir, { recursive: true, force: true }),
     )
-    const disrupt = restarts(azurite, options.ops, options.outageMs ?? 1500, 'same port, same data directory')
+    const disrupt = restarts(azurite, options.ops, options.outageMs ?? 1500)
     return await finish('azurite: stopped and restarted (same port, same data)', stack, options, disrupt)
   } finally {
     await azurite.stop()
@@ -254,7 +262,7 @@ export async function gcsRestarts(options: RestartOptions & { outageMs?: number 
     { stop: () => gcs.down(), start: () => gcs.up() },
     options.ops,
     options.outageMs ?? 1500,
-    'same port, data kept in memory',
+    { done: 'taken down and brought back', kept: 'same port, data kept in memory' },
   )
   try {
     return await finish('GCS test server: down and up again (same port, same data)', stack, options, disrupt)
