@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { listenRetrying } from './free-port.ts'
 
 /** Azurite's well-known development account (public, documented by Microsoft; not a secret). */
 const ACCOUNT_NAME = 'devstoreaccount1'
@@ -183,32 +184,18 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     }
   }
 
-  // A fixed port freed a moment ago (a restart) may still be refused briefly: a few more attempts then.
-  let child: ChildProcess | undefined
-  let port = 0
-  for (let attempt = 0; ; attempt++) {
-    let next: ChildProcess
+  const { running, port } = await listenRetrying(options.port, async () => {
+    const child = spawnChild()
     try {
-      next = spawnChild()
+      return { running: child, port: await readPort(child, options.startTimeoutMs ?? 30_000) }
     } catch (error) {
-      await removeLocation()
+      await stopChild(child)
       throw error
     }
-    try {
-      port = await readPort(next, options.startTimeoutMs ?? 30_000)
-      child = next
-      break
-    } catch (error) {
-      await stopChild(next)
-      const busy = options.port !== undefined && options.port !== 0 && /EADDRINUSE/.test(String(error))
-      if (!busy || attempt >= 10) {
-        await removeLocation()
-        throw error
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200))
-    }
-  }
-  const running = child
+  }).catch(async (error: unknown) => {
+    await removeLocation()
+    throw error
+  })
 
   let stopped: Promise<void> | undefined
   const stop = (): Promise<void> => {

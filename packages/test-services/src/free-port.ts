@@ -21,3 +21,24 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     })
   })
 }
+
+/**
+ * Runs `listen` again while it fails with EADDRINUSE on a fixed `port`: one freed a moment ago (a restart on the same
+ * port) can be refused briefly. Tries every 100 ms for about 3 s; other failures, and any failure on port 0 (the
+ * operating system picks), are thrown at once.
+ *
+ * @param port - the port `listen` binds (`undefined` or 0: no retry)
+ * @param listen - starts listening; it must clean up after itself when it fails
+ * @returns what `listen` returned
+ */
+export async function listenRetrying<T>(port: number | undefined, listen: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await listen()
+    } catch (error) {
+      const busy = (port ?? 0) !== 0 && /EADDRINUSE/.test(String((error as Error)?.message ?? error))
+      if (!busy || attempt >= 30) throw error
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}

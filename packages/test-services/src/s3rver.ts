@@ -4,6 +4,7 @@ import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { listenRetrying } from './free-port.ts'
 
 /** The part of s3rver's API this launcher uses (the package ships no types). */
 interface S3rverInstance {
@@ -92,21 +93,15 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverHa
     })()
     return stopped
   }
-  /** Listens; a fixed port freed a moment ago (a restart) may still be refused briefly, so that is retried. */
-  const listen = async (): Promise<AddressInfo> => {
-    for (let attempt = 0; ; attempt++) {
+  try {
+    const address: AddressInfo = await listenRetrying(options.port, async () => {
       try {
         return await server.run()
       } catch (error) {
-        const busy = (error as { code?: string }).code === 'EADDRINUSE' && (options.port ?? 0) !== 0
-        if (!busy || attempt >= 20) throw error
-        await new Promise((resolve) => setTimeout(resolve, 100))
-        server = make()
+        server = make() // a failed run() leaves that instance unusable
+        throw error
       }
-    }
-  }
-  try {
-    const address = await listen()
+    })
     const endpoint = `http://127.0.0.1:${address.port}`
     const createBucket = async (name: string): Promise<void> => {
       const response = await fetch(`${endpoint}/${encodeURIComponent(name)}`, { method: 'PUT' })

@@ -5,6 +5,7 @@
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { listenRetrying } from '../free-port.ts'
 import { ChunkedBytes } from './bytes.ts'
 import { type Fault, FaultInjector, type FaultRule } from './faults.ts'
 import { createRouter } from './router.ts'
@@ -182,15 +183,7 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
     down: close,
     up: async () => {
       if (stopped) throw new Error('The GCS test server was stopped: start a new one')
-      // The port freed a moment ago by down() may still be refused briefly.
-      for (let attempt = 0; !server.listening; attempt++) {
-        try {
-          await listen(port)
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw error
-          await new Promise((resolve) => setTimeout(resolve, 100))
-        }
-      }
+      if (!server.listening) await listenRetrying(port, () => listen(port))
     },
     stop,
   }
